@@ -1,0 +1,1 @@
+"""Reference trainer for RefQSR.Engine (PyTorch + numpy + pillow only)."""

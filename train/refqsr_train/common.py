@@ -1,0 +1,96 @@
+"""Shared training utilities: device/threads, checkpoints, CSV logs, validation."""
+import csv
+import os
+import time
+import numpy as np
+import torch
+
+from .data import load_val_set
+from .metrics import psnr_y
+from .plot import plot_log
+
+
+def pick_device(name="auto"):
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def apply_thread_control(run_dir, default):
+    """A file <run_dir>/threads (an integer) changes the thread count of a running job,
+    so a long CPU training can yield a core while the engine builds."""
+    n = default
+    p = os.path.join(run_dir, "threads")
+    if os.path.exists(p):
+        try:
+            n = max(1, int(open(p).read().strip()))
+        except ValueError:
+            pass
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def to_tensor(batch_uint8, device):
+    """NHWC uint8 -> NCHW float 0..255."""
+    return torch.from_numpy(np.ascontiguousarray(batch_uint8)).to(device).permute(0, 3, 1, 2).float()
+
+
+def to_image(t):
+    """1x3xHxW float -> HxWx3 uint8, clamped and rounded (SPEC 6)."""
+    return t[0].detach().clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+class CsvLog:
+    def __init__(self, path, fields):
+        self.path, self.fields = path, fields
+        if not os.path.exists(path):
+            with open(path, "w", newline="") as f:
+                csv.DictWriter(f, fields).writeheader()
+
+    def write(self, **row):
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, self.fields).writerow({k: row.get(k, "") for k in self.fields})
+
+    def plot(self, png, keys):
+        try:
+            plot_log(self.path, png, keys)
+        except Exception as e:  # a plot must never kill a long run
+            print("plot failed:", e)
+
+
+_VAL = {}
+
+
+@torch.no_grad()
+def validate(model, device, sets=("Set5", "Set14"), scale=4, data_root=None):
+    was = model.training
+    model.eval()
+    res = {}
+    for s in sets:
+        if s not in _VAL:
+            _VAL[s] = load_val_set(s, scale, data_root)
+        vals = []
+        for hr, lr in _VAL[s]:
+            sr = to_image(model(to_tensor(lr[None], device)))
+            vals.append(psnr_y(sr, hr, scale))
+        res[s] = float(np.mean(vals))
+    model.train(was)
+    return res
+
+
+def save_checkpoint(path, **state):
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+class Timer:
+    def __init__(self, minutes):
+        self.t0 = time.time()
+        self.limit = minutes * 60.0 if minutes else None
+
+    def elapsed(self):
+        return time.time() - self.t0
+
+    def done(self):
+        return self.limit is not None and self.elapsed() >= self.limit

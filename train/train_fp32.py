@@ -1,0 +1,118 @@
+"""Stage 1: SRResNet x4 FP32 (SPEC 2), L1 loss, Adam, step decay. Resumable.
+
+  python3 train/train_fp32.py --out train/runs/fp32 --minutes 60 [--resume] [--device cuda]
+
+Checkpoints <out>/latest.pt every --ckpt-minutes, logs <out>/log.csv and plots
+<out>/curve.png; <out>/best.pt keeps the best Set5 PSNR so far.
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from refqsr_train.models import SRResNet  # noqa: E402
+from refqsr_train.data import load_train_pairs, PatchSampler  # noqa: E402
+from refqsr_train import common  # noqa: E402
+
+
+def lr_at(step, base, first_decay, every):
+    """base until first_decay, then halved every `every` steps."""
+    if step < first_decay:
+        return base
+    return base * 0.5 ** (1 + (step - first_decay) // every)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="train/runs/fp32")
+    ap.add_argument("--minutes", type=float, default=0, help="time budget (0 = unlimited)")
+    ap.add_argument("--max-steps", type=int, default=0)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--patch", type=int, default=48, help="LR patch size")
+    ap.add_argument("--early-patch", type=int, default=24, help="LR patch size for the first --early-steps")
+    ap.add_argument("--early-steps", type=int, default=4000)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--first-decay", type=int, default=20000)
+    ap.add_argument("--decay-every", type=int, default=20000)
+    ap.add_argument("--val-every", type=int, default=500)
+    ap.add_argument("--ckpt-minutes", type=float, default=5)
+    ap.add_argument("--data", default=None, help="folder holding T91/HR and BSD200/HR (default ../shared/data)")
+    ap.add_argument("--val-data", default=None)
+    ap.add_argument("--extra-scales", default="", help="e.g. 0.6,0.7,0.8,0.9")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+
+    os.makedirs(a.out, exist_ok=True)
+    dev = common.pick_device(a.device)
+    common.apply_thread_control(a.out, a.threads)
+    torch.manual_seed(a.seed)
+    model = SRResNet().to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
+    step, best, wall = 0, -1.0, 0.0
+    ckpt = os.path.join(a.out, "latest.pt")
+    if a.resume and os.path.exists(ckpt):
+        st = torch.load(ckpt, map_location=dev)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, best, wall = st["step"], st.get("best", -1.0), st.get("wall", 0.0)
+        print(f"resumed at step {step} (best Set5 {best:.3f}, {wall/3600:.2f} h so far)")
+    extra = tuple(float(s) for s in a.extra_scales.split(",") if s)
+    hrs, lrs = load_train_pairs(a.data, extra_scales=extra, cache_dir=os.path.join(os.path.dirname(a.out), ".cache"))
+    sampler = PatchSampler(hrs, lrs, seed=a.seed + step)
+    print(f"{len(lrs)} training images, device {dev}, threads {torch.get_num_threads()}")
+    log = common.CsvLog(os.path.join(a.out, "log.csv"), ["step", "loss", "lr", "psnr_set5", "psnr_set14", "hours"])
+    timer = common.Timer(a.minutes)
+    last_ckpt = time.time()
+    run_loss, n_loss = 0.0, 0
+
+    def checkpoint():
+        common.save_checkpoint(ckpt, model=model.state_dict(), opt=opt.state_dict(), step=step, best=best,
+                               wall=wall + timer.elapsed(), args=vars(a))
+
+    model.train()
+    while True:
+        if timer.done() or (a.max_steps and step >= a.max_steps):
+            break
+        lr = lr_at(step, a.lr, a.first_decay, a.decay_every)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        p = a.early_patch if step < a.early_steps else a.patch
+        lr_b, hr_b = sampler.batch(a.batch, p)
+        x, y = common.to_tensor(lr_b, dev), common.to_tensor(hr_b, dev)
+        loss = F.l1_loss(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        run_loss += loss.item()
+        n_loss += 1
+        if step % 50 == 0:
+            common.apply_thread_control(a.out, a.threads)
+        if step % a.val_every == 0:
+            v = common.validate(model, dev, data_root=a.val_data)
+            hours = (wall + timer.elapsed()) / 3600
+            log.write(step=step, loss=run_loss / n_loss, lr=lr, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours)
+            print(f"step {step} loss {run_loss/n_loss:.3f} lr {lr:.1e} Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
+            run_loss, n_loss = 0.0, 0
+            if v["Set5"] > best:
+                best = v["Set5"]
+                torch.save({"model": model.state_dict(), "step": step, "psnr": v}, os.path.join(a.out, "best.pt"))
+            log.plot(os.path.join(a.out, "curve.png"), ("loss", "psnr_set5", "psnr_set14"))
+            checkpoint()
+            last_ckpt = time.time()
+        elif time.time() - last_ckpt > a.ckpt_minutes * 60:
+            checkpoint()
+            last_ckpt = time.time()
+    checkpoint()
+    print(f"stopped at step {step}")
+
+
+if __name__ == "__main__":
+    main()
