@@ -1,0 +1,193 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RefQsr.Kernels;
+
+/// <summary>FP32 stride-1 "same" convolution (zero padding) on HWC images, no bias.
+/// Weights are given in PyTorch order [out][in][ky][kx] and packed once by
+/// <see cref="FloatConvWeights"/>.</summary>
+public static class FloatConv2d
+{
+    /// <summary>The scalar truth the SIMD path is tested against.</summary>
+    public static void Reference(ReadOnlySpan<float> input, ReadOnlySpan<float> weightsOihw, Span<float> output, ConvShape s)
+    {
+        s.Validate(input.Length, weightsOihw.Length, output.Length);
+        int k = s.Kernel, pad = s.Pad;
+        for (int y = 0; y < s.Height; y++)
+            for (int x = 0; x < s.Width; x++)
+                for (int co = 0; co < s.OutChannels; co++)
+                {
+                    float acc = 0f;
+                    for (int ci = 0; ci < s.InChannels; ci++)
+                        for (int ky = 0; ky < k; ky++)
+                        {
+                            int iy = y + ky - pad;
+                            if ((uint)iy >= (uint)s.Height) continue;
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                int ix = x + kx - pad;
+                                if ((uint)ix >= (uint)s.Width) continue;
+                                acc += input[(iy * s.Width + ix) * s.InChannels + ci]
+                                     * weightsOihw[((co * s.InChannels + ci) * k + ky) * k + kx];
+                            }
+                        }
+                    output[(y * s.Width + x) * s.OutChannels + co] = acc;
+                }
+    }
+
+    /// <summary>Vectorised convolution; same result as <see cref="Reference"/> up to float
+    /// summation order, identical for any thread count.</summary>
+    public static void Run(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
+    {
+        var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
+        s.Validate(input.Length, w.Length, output.Length);
+        int pad = s.Pad, pw = width + 2 * pad;
+        float[] padded = PadHwc(input, height, width, s.InChannels, pad);
+        RowParallel.For(height, threads, (r0, r1) =>
+        {
+            if (w.Scheme == FloatConvWeights.Layout.TapInOut)
+                BroadcastRows(padded, pw, w, output, width, r0, r1);
+            else
+                DotRows(padded, pw, w, output, width, r0, r1);
+        });
+    }
+
+    internal static float[] PadHwc(ReadOnlySpan<float> input, int h, int w, int c, int pad)
+    {
+        int pw = w + 2 * pad;
+        var p = new float[checked((h + 2 * pad) * pw * c)];
+        for (int y = 0; y < h; y++)
+            input.Slice(y * w * c, w * c).CopyTo(p.AsSpan(((y + pad) * pw + pad) * c, w * c));
+        return p;
+    }
+
+    // Out channels in blocks of 32 (four Vector256), two output pixels at a time: each
+    // broadcast input value feeds four FMAs, each weight load feeds two.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void BroadcastRows(float[] padded, int pw, FloatConvWeights w, float[] output, int width, int r0, int r1)
+    {
+        int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels;
+        fixed (float* pin = padded, pwt = w.Packed, pout = output)
+        {
+            for (int y = r0; y < r1; y++)
+            {
+                for (int cb = 0; cb < cout; cb += 32)
+                {
+                    int x = 0;
+                    for (; x + 1 < width; x += 2)
+                    {
+                        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                float* src = pin + ((y + ky) * pw + x + kx) * cin;
+                                float* wt = pwt + (ky * k + kx) * cin * cout + cb;
+                                for (int ci = 0; ci < cin; ci++, wt += cout)
+                                {
+                                    var w0 = Vector256.Load(wt); var w1 = Vector256.Load(wt + 8);
+                                    var w2 = Vector256.Load(wt + 16); var w3 = Vector256.Load(wt + 24);
+                                    var va = Vector256.Create(src[ci]);
+                                    var vb = Vector256.Create(src[ci + cin]);
+                                    a0 = Fma(va, w0, a0); a1 = Fma(va, w1, a1); a2 = Fma(va, w2, a2); a3 = Fma(va, w3, a3);
+                                    b0 = Fma(vb, w0, b0); b1 = Fma(vb, w1, b1); b2 = Fma(vb, w2, b2); b3 = Fma(vb, w3, b3);
+                                }
+                            }
+                        float* o = pout + (y * width + x) * cout + cb;
+                        a0.Store(o); a1.Store(o + 8); a2.Store(o + 16); a3.Store(o + 24);
+                        o += cout;
+                        b0.Store(o); b1.Store(o + 8); b2.Store(o + 16); b3.Store(o + 24);
+                    }
+                    for (; x < width; x++)
+                    {
+                        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                float* src = pin + ((y + ky) * pw + x + kx) * cin;
+                                float* wt = pwt + (ky * k + kx) * cin * cout + cb;
+                                for (int ci = 0; ci < cin; ci++, wt += cout)
+                                {
+                                    var va = Vector256.Create(src[ci]);
+                                    a0 = Fma(va, Vector256.Load(wt), a0); a1 = Fma(va, Vector256.Load(wt + 8), a1);
+                                    a2 = Fma(va, Vector256.Load(wt + 16), a2); a3 = Fma(va, Vector256.Load(wt + 24), a3);
+                                }
+                            }
+                        float* o = pout + (y * width + x) * cout + cb;
+                        a0.Store(o); a1.Store(o + 8); a2.Store(o + 16); a3.Store(o + 24);
+                    }
+                }
+            }
+        }
+    }
+
+    // Few out channels (the 64->3 tail): dot products along the input channels.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void DotRows(float[] padded, int pw, FloatConvWeights w, float[] output, int width, int r0, int r1)
+    {
+        int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels, taps = k * k;
+        int vec = cin & ~7;
+        fixed (float* pin = padded, pwt = w.Packed, pout = output)
+        {
+            for (int y = r0; y < r1; y++)
+                for (int x = 0; x < width; x++)
+                    for (int co = 0; co < cout; co++)
+                    {
+                        var acc = Vector256<float>.Zero;
+                        float tail = 0f;
+                        float* wt = pwt + co * taps * cin;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++, wt += cin)
+                            {
+                                float* src = pin + ((y + ky) * pw + x + kx) * cin;
+                                int ci = 0;
+                                for (; ci < vec; ci += 8)
+                                    acc = Fma(Vector256.Load(src + ci), Vector256.Load(wt + ci), acc);
+                                for (; ci < cin; ci++)
+                                    tail += src[ci] * wt[ci];
+                            }
+                        pout[(y * width + x) * cout + co] = Vector256.Sum(acc) + tail;
+                    }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c)
+        => System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
+}
+
+/// <summary>Conv weights repacked once for <see cref="FloatConv2d.Run"/>.</summary>
+public sealed class FloatConvWeights
+{
+    public enum Layout { TapInOut, OutTapIn }
+
+    public int OutChannels { get; }
+    public int InChannels { get; }
+    public int Kernel { get; }
+    public Layout Scheme { get; }
+    internal float[] Packed { get; }
+    public int Length => Packed.Length;
+
+    public FloatConvWeights(ReadOnlySpan<float> weightsOihw, int outChannels, int inChannels, int kernel)
+    {
+        if (outChannels <= 0 || inChannels <= 0 || kernel <= 0 || kernel % 2 == 0)
+            throw new ArgumentException($"conv weights: bad shape [{outChannels}, {inChannels}, {kernel}, {kernel}]");
+        int taps = kernel * kernel;
+        if (weightsOihw.Length != outChannels * inChannels * taps)
+            throw new ArgumentException($"conv weights: {weightsOihw.Length} values for shape [{outChannels}, {inChannels}, {kernel}, {kernel}]");
+        OutChannels = outChannels; InChannels = inChannels; Kernel = kernel;
+        Scheme = outChannels % 32 == 0 ? Layout.TapInOut : Layout.OutTapIn;
+        Packed = new float[weightsOihw.Length];
+        for (int co = 0; co < outChannels; co++)
+            for (int ci = 0; ci < inChannels; ci++)
+                for (int t = 0; t < taps; t++)
+                {
+                    float v = weightsOihw[(co * inChannels + ci) * taps + t];
+                    int dst = Scheme == Layout.TapInOut
+                        ? (t * inChannels + ci) * outChannels + co
+                        : (co * taps + t) * inChannels + ci;
+                    Packed[dst] = v;
+                }
+    }
+}

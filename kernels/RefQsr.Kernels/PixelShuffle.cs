@@ -1,0 +1,24 @@
+namespace RefQsr.Kernels;
+
+/// <summary>PyTorch PixelShuffle(r) on HWC tensors: input channel c·r² + i·r + j goes to
+/// output channel c at sub-pixel (i, j).</summary>
+public static class PixelShuffle
+{
+    public static void Run(ReadOnlySpan<float> input, int height, int width, int inChannels, int r, Span<float> output)
+    {
+        if (r <= 0 || inChannels % (r * r) != 0)
+            throw new ArgumentException($"pixel shuffle: {inChannels} channels are not a multiple of {r}x{r}");
+        int c = inChannels / (r * r), ow = width * r;
+        if (input.Length < height * width * inChannels || output.Length < height * width * inChannels)
+            throw new ArgumentException("pixel shuffle: buffer too small");
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                var src = input.Slice((y * width + x) * inChannels, inChannels);
+                for (int ch = 0; ch < c; ch++)
+                    for (int i = 0; i < r; i++)
+                        for (int j = 0; j < r; j++)
+                            output[((y * r + i) * ow + x * r + j) * c + ch] = src[ch * r * r + i * r + j];
+            }
+    }
+}

@@ -1,0 +1,61 @@
+using RefQsr.Engine.Weights;
+
+namespace RefQsr.Cli;
+
+public static class Program
+{
+    const string Usage = """
+        refqsr: quantized x4 super-resolution (RefQSR engine)
+
+          refqsr demo [--out DIR] [--model M] [--threads N]
+          refqsr upscale IN OUT [--model M] [--patch P | --full-image] [--threads N] [--max-pixels N] [--json]
+          refqsr eval --data DIR [--model M] [--patch P | --full-image] [--limit N] [--threads N] [--json]
+          refqsr info [--model M] [--lr WxH] [--patch P | --full-image] [--json]
+          refqsr models
+
+        Common: --verbose prints stack traces on errors. --model takes a file or a shipped
+        model name (see `refqsr models`); the default is the best shipped model.
+        """;
+
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        bool verbose = args.Contains("--verbose");
+        args = args.Where(a => a != "--verbose").ToArray();
+        try
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                stdout.WriteLine(Usage);
+                return args.Length == 0 ? 2 : 0;
+            }
+            var rest = args[1..];
+            return args[0] switch
+            {
+                "upscale" => UpscaleCommand.Run(rest, stdout, stderr),
+                "eval" => EvalCommand.Run(rest, stdout, stderr),
+                "info" => InfoCommand.Run(rest, stdout),
+                "demo" => DemoCommand.Run(rest, stdout),
+                "models" => ModelsCommand.Run(rest, stdout),
+                _ => throw CliException.Usage($"unknown command '{args[0]}' (try refqsr --help)"),
+            };
+        }
+        catch (Exception e)
+        {
+            var (message, code) = e switch
+            {
+                CliException c => (c.Message, c.ExitCode),
+                WeightsFormatException w => ("invalid model file: " + w.Message, 1),
+                FileNotFoundException f => (f.Message, 1),
+                ArgumentException a => (a.Message, 2),
+                IOException or UnauthorizedAccessException => (e.Message, 1),
+                OutOfMemoryException => ("out of memory: try a smaller --patch or fewer --threads", 1),
+                _ => ("internal error: " + e.Message, 3),
+            };
+            stderr.WriteLine("refqsr: " + message.ReplaceLineEndings(" "));
+            if (verbose) stderr.WriteLine(e);
+            return code;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using RefQsr.Engine.Tiling;
+
+namespace RefQsr.Engine.Inference;
+
+/// <summary>How an image is super-resolved.</summary>
+public sealed record UpscaleOptions
+{
+    /// <summary>Patch size in LR pixels (SPEC §5); ignored with <see cref="FullImage"/>.</summary>
+    public int PatchSize { get; init; } = PatchGrid.DefaultPatchSize;
+    /// <summary>Run the whole image as one patch (the baselines' image-wise inference).</summary>
+    public bool FullImage { get; init; }
+    /// <summary>Worker threads; the output bytes do not depend on it.</summary>
+    public int Threads { get; init; } = 1;
+
+    internal void Validate()
+    {
+        if (Threads < 1 || Threads > 256) throw new ArgumentException($"threads must be 1..256, got {Threads}");
+        if (!FullImage && (PatchSize < 12 || PatchSize > 4096))
+            throw new ArgumentException($"patch size must be 12..4096 LR pixels, got {PatchSize}");
+    }
+}

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using RefQsr.Engine.Imaging;
+using RefQsr.Engine.Metrics;
+using RefQsr.Engine.Networks;
+using RefQsr.Engine.Tiling;
+
+namespace RefQsr.Engine.Inference;
+
+/// <summary>Tiles an LR image (SPEC §5), runs the network on every patch, merges the HR
+/// patches. With several threads, patches run concurrently when there are enough of
+/// them, otherwise the rows of each conv are split; either way every patch is computed
+/// by the same arithmetic, so the output bytes do not depend on the thread count.</summary>
+public sealed class Upscaler(SrResNet network)
+{
+    public SrResNet Network { get; } = network;
+    public int Scale => Network.Config.Scale;
+
+    public UpscaleResult Run(RgbImage lr, UpscaleOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(lr);
+        options.Validate();
+        var sw = Stopwatch.StartNew();
+        var grid = options.FullImage ? PatchGrid.FullImage(lr.Width, lr.Height) : PatchGrid.Create(lr.Width, lr.Height, options.PatchSize);
+        var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
+        var patches = grid.Patches;
+        int threads = options.Threads;
+        if (threads > 1 && patches.Count >= threads)
+            Parallel.For(0, patches.Count, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                i => RunPatch(lr, hr, patches[i], 1));
+        else
+            foreach (var p in patches) RunPatch(lr, hr, p, threads);
+        var (bitOps, fqr) = Cost(grid);
+        return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed);
+    }
+
+    void RunPatch(RgbImage lr, RgbImage hr, Patch p, int threads)
+    {
+        var input = ToFloats(lr, p.X, p.Y, p.Width, p.Height);
+        var output = Network.Forward(input, p.Height, p.Width, threads);
+        PatchMerger.WritePatch(hr, p, Scale, output);
+    }
+
+    /// <summary>BitOPs (G) and FQR of running this model on a grid (SPEC §7).</summary>
+    public (double GigaBitOps, double Fqr) Cost(PatchGrid grid)
+    {
+        var prec = Network.DefaultPrecision;
+        int w = Math.Min(prec.WeightBits, BitOpsCounter.FullPrecisionBits), a = Math.Min(prec.ActivationBits, BitOpsCounter.FullPrecisionBits);
+        var bitOps = Complexity.UniformBitOps(SrNetwork.SrResNet, grid, w, a);
+        var fqr = new FqrCounter();
+        var bits = Enumerable.Repeat(a, 2 * Network.Config.Blocks).ToArray();
+        foreach (var _ in grid.Patches) fqr.AddPatch(bits);
+        return (bitOps.GigaBitOps, fqr.Fqr);
+    }
+
+    internal static float[] ToFloats(RgbImage img, int x0, int y0, int w, int h)
+    {
+        var f = new float[w * h * 3];
+        for (int y = 0; y < h; y++)
+        {
+            var row = img.Pixels.AsSpan(((y0 + y) * img.Width + x0) * 3, w * 3);
+            for (int i = 0; i < row.Length; i++) f[y * w * 3 + i] = row[i];
+        }
+        return f;
+    }
+}

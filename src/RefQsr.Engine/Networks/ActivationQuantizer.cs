@@ -1,0 +1,97 @@
+using RefQsr.Engine.Quantization;
+using RefQsr.Engine.Weights;
+
+namespace RefQsr.Engine.Networks;
+
+/// <summary>The learned activation range of one quantized conv input: PAMS's alpha or
+/// DDTB's (alpha_l, alpha_u), optionally scaled per sample by DDTB's dynamic gate.</summary>
+internal sealed class ActivationQuantizer
+{
+    readonly QuantizerKind kind;
+    readonly float alpha, alphaL, alphaU;
+    readonly DynamicGate? gate;
+
+    ActivationQuantizer(QuantizerKind kind, float alpha, float alphaL, float alphaU, DynamicGate? gate)
+    {
+        this.kind = kind; this.alpha = alpha; this.alphaL = alphaL; this.alphaU = alphaU; this.gate = gate;
+    }
+
+    public bool IsGated => gate is not null;
+
+    public static ActivationQuantizer Load(ModelFile f, string prefix, QuantizerKind kind, bool gated, int channels)
+    {
+        if (kind == QuantizerKind.Pams)
+            return new ActivationQuantizer(kind, Finite(f, prefix + "alpha"), 0, 0, null);
+        return new ActivationQuantizer(kind, 0, Finite(f, prefix + "alpha_l"), Finite(f, prefix + "alpha_u"),
+            gated ? DynamicGate.Load(f, prefix + "gate.", channels) : null);
+    }
+
+    /// <summary>The quantizer for one sample (an image or a patch) of HWC activations.</summary>
+    public Quantizer For(ReadOnlySpan<float> sample, int channels, int bits)
+    {
+        if (kind == QuantizerKind.Pams) return Quantizer.Symmetric(alpha, bits);
+        float lo = alphaL, hi = alphaU;
+        if (gate is not null)
+        {
+            var (gl, gu) = gate.Evaluate(sample, channels);
+            lo = alphaL * gl;
+            hi = alphaU * gu;
+        }
+        return Quantizer.Asymmetric(lo, hi, bits);
+    }
+
+    internal static float Finite(ModelFile f, string name)
+    {
+        float v = f.Scalar(name);
+        if (!float.IsFinite(v)) throw new WeightsFormatException($"tensor '{name}': value {v} is not finite");
+        return v;
+    }
+}
+
+/// <summary>DDTB's per-sample gate: GAP → 2-bit quant → 1x1 conv → BN → ReLU → 2-bit quant
+/// → 1x1 conv → 2·sigmoid, giving the factors of the lower and upper bound.</summary>
+internal sealed class DynamicGate
+{
+    readonly Quantizer qIn, qMid;
+    readonly float[] w1, w2, b2;
+    readonly Affine bn;
+    readonly int hidden;
+
+    DynamicGate(Quantizer qIn, Quantizer qMid, float[] w1, Affine bn, float[] w2, float[] b2)
+    {
+        this.qIn = qIn; this.qMid = qMid; this.w1 = w1; this.bn = bn; this.w2 = w2; this.b2 = b2;
+        hidden = bn.A.Length;
+    }
+
+    public static DynamicGate Load(ModelFile f, string p, int channels)
+        => new(Quantizer.Asymmetric(ActivationQuantizer.Finite(f, p + "q_in.alpha_l"), ActivationQuantizer.Finite(f, p + "q_in.alpha_u"), 2),
+               Quantizer.Asymmetric(ActivationQuantizer.Finite(f, p + "q_mid.alpha_l"), ActivationQuantizer.Finite(f, p + "q_mid.alpha_u"), 2),
+               f.Floats(p + "conv1.weight"), Affine.Load(f, p + "bn."), f.Floats(p + "conv2.weight"), f.Floats(p + "conv2.bias"));
+
+    public (float Lower, float Upper) Evaluate(ReadOnlySpan<float> sample, int channels)
+    {
+        int pixels = sample.Length / channels;
+        Span<double> sums = stackalloc double[channels];
+        for (int p = 0; p < pixels; p++)
+            for (int c = 0; c < channels; c++) sums[c] += sample[p * channels + c];
+        Span<float> v = stackalloc float[channels];
+        for (int c = 0; c < channels; c++) v[c] = qIn.Value(qIn.Code((float)(sums[c] / pixels)));
+        Span<float> h = stackalloc float[hidden];
+        for (int j = 0; j < hidden; j++)
+        {
+            float acc = 0f;
+            for (int c = 0; c < channels; c++) acc += w1[j * channels + c] * v[c];
+            acc = acc * bn.A[j] + bn.B[j];
+            h[j] = qMid.Value(qMid.Code(acc > 0f ? acc : 0f));
+        }
+        Span<float> g = stackalloc float[2];
+        for (int k = 0; k < 2; k++)
+        {
+            float acc = 0f;
+            for (int j = 0; j < hidden; j++) acc += w2[k * hidden + j] * h[j];
+            acc += b2[k];
+            g[k] = 2f / (1f + MathF.Exp(-acc));
+        }
+        return (g[0], g[1]);
+    }
+}

@@ -1,0 +1,34 @@
+namespace RefQsr.Engine.Networks;
+
+/// <summary>Eval-mode BatchNorm as a per-channel affine y·A + B, with A = γ/√(var+ε) and
+/// B = β − mean·A computed once in float32 (docs/integer-arithmetic.md).</summary>
+internal sealed class Affine
+{
+    public const float Eps = 1e-5f;
+    public float[] A { get; }
+    public float[] B { get; }
+
+    public Affine(float[] gamma, float[] beta, float[] mean, float[] var)
+    {
+        A = new float[gamma.Length];
+        B = new float[gamma.Length];
+        for (int c = 0; c < gamma.Length; c++)
+        {
+            A[c] = gamma[c] / MathF.Sqrt(var[c] + Eps);
+            B[c] = beta[c] - mean[c] * A[c];
+        }
+    }
+
+    public static Affine Load(Weights.ModelFile f, string prefix)
+        => new(f.Floats(prefix + "weight"), f.Floats(prefix + "bias"), f.Floats(prefix + "running_mean"), f.Floats(prefix + "running_var"));
+
+    public void Apply(Span<float> hwc)
+    {
+        int c = A.Length;
+        for (int i = 0; i < hwc.Length; i++)
+        {
+            int ch = i % c;
+            hwc[i] = hwc[i] * A[ch] + B[ch];
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using RefQsr.Engine.Quantization;
+using RefQsr.Engine.Weights;
+using RefQsr.Kernels;
+
+namespace RefQsr.Engine.Networks;
+
+/// <summary>A 3x3 conv's float master weights with their clip range; quantized on demand
+/// at any bit-width (RefQSR needs two: b_high and b_medium), once per width.</summary>
+internal sealed class QuantizedConv
+{
+    public int Channels { get; }
+    public float[] Master { get; }
+    readonly float lo, hi;
+    readonly QuantizerKind kind;
+    readonly Dictionary<int, (QuantConvWeights Weights, Quantizer Q)> byBits = [];
+
+    public QuantizedConv(float[] master, float lo, float hi, QuantizerKind kind, int channels)
+    {
+        Master = master; this.lo = lo; this.hi = hi; this.kind = kind; Channels = channels;
+    }
+
+    public static QuantizedConv Load(ModelFile f, string prefix, QuantizerKind kind, int channels)
+    {
+        var range = f.Floats(prefix + "w_range");
+        if (!float.IsFinite(range[0]) || !float.IsFinite(range[1]) || !(range[1] > range[0]))
+            throw new WeightsFormatException($"tensor '{prefix}w_range': [{range[0]}, {range[1]}] is not a valid range");
+        if (kind == QuantizerKind.Pams && !(range[1] > 0 && range[0] == -range[1]))
+            throw new WeightsFormatException($"tensor '{prefix}w_range': PAMS needs a symmetric range, found [{range[0]}, {range[1]}]");
+        return new QuantizedConv(f.Floats(prefix + "weight"), range[0], range[1], kind, channels);
+    }
+
+    public Quantizer WeightQuantizer(int bits)
+        => kind == QuantizerKind.Pams ? Quantizer.Symmetric(hi, bits) : Quantizer.Asymmetric(lo, hi, bits);
+
+    public (QuantConvWeights Weights, Quantizer Q) At(int bits)
+    {
+        lock (byBits)
+        {
+            if (byBits.TryGetValue(bits, out var r)) return r;
+            var q = WeightQuantizer(bits);
+            var codes = new sbyte[Master.Length];
+            for (int i = 0; i < codes.Length; i++) codes[i] = (sbyte)q.Code(Master[i]);
+            r = (new QuantConvWeights(codes, Channels, Channels), q);
+            byBits[bits] = r;
+            return r;
+        }
+    }
+
+    /// <summary>Quantize x at activation bits, run the integer conv, dequantize.
+    /// Returns the unsigned codes it fed the kernel (for parity traces).</summary>
+    public byte[] Forward(ReadOnlySpan<float> x, Quantizer aq, int wBits, int h, int w, float[] output, int threads)
+    {
+        var (weights, wq) = At(wBits);
+        var codes = new byte[x.Length];
+        for (int i = 0; i < x.Length; i++) codes[i] = aq.UnsignedCode(x[i]);
+        var acc = new int[h * w * Channels];
+        QuantConv3x3.Run(codes, weights, acc, h, w, threads);
+        float scale = 1f / (aq.S * wq.S);
+        QuantConvEpilogue.Dequantize(codes, acc, weights, h, w, aq.UnsignedZero, (int)wq.Zp, scale, output);
+        return codes;
+    }
+}
