@@ -1,0 +1,73 @@
+using RefQsr.Kernels;
+
+namespace RefQsr.Engine.Tests.Kernels;
+
+public class FloatConv2dTests
+{
+    static float[] Random(int n, int seed, float scale = 1f)
+    {
+        var r = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray();
+    }
+
+    // Sizes cover both packing schemes (out channels a multiple of 32 or not), odd image
+    // sizes, 1-px images, and the head/tail/upsampler shapes of SRResNet.
+    [Theory]
+    [InlineData(7, 5, 3, 64, 9)]
+    [InlineData(6, 9, 64, 3, 9)]
+    [InlineData(5, 4, 64, 256, 3)]
+    [InlineData(1, 1, 64, 64, 3)]
+    [InlineData(3, 11, 17, 32, 3)]
+    [InlineData(4, 3, 9, 5, 1)]
+    public void MatchesReference(int h, int w, int cin, int cout, int k)
+    {
+        var s = new ConvShape(h, w, cin, cout, k);
+        var input = Random(s.InputLength, 1, 100f);
+        var weights = Random(s.WeightLength, 2, 0.05f);
+        var expected = new float[s.OutputLength];
+        FloatConv2d.Reference(input, weights, expected, s);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var actual = new float[s.OutputLength];
+            FloatConv2d.Run(input, new FloatConvWeights(weights, cout, cin, k), actual, h, w, threads);
+            for (int i = 0; i < expected.Length; i++)
+                // float sums in another order: relative error bounded by taps·cin·eps
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + Math.Abs(expected[i])), $"at {i}: {expected[i]} vs {actual[i]}");
+        }
+    }
+
+    [Fact]
+    public void OutputIsIdenticalForAnyThreadCount()
+    {
+        int h = 13, w = 10, cin = 64, cout = 64;
+        var input = Random(h * w * cin, 3, 10f);
+        var wt = new FloatConvWeights(Random(cout * cin * 9, 4, 0.1f), cout, cin, 3);
+        var one = new float[h * w * cout];
+        FloatConv2d.Run(input, wt, one, h, w, 1);
+        for (int t = 2; t <= 5; t++)
+        {
+            var many = new float[one.Length];
+            FloatConv2d.Run(input, wt, many, h, w, t);
+            Assert.Equal(one, many);
+        }
+    }
+
+    [Fact]
+    public void RejectsShortBuffers()
+    {
+        var wt = new FloatConvWeights(new float[64 * 3 * 81], 64, 3, 9);
+        Assert.Throws<ArgumentException>(() => FloatConv2d.Run(new float[10], wt, new float[4 * 4 * 64], 4, 4, 1));
+        Assert.Throws<ArgumentException>(() => new FloatConvWeights(new float[5], 64, 3, 9));
+    }
+
+    [Fact]
+    public void PixelShuffleMatchesPyTorchChannelOrder()
+    {
+        // 1x1 input with 8 channels = 2 output channels x (2x2) sub-pixels
+        var input = Enumerable.Range(0, 8).Select(i => (float)i).ToArray();
+        var output = new float[8];
+        PixelShuffle.Run(input, 1, 1, 8, 2, output);
+        // output HWC 2x2x2: channel c at (i, j) = input[c*4 + i*2 + j]
+        Assert.Equal(new float[] { 0, 4, 1, 5, 2, 6, 3, 7 }, output);
+    }
+}

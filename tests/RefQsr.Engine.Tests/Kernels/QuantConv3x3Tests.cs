@@ -1,0 +1,94 @@
+using RefQsr.Kernels;
+
+namespace RefQsr.Engine.Tests.Kernels;
+
+public class QuantConv3x3Tests
+{
+    static (byte[] Codes, sbyte[] Weights) Data(int h, int w, int cin, int cout, int aBits, int wBits, int seed)
+    {
+        var r = new Random(seed);
+        var codes = new byte[h * w * cin];
+        for (int i = 0; i < codes.Length; i++) codes[i] = (byte)r.Next(0, 1 << aBits);
+        var weights = new sbyte[cout * cin * 9];
+        for (int i = 0; i < weights.Length; i++) weights[i] = (sbyte)r.Next(-(1 << (wBits - 1)), 1 << (wBits - 1));
+        return (codes, weights);
+    }
+
+    public static TheoryData<int, int> Bits()
+    {
+        var d = new TheoryData<int, int>();
+        for (int b = 2; b <= 8; b++) d.Add(b, b);
+        d.Add(4, 6); d.Add(3, 6); d.Add(5, 6); d.Add(2, 3);
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(Bits))]
+    public void SimdMatchesReferenceAtEveryBitWidth(int aBits, int wBits)
+    {
+        foreach (var (h, w) in new[] { (1, 1), (2, 7), (9, 5), (13, 17) })
+        {
+            var s = new ConvShape(h, w, 64, 64, 3);
+            var (codes, weights) = Data(h, w, 64, 64, aBits, wBits, h * 31 + w);
+            var expected = new int[s.OutputLength];
+            QuantConv3x3.Reference(codes, weights, expected, s);
+            var actual = new int[s.OutputLength];
+            QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 2);
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    [Fact]
+    public void ExtremeCodesDoNotSaturate()
+    {
+        // all 255 x -128: the worst case for any int16 intermediate
+        int h = 4, w = 4;
+        var codes = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
+        var weights = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
+        var acc = new int[h * w * 64];
+        QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), acc, h, w, 1);
+        Assert.Equal(255 * -128 * 64 * 9, acc[(1 * w + 1) * 64]);      // interior: 9 taps
+        Assert.Equal(255 * -128 * 64 * 4, acc[0]);                     // corner: 4 taps
+    }
+
+    [Fact]
+    public void NonVectorizableShapesUseTheReference()
+    {
+        var s = new ConvShape(5, 6, 12, 7, 3);
+        var (codes, weights) = Data(5, 6, 12, 7, 8, 8, 9);
+        var expected = new int[s.OutputLength];
+        QuantConv3x3.Reference(codes, weights, expected, s);
+        var actual = new int[s.OutputLength];
+        QuantConv3x3.Run(codes, new QuantConvWeights(weights, 7, 12), actual, 5, 6, 1);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void EpilogueEqualsTheConvOfDequantizedValues()
+    {
+        // y must equal Σ (a + za)(w + zw) over valid taps, scaled: check against that directly
+        int h = 6, w = 5, c = 64, za = -7, zw = 3;
+        float scale = 0.01f;
+        var (codes, weights) = Data(h, w, c, c, 4, 6, 5);
+        var qw = new QuantConvWeights(weights, c, c);
+        var acc = new int[h * w * c];
+        QuantConv3x3.Run(codes, qw, acc, h, w, 1);
+        var y = new float[acc.Length];
+        QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, za, zw, scale, y);
+        for (int py = 0; py < h; py++)
+            for (int px = 0; px < w; px++)
+                for (int co = 0; co < c; co += 13)
+                {
+                    long total = 0;
+                    for (int ky = -1; ky <= 1; ky++)
+                        for (int kx = -1; kx <= 1; kx++)
+                        {
+                            int iy = py + ky, ix = px + kx;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            for (int ci = 0; ci < c; ci++)
+                                total += (long)(codes[(iy * w + ix) * c + ci] + za) * (weights[((co * c + ci) * 3 + ky + 1) * 3 + kx + 1] + zw);
+                        }
+                    Assert.Equal((float)total * scale, y[(py * w + px) * c + co]);
+                }
+    }
+}
