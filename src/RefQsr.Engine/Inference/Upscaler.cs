@@ -45,7 +45,12 @@ public sealed class Upscaler(SrResNet network)
     {
         var prec = Network.DefaultPrecision;
         int w = Math.Min(prec.WeightBits, BitOpsCounter.FullPrecisionBits), a = Math.Min(prec.ActivationBits, BitOpsCounter.FullPrecisionBits);
-        var bitOps = Complexity.UniformBitOps(SrNetwork.SrResNet, grid, w, a);
+        // the 2·blocks quantized 3x3 convs of every patch (SPEC §7); counted from the
+        // config so a model with another depth or width is still counted right
+        var bitOps = new BitOpsCounter();
+        int ch = Network.Config.Channels;
+        foreach (var p in grid.Patches)
+            bitOps.AddConvs(2 * Network.Config.Blocks, Complexity.Conv3x3Macs(p.Width, p.Height, ch, ch), w, a);
         var fqr = new FqrCounter();
         var bits = Enumerable.Repeat(a, 2 * Network.Config.Blocks).ToArray();
         foreach (var _ in grid.Patches) fqr.AddPatch(bits);

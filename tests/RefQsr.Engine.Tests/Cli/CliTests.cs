@@ -1,0 +1,174 @@
+using System.Text.Json;
+using RefQsr.Cli;
+using RefQsr.Engine.Imaging;
+using RefQsr.Engine.Weights;
+
+namespace RefQsr.Engine.Tests.Cli;
+
+/// <summary>The refqsr command in-process: exit codes, one-line errors, JSON output,
+/// refusing to overwrite inputs or to decode huge images.</summary>
+public sealed class CliTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("refqsr-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, true);
+
+    string Model(QuantizerKind q = QuantizerKind.Ddtb, int bits = 8, int blocks = 2)
+    {
+        string p = Path.Combine(dir, $"m-{q}-{bits}-{blocks}.safetensors");
+        File.WriteAllBytes(p, TestModels.Bytes(TestModels.Config(q, bits, blocks)));
+        return p;
+    }
+
+    string Png(int w, int h, string name = "in.png")
+    {
+        string p = Path.Combine(dir, name);
+        ImageFiles.SavePng(SyntheticScene.Create(w, h), p);
+        return p;
+    }
+
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Program.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public void UpscaleWritesA4xPngAndJson()
+    {
+        string input = Png(40, 30), output = Path.Combine(dir, "out.png");
+        var (code, stdout, err) = Run("upscale", input, output, "--model", Model(), "--patch", "24", "--threads", "2", "--json");
+        Assert.True(code == 0, err);
+        var hr = ImageFiles.Load(output, long.MaxValue);
+        Assert.Equal((160, 120), (hr.Width, hr.Height));
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.True(doc.RootElement.GetProperty("bitops_g").GetDouble() > 0);
+        Assert.Equal(8.0, doc.RootElement.GetProperty("fqr").GetDouble());
+    }
+
+    [Fact]
+    public void UpscaleOutputDoesNotDependOnThreads()
+    {
+        string input = Png(50, 41), m = Model();
+        string o1 = Path.Combine(dir, "o1.png"), o2 = Path.Combine(dir, "o2.png");
+        Assert.Equal(0, Run("upscale", input, o1, "--model", m, "--patch", "24", "--threads", "1").Code);
+        Assert.Equal(0, Run("upscale", input, o2, "--model", m, "--patch", "24", "--threads", "2").Code);
+        Assert.Equal(File.ReadAllBytes(o1), File.ReadAllBytes(o2));
+    }
+
+    [Fact]
+    public void RefusesToOverwriteTheInput()
+    {
+        string input = Png(20, 20);
+        var before = File.ReadAllBytes(input);
+        var (code, _, err) = Run("upscale", input, input, "--model", Model());
+        Assert.NotEqual(0, code);
+        Assert.Contains("refusing to overwrite the input", err);
+        Assert.Equal(before, File.ReadAllBytes(input));
+    }
+
+    [Fact]
+    public void RefusesImagesAboveThePixelLimitBeforeDecoding()
+    {
+        string input = Png(64, 64);
+        var (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", Model(), "--max-pixels", "1000");
+        Assert.Equal(1, code);
+        Assert.Contains("4096 pixels exceeds the limit of 1000", err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void TruncatedImageIsAOneLineError()
+    {
+        string input = Png(64, 64);
+        var bytes = File.ReadAllBytes(input);
+        File.WriteAllBytes(input, bytes[..(bytes.Length / 2)]);
+        var (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", Model());
+        Assert.Equal(1, code);
+        Assert.StartsWith("refqsr: ", err);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Fact]
+    public void VerbosePrintsTheStackTrace()
+    {
+        File.WriteAllText(Path.Combine(dir, "junk.png"), "not an image");
+        var (code, _, err) = Run("upscale", Path.Combine(dir, "junk.png"), Path.Combine(dir, "o.png"), "--model", Model(), "--verbose");
+        Assert.Equal(1, code);
+        Assert.Contains("   at ", err);
+    }
+
+    [Fact]
+    public void CorruptModelIsNamed()
+    {
+        string m = Path.Combine(dir, "bad.safetensors");
+        File.WriteAllBytes(m, new byte[] { 1, 2, 3 });
+        var (code, _, err) = Run("upscale", Png(20, 20), Path.Combine(dir, "o.png"), "--model", m);
+        Assert.Equal(1, code);
+        Assert.Contains("invalid model file: bad.safetensors: file is 3 bytes", err);
+    }
+
+    [Theory]
+    [InlineData("upscale", "a.png")]
+    [InlineData("upscale", "a.png", "b.png", "--threads", "0")]
+    [InlineData("upscale", "a.png", "b.png", "--bogus")]
+    [InlineData("info", "--lr", "12by7")]
+    [InlineData("eval")]
+    [InlineData("frobnicate")]
+    public void BadUsageExitsWithTwo(params string[] args)
+    {
+        var (code, _, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.StartsWith("refqsr: ", err);
+    }
+
+    [Fact]
+    public void InfoReproducesThePapersBitOps()
+    {
+        // an 8-bit DDTB SRResNet (16 blocks): 90.15 G with 96-px patches, 81.54 G full image
+        string m = Model(QuantizerKind.Ddtb, 8, 16);
+        var (code, stdout, err) = Run("info", "--model", m, "--lr", "1024x540", "--patch", "96", "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(90.15, doc.RootElement.GetProperty("bitops_g").GetDouble(), 2);
+        Assert.Equal(611376, doc.RootElement.GetProperty("patch_area_lr_px").GetInt64());
+        (code, stdout, _) = Run("info", "--model", m, "--lr", "1024x540", "--full-image", "--json");
+        using var full = JsonDocument.Parse(stdout);
+        Assert.Equal(81.54, full.RootElement.GetProperty("bitops_g").GetDouble(), 2);
+        // the FP32 network scores its FLOPs
+        (code, stdout, _) = Run("info", "--model", Model(QuantizerKind.None, 8, 16), "--lr", "320x180", "--patch", "72", "--json");
+        using var fp = JsonDocument.Parse(stdout);
+        Assert.Equal(148.32, fp.RootElement.GetProperty("bitops_g").GetDouble(), 2);
+    }
+
+    [Fact]
+    public void EvalReportsPsnrAndSsimPerImageAndMean()
+    {
+        string data = Directory.CreateDirectory(Path.Combine(dir, "Toy", "HR")).FullName;
+        ImageFiles.SavePng(SyntheticScene.Create(50, 42, seed: 1), Path.Combine(data, "a.png"));
+        ImageFiles.SavePng(SyntheticScene.Create(37, 29, seed: 2), Path.Combine(data, "b.png"));
+        var (code, stdout, err) = Run("eval", "--data", Path.Combine(dir, "Toy"), "--model", Model(), "--patch", "12", "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        var r = doc.RootElement;
+        Assert.Equal("Toy", r.GetProperty("dataset").GetString());
+        Assert.Equal(2, r.GetProperty("images").GetInt32());
+        foreach (var f in new[] { "psnr", "ssim", "bitops_g", "fqr", "seconds" }) Assert.True(r.TryGetProperty(f, out _), f);
+        var per = r.GetProperty("per_image").EnumerateArray().Select(e => e.GetProperty("psnr").GetDouble()).ToArray();
+        Assert.Equal(per.Average(), r.GetProperty("psnr").GetDouble(), 3);
+    }
+
+    [Fact]
+    public void DemoWritesSideBySide()
+    {
+        string outDir = Path.Combine(dir, "demo");
+        var (code, stdout, err) = Run("demo", "--out", outDir, "--model", Model(), "--size", "64x48");
+        Assert.True(code == 0, err);
+        Assert.Contains("PSNR", stdout);
+        var img = ImageFiles.Load(Path.Combine(outDir, "side-by-side.png"), long.MaxValue);
+        Assert.Equal(4 * 64 + 3 * 4, img.Width);
+    }
+}
