@@ -17,7 +17,7 @@ def load_rgb(path):
 
 
 def list_images(folder):
-    exts = (".png", ".jpg", ".jpeg", ".bmp")
+    exts = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
     return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(exts))
 
 

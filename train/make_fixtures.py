@@ -1,0 +1,212 @@
+"""Test fixtures for the C# engine: for one exported model, the integer-simulation
+(refqsr_train/intsim.py) results on a synthetic LR input.
+
+  /usr/bin/python3 train/make_fixtures.py weights/ddtb-w4a4.safetensors [--name NAME]
+      [--out tests/fixtures] [--layers 0,15,30] [--copy-model]
+  /usr/bin/python3 train/make_fixtures.py --tiny      # small random models + fixtures
+
+Writes <out>/<name>/ with raw little-endian files and manifest.json:
+  input.u8      uint8  [H, W, 3] (HWC) synthetic LR image, H=20, W=24, made by code
+                (gradients + edges + seeded noise; never from the data sets)
+  x_qK.f32      float32 [1, C, H, W]  the FP32 input of activation quantizer K
+  codes_qK.u8   uint8   [1, C, H, W]  its codes a = code - qlo (K = 2*block + conv-1)
+  g_qK.f32      float32 [1, 2]        DDTB gate output (g_l, g_u) of gated quantizer K
+  hr.f32        float32 [1, 3, 4H, 4W] HR output before clamp/round
+  hr_u8.u8      uint8   [4H, 4W, 3]  HR clamped and rounded (half to even)
+For FP32 models only input, hr.f32 and hr_u8.u8 (PyTorch float32 forward).
+--tiny builds random-weight SRResNets (16 channels, 4 blocks; BN statistics, PReLU
+slopes and gates randomised, bounds calibrated on other synthetic images), exports them
+as model.safetensors into their fixture folder (copied with --copy-model otherwise) and
+writes the fixtures: small models that exercise every code path of the engine.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from refqsr_train import safetensors_io  # noqa: E402
+from refqsr_train.intsim import IntSim  # noqa: E402
+from refqsr_train.exporting import srresnet_from_state, export_model  # noqa: E402
+from refqsr_train.models import SRResNet  # noqa: E402
+from refqsr_train.quant import quantize_srresnet  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def synthetic_lr(h=20, w=24, seed=1234):
+    """Smooth gradients + hard edges + seeded noise, uint8 HWC."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.zeros((h, w, 3))
+    img[..., 0] = 30 + 200 * xx / max(w - 1, 1)
+    img[..., 1] = 220 - 180 * yy / max(h - 1, 1)
+    img[..., 2] = 128 + 90 * np.sin(2 * np.pi * (xx + 0.5 * yy) / 11.0)
+    # a bright rectangle with sharp edges, a dark diagonal line, a checker patch
+    y0, y1, x0, x1 = h // 4, h // 4 + h // 3, w // 2, w // 2 + w // 3
+    img[y0:y1, x0:x1] = [245, 240, 60]
+    img[np.abs(xx - yy - 2) < 0.8] = [10, 20, 15]
+    ch = ((xx.astype(int) // 2 + yy.astype(int) // 2) % 2).astype(bool) & (yy >= h - 6) & (xx < 8)
+    img[ch] = [255, 255, 255]
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def _write(folder, name, arr, layout, desc, entries):
+    arr = np.ascontiguousarray(arr)
+    arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+    ext = {np.dtype("uint8"): "u8", np.dtype("float32"): "f32"}[np.dtype(arr.dtype.str.lstrip("<>|="))]
+    fn = f"{name}.{ext}"
+    with open(os.path.join(folder, fn), "wb") as f:
+        f.write(arr.tobytes())
+    entries.append({"name": name, "file": fn, "dtype": {"u8": "uint8", "f32": "float32"}[ext],
+                    "shape": list(arr.shape), "layout": layout, "description": desc})
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()
+
+
+def make(model_path, out_dir, name, layers=None, copy_model=False, note=None):
+    tensors, cfg, _ = safetensors_io.load(model_path)
+    assert cfg["network"] == "srresnet", "fixtures are for SRResNet models"
+    folder = os.path.join(out_dir, name)
+    os.makedirs(folder, exist_ok=True)
+    lr = synthetic_lr()
+    x = torch.from_numpy(lr).permute(2, 0, 1)[None].float()
+    entries = []
+    _write(folder, "input", lr, "HWC", "synthetic LR input (uint8 RGB)", entries)
+    blocks = int(cfg["blocks"])
+    gated = []
+    if cfg["quantizer"] == "none":
+        sd = {k: torch.from_numpy(v) for k, v in tensors.items()}
+        model = srresnet_from_state(sd).eval()
+        with torch.no_grad():
+            hr = model(x)
+        recorded = []
+    else:
+        if layers is None:
+            layers = [0, 2 * (blocks // 2 - 1) + 1, 2 * (blocks - 1)]
+        gated = sorted(cfg.get("ddtb_gated") or [])
+        recorded = sorted(set(layers) | set(gated))
+        hr, rec = IntSim(tensors, cfg).forward(x, record=recorded)
+        for k in recorded:
+            b, c = divmod(k, 2)
+            where = f"activation quantizer {k} (block {b}, q{c + 1})"
+            if k in layers:
+                _write(folder, f"x_q{k}", rec["x"][k], "NCHW", f"FP32 input of {where}", entries)
+            _write(folder, f"codes_q{k}", rec["codes"][k], "NCHW", f"codes a = code - qlo of {where}", entries)
+            if k in rec["g"]:
+                _write(folder, f"g_q{k}", rec["g"][k], "N2", f"DDTB gate output (g_l, g_u) of {where}", entries)
+    hr = hr.detach().float()
+    _write(folder, "hr", hr.numpy(), "NCHW", "HR output before clamp (float32)", entries)
+    hr8 = hr[0].clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    _write(folder, "hr_u8", hr8, "HWC", "HR output clamped to 0..255 and rounded half to even", entries)
+    mfile = os.path.basename(model_path)
+    if copy_model:
+        if os.path.abspath(model_path) != os.path.abspath(os.path.join(folder, "model.safetensors")):
+            shutil.copyfile(model_path, os.path.join(folder, "model.safetensors"))
+        mfile = "model.safetensors"
+    manifest = {
+        "model": mfile,
+        "model_in_folder": bool(copy_model),
+        "model_sha256": sha256(model_path),
+        "config": cfg,
+        "input_size": {"h": int(lr.shape[0]), "w": int(lr.shape[1])},
+        "inference": "full image (one patch), zero padding",
+        "recorded_quantizers": recorded,
+        "ddtb_gated": gated,
+        "byte_order": "little-endian",
+        "files": entries,
+        "generator": "train/make_fixtures.py (codes and HR of quantized models from refqsr_train/intsim.py, "
+                     "docs/integer-arithmetic.md; FP32 models from the PyTorch float32 forward)",
+        "expectations": "integer codes should match exactly except where an FP32 quantizer input differs in its "
+                        "last bits (different summation order of FP32 convs); hr.f32 to about 1e-3 relative.",
+    }
+    if note:
+        manifest["note"] = note
+    with open(os.path.join(folder, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+    total = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+    print(f"{folder}: {len(entries)} arrays, {total / 1024:.0f} KiB")
+    return folder
+
+
+# ----------------------------------------------------------------------- tiny models
+
+def tiny_model(method, w_bits, a_bits, seed=0, channels=16, blocks=4):
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    m = SRResNet(channels=channels, blocks=blocks)
+    with torch.no_grad():
+        for name, mod in m.named_modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                c = mod.num_features
+                mod.weight.copy_(0.5 + torch.rand(c, generator=g))
+                mod.bias.copy_(torch.randn(c, generator=g) * 0.2)
+                mod.running_mean.copy_(torch.randn(c, generator=g) * 0.5)
+                mod.running_var.copy_(0.5 + torch.rand(c, generator=g) * 2)
+            elif isinstance(mod, torch.nn.PReLU):
+                mod.weight.fill_(float(torch.rand(1, generator=g) * 0.5 - 0.1))
+        for blk in m.body:  # keep the residual branch moderate
+            blk.bn2.weight.mul_(0.3)
+    m.eval()
+    if method == "none":
+        return m
+    calib = [torch.from_numpy(np.stack([synthetic_lr(32, 32, seed=100 + 10 * seed + i) for i in range(4)])).permute(0, 3, 1, 2).float()]
+    quantize_srresnet(m, method, w_bits, a_bits, calib=calib, n_gated=1)
+    with torch.no_grad():
+        for blk in m.body:
+            for q in (blk.q1, blk.q2):
+                if q.gate is not None:  # make the gate matter
+                    q.gate.conv2.weight.copy_(torch.randn(q.gate.conv2.weight.shape, generator=g) * 0.8)
+                    q.gate.conv2.bias.copy_(torch.tensor([0.3, -0.2]))
+    return m.eval()
+
+
+TINY = [("tiny-fp32", "none", 32, 32), ("tiny-ddtb-w4a4", "ddtb", 4, 4), ("tiny-ddtb-w8a8", "ddtb", 8, 8),
+        ("tiny-pams-w8a8", "pams", 8, 8), ("tiny-pams-w3a2", "pams", 3, 2)]
+
+
+def make_tiny(out_dir):
+    for i, (name, method, wb, ab) in enumerate(TINY):
+        m = tiny_model(method, wb, ab, seed=i)
+        folder = os.path.join(out_dir, name)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "model.safetensors")
+        export_model(m, path, {"stage": "make_fixtures --tiny", "steps": 0, "seed": i,
+                               "data": "random weights, bounds calibrated on synthetic images"})
+        make(path, out_dir, name, layers=[0, 3, 6] if method != "none" else None, copy_model=True,
+             note="random-weight model for arithmetic tests only (16 channels, 4 blocks)")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", nargs="?")
+    ap.add_argument("--name", default=None, help="fixture folder name (default: model file stem)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures"))
+    ap.add_argument("--layers", default=None, help="activation quantizer indices, e.g. 0,15,30")
+    ap.add_argument("--copy-model", action="store_true")
+    ap.add_argument("--tiny", action="store_true")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    if a.tiny:
+        make_tiny(a.out)
+    if a.model:
+        name = a.name or os.path.splitext(os.path.basename(a.model))[0]
+        layers = [int(s) for s in a.layers.split(",")] if a.layers else None
+        make(a.model, a.out, name, layers, a.copy_model)
+    if not a.tiny and not a.model:
+        ap.error("give a model file or --tiny")
+
+
+if __name__ == "__main__":
+    main()

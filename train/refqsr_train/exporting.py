@@ -1,0 +1,91 @@
+"""Checkpoint -> engine model file (docs/weights-format.md)."""
+import re
+
+import numpy as np
+import torch
+
+from . import safetensors_io
+from .models import SRResNet, model_config
+from .quant import quantize_srresnet, weight_range
+from .clustblock import ClustBlock, minmax_range
+
+
+def _np(sd):
+    return {k: v.detach().cpu().float().numpy().astype(np.float32)
+            for k, v in sd.items() if not k.endswith("num_batches_tracked")}
+
+
+def srresnet_from_state(sd, quant=None):
+    """Builds an SRResNet (optionally with quantizers) matching a state_dict."""
+    channels = sd["head.weight"].shape[0]
+    blocks = len({k.split(".")[1] for k in sd if re.match(r"body\.\d+\.conv1\.weight$", k)})
+    model = SRResNet(channels=channels, blocks=blocks)
+    if quant:
+        quantize_srresnet(model, quant["method"], quant["w_bits"], quant["a_bits"], gated=quant["gated"])
+    model.load_state_dict(sd)
+    return model
+
+
+def srresnet_tensors(model):
+    """Engine tensors of an SRResNet: the state_dict (no num_batches_tracked) plus, for
+    quantized models, body.{i}.conv{k}.w_range = the float32 [lo, hi] that the training
+    forward's weight quantizer computes (quant.weight_range, on CPU)."""
+    model = model.cpu()
+    t = _np(model.state_dict())
+    qc = getattr(model, "quant_config", None)
+    if qc:
+        for i, blk in enumerate(model.body):
+            for k, conv in ((1, blk.conv1), (2, blk.conv2)):
+                lo, hi = weight_range(conv.weight, qc["method"])
+                t[f"body.{i}.conv{k}.w_range"] = torch.stack([lo, hi]).numpy().astype(np.float32)
+    return t
+
+
+def srresnet_config(model, train_info=None):
+    qc = getattr(model, "quant_config", None)
+    if qc:
+        extra = {"refqsr": None}
+        if qc["method"] == "ddtb":
+            extra["ddtb_gated"] = list(qc["gated"])
+        cfg = model_config(model, qc["method"], qc["w_bits"], qc["a_bits"], extra)
+    else:
+        cfg = model_config(model, extra={"refqsr": None})
+    cfg["train"] = train_info or {}
+    return cfg
+
+
+def clustblock_tensors(model):
+    model = model.cpu()
+    t = _np({k: v for k, v in model.state_dict().items()})
+    for name in ("conv1", "conv2", "conv3", "fc"):
+        lo, hi = minmax_range(getattr(model, name).weight)
+        t[f"{name}.w_range"] = torch.stack([lo, hi]).numpy().astype(np.float32)
+    return t
+
+
+def clustblock_config(model, train_info=None):
+    return {"network": "clustblock", "classes": model.classes, "quantizer": "ddtb",
+            "w_bits": model.bits, "a_bits": model.bits, "train": train_info or {}}
+
+
+def export_model(model, path, train_info=None):
+    if isinstance(model, ClustBlock):
+        t, cfg = clustblock_tensors(model), clustblock_config(model, train_info)
+    else:
+        t, cfg = srresnet_tensors(model), srresnet_config(model, train_info)
+    safetensors_io.save(path, t, cfg)
+    return t, cfg
+
+
+def load_checkpoint_model(path):
+    """(model, kind, ckpt dict) from a train_fp32 / train_qat / train_clustblock .pt."""
+    st = torch.load(path, map_location="cpu")
+    if "clustblock" in st:
+        cb = st["clustblock"]
+        model = ClustBlock(classes=cb["classes"], bits=cb.get("bits", 8))
+        model.load_state_dict(st["model"])
+        model.set_quantized(bool(cb.get("calibrated", False)))
+        return model, "clustblock", st
+    quant = st.get("quant")
+    model = srresnet_from_state(st["model"], quant)
+    return model, (quant["method"] if quant else "fp32"), st

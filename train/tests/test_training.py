@@ -1,0 +1,186 @@
+import os
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from _util import TRAIN, DATA, HAVE_DATA
+from refqsr_train.models import SRResNet
+from refqsr_train.quant import quantize_srresnet
+from refqsr_train.clustblock import ClustBlock
+from refqsr_train.imresize import imresize_uint8, imresize_float, contributions
+from refqsr_train import safetensors_io
+import train_qat
+
+
+def batch(seed, n=4, p=12):
+    g = torch.Generator().manual_seed(seed)
+    hr = F.avg_pool2d(torch.rand(n, 3, 4 * p, 4 * p, generator=g) * 255, 5, 1, 2)
+    lr = F.avg_pool2d(hr, 4)
+    return lr, hr
+
+
+class TestShapes(unittest.TestCase):
+    def test_srresnet(self):
+        m = SRResNet(8, 2)
+        y, f = m(torch.rand(2, 3, 10, 7) * 255, return_feat=True)
+        self.assertEqual(tuple(y.shape), (2, 3, 40, 28))
+        self.assertEqual(tuple(f.shape), (2, 8, 10, 7))
+        self.assertEqual(len(SRResNet().body), 16)
+
+    def test_clustblock(self):
+        m = ClustBlock(classes=10)
+        self.assertEqual(tuple(m(torch.rand(3, 3, 48, 48) * 255).shape), (3, 10))
+        self.assertEqual(tuple(m(torch.rand(1, 3, 96, 72) * 255).shape), (1, 10))
+        x = torch.rand(2, 3, 48, 48) * 255
+        m.calibrate([x])
+        self.assertEqual(m.q1.range.tolist(), [x.min().item(), x.max().item()])
+        self.assertEqual(m.q2.range[0].item(), 0.0)  # after ReLU
+        m.set_quantized(True)
+        with torch.no_grad():
+            yq, y = m(x), None
+            m.set_quantized(False)
+            y = m(x)
+        self.assertLess((yq - y).abs().max().item(), 0.05 * y.abs().max().item() + 1e-3)
+        names = set(m.state_dict())
+        self.assertTrue({"q1.range", "q4.range", "conv1.bias", "fc.weight"} <= names)
+        from refqsr_train.exporting import clustblock_tensors, clustblock_config
+        t = clustblock_tensors(m)
+        self.assertEqual(set(t), {f"conv{i}.{s}" for i in (1, 2, 3) for s in ("weight", "bias", "w_range")}
+                         | {"fc.weight", "fc.bias", "fc.w_range"} | {f"q{i}.range" for i in (1, 2, 3, 4)})
+        self.assertEqual(t["conv1.weight"].shape, (64, 3, 3, 3))
+        self.assertEqual(t["conv3.weight"].shape, (32, 64, 3, 3))
+        self.assertEqual(clustblock_config(m)["classes"], 10)
+
+
+class TestSteps(unittest.TestCase):
+    def _fit(self, model, steps, lr=1e-3, teacher=None):
+        torch.manual_seed(0)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=lr)
+        x, y = batch(0)
+        losses = []
+        for _ in range(steps):
+            out, f = model(x, return_feat=True)
+            loss = F.l1_loss(out, y)
+            if teacher is not None:
+                with torch.no_grad():
+                    _, ft = teacher(x, return_feat=True)
+                loss = loss + 1000 * train_qat.at_loss(f, ft)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    def test_fp32_steps_reduce_loss(self):
+        torch.manual_seed(0)
+        losses = self._fit(SRResNet(8, 1), 25)
+        self.assertLess(losses[-1], 0.7 * losses[0])
+
+    def test_qat_steps_reduce_loss(self):
+        torch.manual_seed(0)
+        teacher = SRResNet(8, 2)
+        self._fit(teacher, 15)
+        teacher.eval()
+        for meth in ("ddtb", "pams"):
+            s = SRResNet(8, 2)
+            s.load_state_dict(teacher.state_dict())
+            quantize_srresnet(s, meth, 4, 4, calib=[batch(1)[0]], n_gated=1)
+            losses = self._fit(s, 15, lr=1e-3, teacher=teacher)
+            self.assertLess(losses[-1], losses[0], meth)
+
+    def test_attention_transfer(self):
+        f = torch.randn(2, 4, 3, 5)
+        a = train_qat.attention(f)
+        self.assertEqual(tuple(a.shape), (2, 15))
+        np.testing.assert_allclose(a.norm(dim=1).numpy(), [1, 1], rtol=1e-6)
+        ref = (f ** 2).mean(1).flatten(1)
+        np.testing.assert_allclose(a.numpy(), (ref / ref.norm(dim=1, keepdim=True)).numpy(), rtol=1e-6)
+        self.assertEqual(train_qat.at_loss(f, f).item(), 0.0)
+        self.assertAlmostEqual(train_qat.at_loss(f, 3 * f).item(), 0.0, places=12)  # scale invariant
+
+    def test_lr_schedule(self):
+        self.assertEqual(train_qat.lr_at(0, 1e-4, 10, 5), 1e-4)
+        self.assertEqual(train_qat.lr_at(10, 1e-4, 10, 5), 5e-5)
+        self.assertEqual(train_qat.lr_at(15, 1e-4, 10, 5), 2.5e-5)
+
+
+class TestImresize(unittest.TestCase):
+    def test_shapes_and_constant(self):
+        img = np.full((17, 22, 3), 77, np.uint8)
+        out = imresize_uint8(img, 0.25)
+        self.assertEqual(out.shape, (5, 6, 3))
+        self.assertTrue((out == 77).all())
+
+    def test_linear_ramp_interior(self):
+        # cubic convolution reproduces linear functions; x1/4 samples the ramp at 4i + 1.5
+        ramp = np.tile(np.arange(64, dtype=np.float64)[None, :, None] * 3.0, (8, 1, 1))
+        out = imresize_float(ramp, 0.25)
+        self.assertEqual(out.shape, (2, 16, 1))
+        np.testing.assert_allclose(out[0, 3:-3, 0], 3.0 * (4 * np.arange(3, 13) + 1.5), atol=1e-9)
+
+    def test_kernel_weights(self):
+        idx, w = contributions(16, 4, 0.25)
+        self.assertEqual(w.shape[1], 18)  # ceil(4/0.25) + 2 taps, MATLAB's layout
+        np.testing.assert_allclose(w.sum(1), 1.0, atol=1e-12)
+        np.testing.assert_allclose(w[1], w[2], atol=1e-12)  # shift invariant away from borders
+        idx2, w2 = contributions(10, 40, 4.0)  # upscaling: 6 taps, Keys kernel
+        self.assertEqual(w2.shape[1], 6)
+        self.assertTrue((idx2 >= 0).all() and (idx2 < 10).all())
+
+    def test_matlab_half_rounding(self):
+        # uint8 conversion rounds half away from zero (MATLAB), e.g. a 2x2 -> 1x1 box of 0/1
+        img = np.array([[[0], [1]], [[1], [0]]], np.uint8)
+        self.assertEqual(int(imresize_uint8(img, 0.5)[0, 0, 0]), 1)  # mean 0.5 -> 1
+
+
+@unittest.skipUnless(HAVE_DATA, "needs ../shared/data")
+class TestCommandLines(unittest.TestCase):
+    def test_qat_and_export_cli(self):
+        import export
+        with tempfile.TemporaryDirectory() as d:
+            init = os.path.join(d, "fp32.pt")
+            torch.manual_seed(0)
+            torch.save({"model": SRResNet(8, 2).state_dict(), "step": 1}, init)
+            out = os.path.join(d, "qat")
+            common = ["--out", out, "--batch", "2", "--patch", "16", "--calib-batches", "1", "--no-val",
+                      "--threads", "1", "--channels", "8", "--blocks", "2",
+                      "--data", os.path.join(DATA, "Set5", "HR")]
+            train_qat.main(["--init", init, "--method", "ddtb", "--w-bits", "4", "--a-bits", "3", "--max-steps", "2"] + common)
+            train_qat.main(["--resume", "--max-steps", "3"] + common)
+            st = torch.load(os.path.join(out, "latest.pt"))
+            self.assertEqual(st["step"], 3)
+            self.assertEqual(st["quant"]["a_bits"], 3)
+            p = os.path.join(d, "q.safetensors")
+            export.main([os.path.join(out, "latest.pt"), p])
+            t, cfg, _ = safetensors_io.load(p)
+            self.assertEqual((cfg["quantizer"], cfg["w_bits"], cfg["a_bits"]), ("ddtb", 4, 3))
+            self.assertEqual(cfg["train"]["steps"], 3)
+            self.assertEqual(len(cfg["ddtb_gated"]), 1)
+            self.assertIn("body.1.conv2.w_range", t)
+
+    def test_clustblock_cli(self):
+        import train_clustblock
+        import export
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "cb")
+            args = ["--out", out, "--limit-per-class", "2", "--fp32-steps", "3", "--qat-steps", "2",
+                    "--batch", "4", "--patches", "48", "--calib-batches", "1", "--val-every", "100",
+                    "--data", os.path.join(DATA, "DTD_subset")]
+            train_clustblock.main(args + ["--max-steps", "4"])
+            train_clustblock.main(args + ["--resume"])
+            st = torch.load(os.path.join(out, "latest.pt"))
+            self.assertEqual(st["step"], 5)
+            self.assertTrue(st["clustblock"]["calibrated"])
+            p = os.path.join(d, "cb.safetensors")
+            export.main([os.path.join(out, "latest.pt"), p])
+            t, cfg, _ = safetensors_io.load(p)
+            self.assertEqual((cfg["network"], cfg["classes"]), ("clustblock", 10))
+            self.assertEqual(t["q1.range"].shape, (2,))
+
+
+if __name__ == "__main__":
+    unittest.main()
