@@ -52,6 +52,7 @@ def main(argv=None):
     os.makedirs(a.out, exist_ok=True)
     dev = common.pick_device(a.device)
     common.apply_thread_control(a.out, a.threads)
+    common.speed_up_cpu()
     torch.manual_seed(a.seed)
     model = SRResNet().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)

@@ -16,6 +16,12 @@ def pick_device(name="auto"):
     return torch.device(name)
 
 
+def speed_up_cpu():
+    """Denormal floats slow CPU convolutions down by a quarter or more (measured here);
+    flushing them to zero changes nothing a PSNR can see."""
+    torch.set_flush_denormal(True)
+
+
 def apply_thread_control(run_dir, default):
     """A file <run_dir>/threads (an integer) changes the thread count of a running job,
     so a long CPU training can yield a core while the engine builds."""
