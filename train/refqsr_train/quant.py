@@ -12,10 +12,10 @@ All of it in float32, one rounding per operation, round half to even (torch.roun
 Note: `python_scalar / tensor` in PyTorch is computed as `tensor.reciprocal() * scalar`
 (two roundings), so every division below is written tensor / tensor.
 
-Gradients: round() is the identity in backward (STE); clip() passes the gradient to x
-inside [lo, hi] and to the bound that clipped it outside (PACT / DDTB style), so the
-learned bounds get the gradient of the clipped values (plus the small LSQ-like term
-through s).  Weight ranges are computed from the detached float weights every forward
+Gradients (one fused autograd node, _FakeQuantFn): round() is the identity (STE); the
+gradient goes to x inside [lo, hi] and to the bound that clipped it outside (PACT / DDTB
+style), so a learned bound gets the summed gradient of the values it clipped; s and zp
+are constants in backward.  Weight ranges are computed from the detached float weights every forward
 (DDTB: 1st/99th percentile with torch.quantile; PAMS: max |w|).
 """
 import math
@@ -62,10 +62,35 @@ def quant_codes(x, lo, hi, s, zp, qlo, qhi):
     return torch.clamp(round_ste(_clip(x, lo, hi) * s - zp), qlo, qhi)
 
 
+class _FakeQuantFn(torch.autograd.Function):
+    """x_hat = (clamp(round(clip(x, lo, hi)*s - zp), qlo, qhi) + zp) / s in one node.
+    Backward (STE): dx = g inside [lo, hi], 0 outside; dlo = sum of g where x < lo,
+    dhi = sum of g where x > hi (summed to the bound's shape: [1] or [N,1,1,1]).
+    Only two boolean masks are kept for backward."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi, s, zp, qlo, qhi):
+        below, above = x < lo, x > hi
+        code = torch.clamp(torch.round(torch.minimum(torch.maximum(x, lo), hi) * s - zp), qlo, qhi)
+        ctx.save_for_backward(below, above)
+        ctx.shapes = (lo.shape, hi.shape)
+        ctx.needs = (ctx.needs_input_grad[1], ctx.needs_input_grad[2])
+        return (code + zp) / s
+
+    @staticmethod
+    def backward(ctx, g):
+        below, above = ctx.saved_tensors
+        gx = g.masked_fill(below | above, 0.0)
+        glo = (g * below).sum_to_size(ctx.shapes[0]) if ctx.needs[0] else None
+        ghi = (g * above).sum_to_size(ctx.shapes[1]) if ctx.needs[1] else None
+        return gx, glo, ghi, None, None, None, None
+
+
 def fake_quant(x, method, bits, lo, hi):
-    s, zp, qlo, qhi = qparams(method, bits, lo, hi)
-    code = quant_codes(x, lo, hi, s, zp, qlo, qhi)
-    return (code + zp) / s
+    """Fake-quantized x (value exactly (code + zp) / s of integer-arithmetic.md)."""
+    with torch.no_grad():
+        s, zp, qlo, qhi = qparams(method, bits, lo.detach(), hi.detach(), ste=False)
+    return _FakeQuantFn.apply(x, lo, hi, s, zp, qlo, qhi)
 
 
 # ----------------------------------------------------------------------------- weights
@@ -126,6 +151,13 @@ class DynamicGate(nn.Module):
         return 2.0 * torch.sigmoid(self.conv2(self.q_mid(h)))[:, :, 0, 0]
 
 
+def _tails(flat, ps):
+    """Order statistics at fractions ps (k = round(p*n), clamped to 1..n), O(n) each."""
+    n = flat.numel()
+    out = [flat.kthvalue(min(max(int(round(p * n)), 1), n)).values for p in ps]
+    return torch.stack(out).cpu()
+
+
 class ActQuant(nn.Module):
     """Activation fake-quant. DDTB: parameters alpha_l, alpha_u [1] (+ optional gate);
     PAMS: alpha [1]. In calibration mode (self.calib is a list) it passes x through and
@@ -167,14 +199,13 @@ class ActQuant(nn.Module):
     def _record(self, x):
         xf = x.detach().float()
         flat = xf.reshape(-1)
-        if flat.numel() > (1 << 22):  # torch.quantile limit is 2^24; subsample deterministically
+        if flat.numel() > (1 << 20):  # deterministic random subsample keeps this fast
             g = torch.Generator(device="cpu").manual_seed(len(self.calib))
-            idx = torch.randint(0, flat.numel(), (1 << 22,), generator=g).to(flat.device)
+            idx = torch.randint(0, flat.numel(), (1 << 20,), generator=g).to(flat.device)
             flat = flat[idx]
-        tails = torch.tensor([0.001, 0.01, 0.99, 0.999], device=flat.device)
         self.calib.append({
-            "q": torch.quantile(flat, tails).cpu(),
-            "qabs": torch.quantile(flat.abs(), torch.tensor([0.99, 0.999], device=flat.device)).cpu(),
+            "q": _tails(flat, (0.001, 0.01, 0.99, 0.999)),
+            "qabs": _tails(flat.abs(), (0.99, 0.999)),
             "smin": xf.amin(dim=(1, 2, 3)).cpu(),
             "smax": xf.amax(dim=(1, 2, 3)).cpu(),
             "v": sample_mean_f64(xf).cpu() if xf.dim() == 4 else None,

@@ -122,6 +122,23 @@ class TestFormulas(unittest.TestCase):
         g = q.last_g
         self.assertTrue(((g > 0) & (g < 2)).all())
         np.testing.assert_array_equal(lo.flatten().detach().numpy(), (q.alpha_l * g[:, 0]).detach().numpy())
+        q.train()
+        x.requires_grad_(True)
+        (q(x) * torch.randn(x.shape)).sum().backward()
+        for p in (q.alpha_l, q.alpha_u, q.gate.conv2.weight, q.gate.conv1.weight, q.gate.q_in.alpha_u):
+            self.assertIsNotNone(p.grad)
+            self.assertTrue(torch.isfinite(p.grad).all())
+        self.assertGreater(q.gate.conv2.weight.grad.abs().sum().item(), 0)
+        self.assertEqual(x.grad.shape, x.shape)
+
+    def test_fused_matches_unfused_forward(self):
+        torch.manual_seed(2)
+        x = torch.randn(4, 3, 5, 5) * 3
+        for m, lo, hi in (("ddtb", t(-1.7), t(2.9)), ("pams", t(-2.2), t(2.2))):
+            for b in (2, 5, 8):
+                s, zp, qlo, qhi = qparams(m, b, lo, hi, ste=False)
+                ref = (quant_codes(x, lo, hi, s, zp, qlo, qhi) + zp) / s
+                np.testing.assert_array_equal(fake_quant(x, m, b, lo, hi).numpy(), ref.numpy())
 
 
 class TestInstall(unittest.TestCase):
