@@ -6,6 +6,9 @@ import unittest
 import numpy as np
 import torch
 
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
 from _util import TRAIN
 from refqsr_train import safetensors_io
 from refqsr_train.intsim import IntSim

@@ -6,6 +6,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
 from _util import TRAIN, DATA, HAVE_DATA
 from refqsr_train.models import SRResNet
 from refqsr_train.quant import quantize_srresnet
