@@ -107,12 +107,14 @@ class IntSim:
         n, c, h, w = x.shape
         v = (x.to(torch.float64).sum(dim=(2, 3)) / float(h * w)).to(F32)
         vh = self._ddtb_xhat(v, prefix + ".gate.q_in", 2)
-        z = F.linear(vh, self.t[prefix + ".gate.conv1.weight"][:, :, 0, 0])
+        # dot products in float64, rounded once: independent of summation order
+        z = F.linear(vh.double(), self.t[prefix + ".gate.conv1.weight"][:, :, 0, 0].double()).to(F32)
         a, b = self.bn[prefix + ".gate.bn"]
         hdn = torch.relu(z * a + b)
         hh = self._ddtb_xhat(hdn, prefix + ".gate.q_mid", 2)
-        o = F.linear(hh, self.t[prefix + ".gate.conv2.weight"][:, :, 0, 0], self.t[prefix + ".gate.conv2.bias"])
-        return torch.sigmoid(o) * 2.0
+        o = F.linear(hh.double(), self.t[prefix + ".gate.conv2.weight"][:, :, 0, 0].double()).to(F32)
+        o = o + self.t[prefix + ".gate.conv2.bias"]
+        return (2.0 / (1.0 + torch.exp(-o.double()))).to(F32)
 
     def act_quant(self, x, qk):
         """Returns (a uint8 [N,C,H,W], za [N] float, s_a [N] float32, g or None)."""

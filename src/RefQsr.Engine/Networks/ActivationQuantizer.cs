@@ -79,18 +79,18 @@ internal sealed class DynamicGate
         Span<float> h = stackalloc float[hidden];
         for (int j = 0; j < hidden; j++)
         {
-            float acc = 0f;
-            for (int c = 0; c < channels; c++) acc += w1[j * channels + c] * v[c];
-            acc = acc * bn.A[j] + bn.B[j];
+            double dot = 0;   // float64, rounded once: independent of summation order
+            for (int c = 0; c < channels; c++) dot += (double)w1[j * channels + c] * v[c];
+            float acc = (float)dot * bn.A[j] + bn.B[j];
             h[j] = qMid.Value(qMid.Code(acc > 0f ? acc : 0f));
         }
         Span<float> g = stackalloc float[2];
         for (int k = 0; k < 2; k++)
         {
-            float acc = 0f;
-            for (int j = 0; j < hidden; j++) acc += w2[k * hidden + j] * h[j];
-            acc += b2[k];
-            g[k] = 2f / (1f + MathF.Exp(-acc));
+            double dot = 0;
+            for (int j = 0; j < hidden; j++) dot += (double)w2[k * hidden + j] * h[j];
+            float o = (float)dot + b2[k];
+            g[k] = (float)(2.0 / (1.0 + Math.Exp(-(double)o)));
         }
         return (g[0], g[1]);
     }
