@@ -36,6 +36,9 @@ public class ConvBenchmarks
     [Benchmark]
     public void Integer() => QuantConv3x3.Run(codes, qw, acc, H, W, 1);
 
+    [Benchmark]
+    public void IntegerAvx2() => QuantConv3x3.Run(codes, qw, acc, H, W, 1, QuantConvPath.Avx2);
+
     [Benchmark(Baseline = true)]
     public void Float32() => FloatConv2d.Run(input, fw, output, H, W, 1);
 }

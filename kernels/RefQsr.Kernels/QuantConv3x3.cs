@@ -8,7 +8,7 @@ namespace RefQsr.Kernels;
 /// (HWC bytes) times signed weight codes, accumulated in int32 over the valid taps.
 /// Padding contributes nothing (a padded code is 0), which is what the zero-point
 /// corrections of <see cref="QuantConvEpilogue"/> expect.</summary>
-public static class QuantConv3x3
+public static partial class QuantConv3x3
 {
     public const int Kernel = 3;
 
@@ -39,23 +39,53 @@ public static class QuantConv3x3
                 }
     }
 
-    /// <summary>Fast path: AvxVnni (vpdpbusd) where present, else Avx2 widening
-    /// multiply-add, else the reference loop. Exact integer results, so every path and
-    /// every thread count gives identical output.</summary>
+    /// <summary>Fast path: Avx512BW int16 pair products broadcast over output channels
+    /// where present, else AvxVnni (vpdpbusd), else Avx2 widening multiply-add, else the
+    /// reference loop. Exact integer results, so every path and every thread count gives
+    /// identical output.</summary>
     public static void Run(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads)
+        => Run(codes, w, acc, height, width, threads, BestPath(w));
+
+    /// <summary>The fastest path this CPU supports for these weights.</summary>
+    public static QuantConvPath BestPath(QuantConvWeights w)
+    {
+        if (w.PairsVectorizable && Avx512BW.IsSupported) return QuantConvPath.Avx512Pairs;
+        if (!w.Vectorizable) return QuantConvPath.Scalar;
+        if (AvxVnni.IsSupported) return QuantConvPath.AvxVnni;
+        return Avx2.IsSupported ? QuantConvPath.Avx2 : QuantConvPath.Scalar;
+    }
+
+    /// <summary>Runs one chosen path (for tests and benchmarks); throws if this CPU or
+    /// these weights cannot run it.</summary>
+    public static void Run(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads, QuantConvPath path)
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, Kernel);
         s.Validate(codes.Length, w.Codes.Length, acc.Length);
-        if (!w.Vectorizable || !Avx2.IsSupported)
+        bool ok = path switch
+        {
+            QuantConvPath.Scalar => true,
+            QuantConvPath.Avx2 => Avx2.IsSupported && w.Vectorizable,
+            QuantConvPath.AvxVnni => AvxVnni.IsSupported && w.Vectorizable,
+            QuantConvPath.Avx512Pairs => Avx512BW.IsSupported && w.PairsVectorizable,
+            _ => false,
+        };
+        if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
+        if (path == QuantConvPath.Scalar)
         {
             Reference(codes, w.CodesOihw, acc, s);
             return;
         }
         int pw = width + 2;
+        if (path == QuantConvPath.Avx512Pairs)
+        {
+            ushort[] wide = PadWide(codes, height, width, w.InChannels);
+            RowParallel.For(height, threads, (r0, r1) => Avx512PairRows(wide, pw, w, acc, width, r0, r1));
+            return;
+        }
         byte[] padded = Pad(codes, height, width, w.InChannels);
         RowParallel.For(height, threads, (r0, r1) =>
         {
-            if (AvxVnni.IsSupported) VnniRows(padded, pw, w, acc, width, r0, r1);
+            if (path == QuantConvPath.AvxVnni) VnniRows(padded, pw, w, acc, width, r0, r1);
             else Avx2Rows(padded, pw, w, acc, width, r0, r1);
         });
     }
@@ -152,6 +182,9 @@ public sealed class QuantConvWeights
     internal int FullTapSum(int outChannel) => fullSums[outChannel];
     readonly int[] fullSums;
     internal bool Vectorizable => InChannels % 32 == 0 && OutChannels % 4 == 0;
+    internal bool PairsVectorizable => InChannels % 2 == 0 && OutChannels % 64 == 0;
+    /// <summary>[tap][in/2][out][2] int16: the pair layout of the Avx512 path.</summary>
+    internal short[] Pairs { get; }
 
     public QuantConvWeights(ReadOnlySpan<sbyte> codesOihw, int outChannels, int inChannels)
     {
@@ -171,6 +204,12 @@ public sealed class QuantConvWeights
                     Codes[(co * 9 + t) * inChannels + ci] = v;
                     TapSums[co * 9 + t] += v;
                 }
+        Pairs = new short[outChannels * inChannels * 9];
+        if (inChannels % 2 == 0)
+            for (int co = 0; co < outChannels; co++)
+                for (int ci = 0; ci < inChannels; ci++)
+                    for (int t = 0; t < 9; t++)
+                        Pairs[((t * (inChannels / 2) + ci / 2) * outChannels + co) * 2 + (ci & 1)] = CodesOihw[(co * inChannels + ci) * 9 + t];
         fullSums = new int[outChannels];
         for (int co = 0; co < outChannels; co++)
             for (int t = 0; t < 9; t++) fullSums[co] += TapSums[co * 9 + t];

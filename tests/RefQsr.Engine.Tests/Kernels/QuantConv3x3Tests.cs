@@ -22,6 +22,14 @@ public class QuantConv3x3Tests
         return d;
     }
 
+    /// <summary>Every SIMD path this CPU can run (the others are tested where they can be).</summary>
+    internal static IEnumerable<QuantConvPath> SupportedPaths()
+    {
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2;
+        if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) yield return QuantConvPath.AvxVnni;
+        if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Pairs;
+    }
+
     [Theory]
     [MemberData(nameof(Bits))]
     public void SimdMatchesReferenceAtEveryBitWidth(int aBits, int wBits)
@@ -32,9 +40,30 @@ public class QuantConv3x3Tests
             var (codes, weights) = Data(h, w, 64, 64, aBits, wBits, h * 31 + w);
             var expected = new int[s.OutputLength];
             QuantConv3x3.Reference(codes, weights, expected, s);
+            var qw = new QuantConvWeights(weights, 64, 64);
+            foreach (var path in SupportedPaths())
+            {
+                var actual = new int[s.OutputLength];
+                QuantConv3x3.Run(codes, qw, actual, h, w, 2, path);
+                Assert.True(expected.SequenceEqual(actual), $"{path} differs at {h}x{w}, a{aBits} w{wBits}");
+            }
+        }
+    }
+
+    [Fact]
+    public void WideOutputsUseEveryChannelBlock()
+    {
+        // 128 output channels = two 64-channel blocks of the Avx512 path; 5 px wide = one 4-px block + 1
+        var s = new ConvShape(3, 5, 64, 128, 3);
+        var (codes, weights) = Data(3, 5, 64, 128, 8, 8, 11);
+        var expected = new int[s.OutputLength];
+        QuantConv3x3.Reference(codes, weights, expected, s);
+        var qw = new QuantConvWeights(weights, 128, 64);
+        foreach (var path in SupportedPaths())
+        {
             var actual = new int[s.OutputLength];
-            QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 2);
-            Assert.Equal(expected, actual);
+            QuantConv3x3.Run(codes, qw, actual, 3, 5, 1, path);
+            Assert.True(expected.SequenceEqual(actual), $"{path} differs");
         }
     }
 
@@ -45,10 +74,13 @@ public class QuantConv3x3Tests
         int h = 4, w = 4;
         var codes = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
         var weights = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
-        var acc = new int[h * w * 64];
-        QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), acc, h, w, 1);
-        Assert.Equal(255 * -128 * 64 * 9, acc[(1 * w + 1) * 64]);      // interior: 9 taps
-        Assert.Equal(255 * -128 * 64 * 4, acc[0]);                     // corner: 4 taps
+        foreach (var path in SupportedPaths())
+        {
+            var acc = new int[h * w * 64];
+            QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), acc, h, w, 1, path);
+            Assert.Equal(255 * -128 * 64 * 9, acc[(1 * w + 1) * 64]);      // interior: 9 taps
+            Assert.Equal(255 * -128 * 64 * 4, acc[0]);                     // corner: 4 taps
+        }
     }
 
     [Fact]

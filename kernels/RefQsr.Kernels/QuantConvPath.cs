@@ -1,0 +1,15 @@
+namespace RefQsr.Kernels;
+
+/// <summary>The implementations of <see cref="QuantConv3x3"/>; all give identical results.</summary>
+public enum QuantConvPath
+{
+    /// <summary>The scalar reference.</summary>
+    Scalar,
+    /// <summary>Vector256: widen to int16, vpmaddwd, horizontal sums per output.</summary>
+    Avx2,
+    /// <summary>Vector256 vpdpbusd (u8 x s8, 4-way) per output, horizontal sums.</summary>
+    AvxVnni,
+    /// <summary>Vector512 vpmaddwd of broadcast activation pairs against 16 output channels
+    /// at once, 4 pixels x 64 channels in registers, no horizontal sums.</summary>
+    Avx512Pairs,
+}
