@@ -46,7 +46,9 @@ public static class FloatConv2d
         float[] padded = PadHwc(input, height, width, s.InChannels, pad);
         RowParallel.For(height, threads, (r0, r1) =>
         {
-            if (w.Scheme == FloatConvWeights.Layout.TapInOut)
+            if (w.Scheme == FloatConvWeights.Layout.TapInOut && w.OutChannels % 64 == 0 && Avx512F.IsSupported)
+                BroadcastRows512(padded, pw, w, output, width, r0, r1);
+            else if (w.Scheme == FloatConvWeights.Layout.TapInOut)
                 BroadcastRows(padded, pw, w, output, width, r0, r1);
             else
                 DotRows(padded, pw, w, output, width, r0, r1);
@@ -119,6 +121,77 @@ public static class FloatConv2d
                     }
                 }
             }
+        }
+    }
+
+    // Out channels in blocks of 64 (four Vector512), four output pixels at a time: 16
+    // accumulators; each weight load feeds four FMAs and each broadcast four.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void BroadcastRows512(float[] padded, int pw, FloatConvWeights w, float[] output, int width, int r0, int r1)
+    {
+        int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels;
+        fixed (float* pin = padded, pwt = w.Packed, pout = output)
+        {
+            for (int y = r0; y < r1; y++)
+                for (int cb = 0; cb < cout; cb += 64)
+                {
+                    int x = 0;
+                    for (; x + 3 < width; x += 4)
+                    {
+                        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+                        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                float* src = pin + ((y + ky) * pw + x + kx) * cin;
+                                float* wt = pwt + (ky * k + kx) * cin * cout + cb;
+                                for (int ci = 0; ci < cin; ci++, wt += cout)
+                                {
+                                    var w0 = Vector512.Load(wt); var w1 = Vector512.Load(wt + 16);
+                                    var w2 = Vector512.Load(wt + 32); var w3 = Vector512.Load(wt + 48);
+                                    var va = Vector512.Create(src[ci]);
+                                    a0 = Avx512F.FusedMultiplyAdd(va, w0, a0); a1 = Avx512F.FusedMultiplyAdd(va, w1, a1);
+                                    a2 = Avx512F.FusedMultiplyAdd(va, w2, a2); a3 = Avx512F.FusedMultiplyAdd(va, w3, a3);
+                                    var vb = Vector512.Create(src[ci + cin]);
+                                    b0 = Avx512F.FusedMultiplyAdd(vb, w0, b0); b1 = Avx512F.FusedMultiplyAdd(vb, w1, b1);
+                                    b2 = Avx512F.FusedMultiplyAdd(vb, w2, b2); b3 = Avx512F.FusedMultiplyAdd(vb, w3, b3);
+                                    var vc = Vector512.Create(src[ci + 2 * cin]);
+                                    c0 = Avx512F.FusedMultiplyAdd(vc, w0, c0); c1 = Avx512F.FusedMultiplyAdd(vc, w1, c1);
+                                    c2 = Avx512F.FusedMultiplyAdd(vc, w2, c2); c3 = Avx512F.FusedMultiplyAdd(vc, w3, c3);
+                                    var vd = Vector512.Create(src[ci + 3 * cin]);
+                                    d0 = Avx512F.FusedMultiplyAdd(vd, w0, d0); d1 = Avx512F.FusedMultiplyAdd(vd, w1, d1);
+                                    d2 = Avx512F.FusedMultiplyAdd(vd, w2, d2); d3 = Avx512F.FusedMultiplyAdd(vd, w3, d3);
+                                }
+                            }
+                        float* o = pout + (y * width + x) * cout + cb;
+                        a0.Store(o); a1.Store(o + 16); a2.Store(o + 32); a3.Store(o + 48); o += cout;
+                        b0.Store(o); b1.Store(o + 16); b2.Store(o + 32); b3.Store(o + 48); o += cout;
+                        c0.Store(o); c1.Store(o + 16); c2.Store(o + 32); c3.Store(o + 48); o += cout;
+                        d0.Store(o); d1.Store(o + 16); d2.Store(o + 32); d3.Store(o + 48);
+                    }
+                    for (; x < width; x++)
+                    {
+                        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                float* src = pin + ((y + ky) * pw + x + kx) * cin;
+                                float* wt = pwt + (ky * k + kx) * cin * cout + cb;
+                                for (int ci = 0; ci < cin; ci++, wt += cout)
+                                {
+                                    var va = Vector512.Create(src[ci]);
+                                    a0 = Avx512F.FusedMultiplyAdd(va, Vector512.Load(wt), a0);
+                                    a1 = Avx512F.FusedMultiplyAdd(va, Vector512.Load(wt + 16), a1);
+                                    a2 = Avx512F.FusedMultiplyAdd(va, Vector512.Load(wt + 32), a2);
+                                    a3 = Avx512F.FusedMultiplyAdd(va, Vector512.Load(wt + 48), a3);
+                                }
+                            }
+                        float* o = pout + (y * width + x) * cout + cb;
+                        a0.Store(o); a1.Store(o + 16); a2.Store(o + 32); a3.Store(o + 48);
+                    }
+                }
         }
     }
 
