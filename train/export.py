@@ -3,8 +3,9 @@ ONNX file of the FP32 SRResNet.
 
   /usr/bin/python3 train/export.py CKPT OUT.safetensors [--onnx OUT.onnx] [--data TEXT]
 
-CKPT is a latest.pt / best.pt of train_fp32.py, train_qat.py or train_clustblock.py; the
-kind (fp32, ddtb, pams, clustblock) is read from the checkpoint. The config's `train`
+CKPT is a latest.pt / best.pt of train_fp32.py, train_qat.py, train_refqsr.py or
+train_clustblock.py; the kind (fp32, ddtb, pams, clustblock; a RefQSR model is its method
+with the config's `refqsr` block) is read from the checkpoint. The config's `train`
 field records the provenance (stage, steps, wall hours, data, source checkpoint).
 ONNX: input `lr` NCHW float 0..255 with dynamic H/W, output `hr`, opset 13 (FP32 only;
 torch.onnx.export needs no `onnx` Python package).
@@ -30,7 +31,8 @@ def provenance(kind, st, ckpt_path, data=None):
     args = st.get("args") or {}
     wall = st.get("wall")
     info = {
-        "stage": {"fp32": "train_fp32", "clustblock": "train_clustblock"}.get(kind, "train_qat"),
+        "stage": "train_refqsr" if st.get("refqsr") else
+                 {"fp32": "train_fp32", "clustblock": "train_clustblock"}.get(kind, "train_qat"),
         "steps": int(st.get("step", 0)),
         "wall_hours": None if wall is None else round(wall / 3600.0, 4),
         "data": data or DEFAULT_DATA[kind],
@@ -38,10 +40,10 @@ def provenance(kind, st, ckpt_path, data=None):
     }
     if st.get("device") or args.get("device"):
         info["device"] = str(st.get("device") or args["device"])
-    for k in ("init", "best", "psnr", "val_acc_fp32", "val_acc_q8", "class_names"):
+    for k in ("init", "best", "psnr", "val_acc_fp32", "val_acc_q8", "class_names", "clustblock_init"):
         if k in st and st[k] is not None:
             v = st[k]
-            info[k] = os.path.basename(v) if k == "init" else v
+            info[k] = os.path.basename(v) if k in ("init", "clustblock_init") else v
     return info
 
 

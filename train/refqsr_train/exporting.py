@@ -38,13 +38,19 @@ def srresnet_tensors(model):
             for k, conv in ((1, blk.conv1), (2, blk.conv2)):
                 lo, hi = weight_range(conv.weight, qc["method"])
                 t[f"body.{i}.conv{k}.w_range"] = torch.stack([lo, hi]).numpy().astype(np.float32)
+        if getattr(model, "refqsr", None):  # RefER convs: refer.{j}.conv{k}.w_range
+            for j in model.refer_blocks:
+                for k in (1, 2):
+                    conv = getattr(model.refer[str(j)], f"conv{k}")
+                    lo, hi = weight_range(conv.weight, qc["method"])
+                    t[f"refer.{j}.conv{k}.w_range"] = torch.stack([lo, hi]).numpy().astype(np.float32)
     return t
 
 
 def srresnet_config(model, train_info=None):
     qc = getattr(model, "quant_config", None)
     if qc:
-        extra = {"refqsr": None}
+        extra = {"refqsr": dict(model.refqsr) if getattr(model, "refqsr", None) else None}
         if qc["method"] == "ddtb":
             extra["ddtb_gated"] = list(qc["gated"])
         cfg = model_config(model, qc["method"], qc["w_bits"], qc["a_bits"], extra)
@@ -78,7 +84,8 @@ def export_model(model, path, train_info=None):
 
 
 def load_checkpoint_model(path):
-    """(model, kind, ckpt dict) from a train_fp32 / train_qat / train_clustblock .pt."""
+    """(model, kind, ckpt dict) from a train_fp32 / train_qat / train_refqsr / train_clustblock .pt
+    (kind of a RefQSR checkpoint: its method, ddtb or pams)."""
     st = torch.load(path, map_location="cpu")
     if "clustblock" in st:
         cb = st["clustblock"]
@@ -87,5 +94,8 @@ def load_checkpoint_model(path):
         model.set_quantized(bool(cb.get("calibrated", False)))
         return model, "clustblock", st
     quant = st.get("quant")
+    if st.get("refqsr"):
+        from .refqsr import refqsr_from_state
+        return refqsr_from_state(st["model"], quant, st["refqsr"]), quant["method"], st
     model = srresnet_from_state(st["model"], quant)
     return model, (quant["method"] if quant else "fp32"), st

@@ -14,6 +14,13 @@ the same `y*bn_a + bn_b` form.
     sim = IntSim.load("model.safetensors")
     hr, rec = sim.forward(lr_nchw_float, record=[0, 15, 30])
     rec["codes"][15]  -> uint8 [N, C, H, W];  rec["g"][k] -> gate output [N, 2] (gated k)
+
+RefQSR models (config `refqsr`, docs/refqsr.md): `forward` / `references` is the
+reference path; `query(x, fr, rec)` the query path (block 0 at b_high, blocks
+1 .. refer_blocks[0]-1 with b_medium weight codes and the qlow quantizers at b_low, RefER
+blocks with the integer cost volume, hard argmax (lowest index on ties), displacement
+flow, warp and two b_high integer convs); `run_patches` the whole per-image schedule with
+`ClustSim` (8-bit integer ClustBlock) and the float64 clustering.
 """
 import numpy as np
 import torch
@@ -90,6 +97,25 @@ class IntSim:
         for qk in self.gated:
             i, k = divmod(qk, 2)
             self.bn[f"body.{i}.q{k + 1}.gate.bn"] = bn_affine(t, f"body.{i}.q{k + 1}.gate.bn")
+        self.rq = config.get("refqsr")
+        if self.rq:  # RefQSR: query-path weight codes (b_medium) and the RefER convs (b_high)
+            self.bl, self.bm = int(self.rq["b_low"]), int(self.rq["b_medium"])
+            assert int(self.rq["b_high"]) == self.wb == self.ab
+            self.refer_blocks = [int(j) for j in self.rq["refer_blocks"]]
+            for i in range(1, self.refer_blocks[0]):
+                for k in (1, 2):
+                    name = f"body.{i}.conv{k}"
+                    self.wcodes[name + "@medium"] = self._wcode(name, self.bm)
+            for j in self.refer_blocks:
+                for k in (1, 2):
+                    name = f"refer.{j}.conv{k}"
+                    self.wcodes[name] = self._wcode(name, self.wb)
+
+    def _wcode(self, name, bits):
+        w, r = self.t[name + ".weight"], self.t[name + ".w_range"]
+        lo, hi = r[0:1], r[1:2]
+        s, zp, qlo, qhi = qparams32(self.method, bits, lo, hi)
+        return codes32(w, lo, hi, s, zp, qlo, qhi).to(torch.int8), zp, s
 
     @classmethod
     def load(cls, path):
@@ -150,14 +176,18 @@ class IntSim:
 
     # ------------------------------------------------------------------ forward
     @torch.no_grad()
-    def forward(self, x, record=()):
-        """x: NCHW float32 0..255. Returns (HR float32 before clamp, record dict)."""
+    def forward(self, x, record=(), keep=()):
+        """x: NCHW float32 0..255. Returns (HR float32 before clamp, record dict).
+        keep: block indices whose input is kept in rec["block_in"] (a RefQSR reference's
+        features for the RefER blocks). For a RefQSR model this is the reference path."""
         t = self.t
         x = x.to(F32)
-        rec = {"codes": {}, "g": {}, "x": {}}
+        rec = {"codes": {}, "g": {}, "x": {}, "block_in": {}}
         h = _prelu(F.conv2d(x, t["head.weight"], padding=4), t["head_act.weight"])
         y = h
         for i in range(self.blocks):
+            if i in keep:
+                rec["block_in"][i] = y
             inp = y
             for k in (1, 2):
                 qk = 2 * i + k - 1
@@ -172,9 +202,172 @@ class IntSim:
                     z = _prelu(_bn(c, self.bn[f"body.{i}.bn1"]), t[f"body.{i}.act.weight"])
                 else:
                     y = inp + _bn(c, self.bn[f"body.{i}.bn2"])
+        return self._tail(h, y), rec
+
+    def _tail(self, h, y):
+        """FP32 body end (+ global skip), upsampler, tail."""
+        t = self.t
         f = h + _bn(F.conv2d(y, t["body_end.conv.weight"], padding=1), self.bn["body_end.bn"])
         u = f
         for j in range(2):
             u = _prelu(F.pixel_shuffle(F.conv2d(u, t[f"up.{j}.conv.weight"], padding=1), 2), t[f"up.{j}.act.weight"])
-        out = F.conv2d(u, t["tail.weight"], padding=4)
-        return out, rec
+        return F.conv2d(u, t["tail.weight"], padding=4)
+
+    # ------------------------------------------------------------------ RefQSR
+    def act_quant_plain(self, x, prefix, bits):
+        """Never-gated activation quantizer `prefix` (qlow / RefER) at `bits`:
+        (a uint8, za [N], s_a [N])."""
+        n = x.shape[0]
+        if self.method == "pams":
+            al = self.t[prefix + ".alpha"]
+            lo, hi = -al, al
+        else:
+            lo, hi = self.t[prefix + ".alpha_l"], self.t[prefix + ".alpha_u"]
+        lo, hi = lo.expand(n).contiguous(), hi.expand(n).contiguous()
+        s, zp, qlo, qhi = qparams32(self.method, bits, lo, hi)
+        v4 = lambda z: z.view(n, 1, 1, 1)  # noqa: E731
+        code = codes32(x, v4(lo), v4(hi), v4(s), v4(zp), qlo, qhi)
+        return (code - qlo).to(torch.uint8), zp + qlo, s
+
+    def references(self, x):
+        """Reference path of a RefQSR model: (HR, {j: input of block j})."""
+        hr, rec = self.forward(x, keep=tuple(self.refer_blocks))
+        return hr, rec["block_in"]
+
+    def refer(self, fq, fr, j, rec=None):
+        """RefER block j (docs/refqsr.md), integer cost volume + hard argmax + warp +
+        the two b_high integer convs. rec (dict) gets codes/x of refer.{j}.q{k}, the
+        pooled query/reference codes and the argmax (flat pooled reference index per
+        pooled query position, row-major)."""
+        from .refqsr import normalise, pool3, displacement_flow, warp_reference, pooled_grid
+        t = self.t
+        n = fq.shape[0]
+        if min(fq.shape[2], fq.shape[3], fr.shape[2], fr.shape[3]) < 3:
+            return fq
+        qmax = 2 ** (self.bl - 1) - 1
+        one = torch.ones(1, dtype=F32)
+        s_u = torch.full_like(one, float(qmax)) / one
+
+        def unit_codes(f):
+            return codes32(pool3(normalise(f)), -one, one, s_u, torch.zeros_like(one), -qmax, qmax).to(torch.int64)
+        cq, cr = unit_codes(fq), unit_codes(fr)
+        e = torch.bmm(cq.flatten(2).transpose(1, 2), cr.flatten(2))  # exact integers
+        en = e.numpy()
+        idx = torch.from_numpy(np.argmax(en, axis=2))  # numpy: first maximum
+        pos = pooled_grid(cr.shape[2], cr.shape[3], fq.device)[idx]
+        flow = displacement_flow(pos, cq.shape[2], cq.shape[3], fq.shape[2], fq.shape[3])
+        fw = warp_reference(fr, flow)
+        z = fq - fw
+        if rec is not None:
+            rec[f"refer.{j}.pooled_q"] = cq.numpy().astype(np.int8)
+            rec[f"refer.{j}.pooled_r"] = cr.numpy().astype(np.int8)
+            rec[f"refer.{j}.argmax"] = idx.numpy().astype(np.int32)
+            rec[f"refer.{j}.flow"] = flow.numpy().copy()
+        for k in (1, 2):
+            prefix = f"refer.{j}.q{k}"
+            a, za, s_a = self.act_quant_plain(z, prefix, self.wb)
+            if rec is not None:
+                rec[prefix + ".x"] = z.numpy().copy()
+                rec[prefix + ".codes"] = a.numpy().copy()
+            c = self.qconv(a, za, s_a, f"refer.{j}.conv{k}")
+            z = _prelu(c, t[f"refer.{j}.act.weight"]) if k == 1 else c
+        return fq + z
+
+    @torch.no_grad()
+    def query(self, x, fr, rec=None):
+        """Query path of a RefQSR model; fr = {j: the reference's input to block j}
+        (batch aligned with x). rec (dict) gets `body.{i}.qlow{k}.x/.codes` and the RefER
+        records. Returns HR (float32, before clamp)."""
+        assert self.rq, "not a RefQSR model"
+        t = self.t
+        x = x.to(F32)
+        h = _prelu(F.conv2d(x, t["head.weight"], padding=4), t["head_act.weight"])
+        y = h
+        for i in range(self.refer_blocks[0]):
+            inp = y
+            for k in (1, 2):
+                src = y if k == 1 else z
+                if i == 0:
+                    a, za, s_a, _ = self.act_quant(src, k - 1)
+                    name = f"body.0.conv{k}"
+                else:
+                    prefix = f"body.{i}.qlow{k}"
+                    a, za, s_a = self.act_quant_plain(src, prefix, self.bl)
+                    if rec is not None:
+                        rec[prefix + ".x"] = src.numpy().copy()
+                        rec[prefix + ".codes"] = a.numpy().copy()
+                    name = f"body.{i}.conv{k}@medium"
+                c = self.qconv(a, za, s_a, name)
+                if k == 1:
+                    z = _prelu(_bn(c, self.bn[f"body.{i}.bn1"]), t[f"body.{i}.act.weight"])
+                else:
+                    y = inp + _bn(c, self.bn[f"body.{i}.bn2"])
+        for j in self.refer_blocks:
+            y = self.refer(y, fr[j], j, rec)
+        return self._tail(h, y)
+
+    def run_patches(self, patches, clust, rec_query=None):
+        """RefQSR on a list of LR patches (each [1, 3, h, w] float 0..255, one image):
+        ClustBlock logits (ClustSim), clustering (tau from the config), references, then
+        queries. Returns (HR list, logits [N, C], ref [N]). rec_query: {patch index: dict}
+        for the queries to record."""
+        from .refqsr import cluster, roles
+        logits = np.concatenate([clust.forward(p).numpy() for p in patches])
+        ref = cluster(logits, float(self.rq["tau"]))
+        refs, qs = roles(ref)
+        hrs, keep = [None] * len(patches), {}
+        for i in refs:
+            hrs[i], keep[i] = self.references(patches[i])
+        for i in qs:
+            rec = None if rec_query is None else rec_query.get(i)
+            hrs[i] = self.query(patches[i], keep[int(ref[i])], rec)
+        return hrs, logits, ref
+
+
+class ClustSim:
+    """8-bit integer ClustBlock (docs/refqsr.md "ClustBlock"): each layer's input
+    quantized (DDTB formula, 8 bits) over q{n}.range, weights over w_range, integer dot
+    product with zero-point corrections (as float64 conv of integers: exact), then
+    (float)total * (1/(s_a*s_w)) + bias in float32; ReLU; GAP = float64 sum / count ->
+    float32."""
+
+    def __init__(self, tensors, config):
+        assert config["network"] == "clustblock"
+        self.bits = int(config.get("a_bits", 8))
+        self.t = {k: _t(v) for k, v in tensors.items()}
+
+    @classmethod
+    def load(cls, path):
+        tensors, cfg, _ = safetensors_io.load(path)
+        return cls(tensors, cfg)
+
+    def _layer(self, x, qname, lname, stride=1, pad=0):
+        t, b = self.t, self.bits
+        lo, hi = t[qname + ".range"][0:1], t[qname + ".range"][1:2]
+        s_a, zp_a, qlo, qhi = qparams32("ddtb", b, lo, hi)
+        a = codes32(x, lo, hi, s_a, zp_a, qlo, qhi) - qlo  # 0 .. 255
+        za = zp_a + qlo
+        wl, wh = t[lname + ".w_range"][0:1], t[lname + ".w_range"][1:2]
+        s_w, zw, wqlo, wqhi = qparams32("ddtb", b, wl, wh)
+        wc = codes32(t[lname + ".weight"], wl, wh, s_w, zw, wqlo, wqhi)
+        aa = a.double() + za.double()
+        ww = wc.double() + zw.double()
+        if x.dim() == 4:
+            total = F.conv2d(aa, ww, stride=stride, padding=pad)
+            bias = t[lname + ".bias"].view(1, -1, 1, 1)
+        else:
+            total = F.linear(aa, ww)
+            bias = t[lname + ".bias"]
+        inv = torch.ones_like(s_a) / (s_a * s_w)
+        return total.to(F32) * inv + bias
+
+    @torch.no_grad()
+    def forward(self, x):
+        """x [N, 3, h, w] float 0..255 -> logits [N, C] float32."""
+        x = x.to(F32)
+        y = torch.relu(self._layer(x, "q1", "conv1", stride=3))
+        y = torch.relu(self._layer(y, "q2", "conv2", pad=1))
+        y = torch.relu(self._layer(y, "q3", "conv3", pad=1))
+        n, c, h, w = y.shape
+        v = (y.double().sum(dim=(2, 3)) / float(h * w)).to(F32)
+        return self._layer(v, "q4", "fc")

@@ -1,0 +1,279 @@
+"""RefQSR (refqsr_train/refqsr.py, intsim RefQSR path, export, train_refqsr.py)."""
+import os
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
+from _util import TRAIN, DATA, HAVE_DATA  # noqa: F401
+from refqsr_train import refqsr as R
+from refqsr_train import safetensors_io
+from refqsr_train.exporting import export_model, load_checkpoint_model
+from refqsr_train.intsim import IntSim, ClustSim
+from refqsr_train.models import SRResNet
+from refqsr_train.quant import quantize_srresnet
+from refqsr_train.clustblock import ClustBlock
+from make_fixtures import tiny_refqsr, tiny_clustblock, synthetic_lr
+import train_qat
+
+
+def img(h, w, seed, n=1):
+    return torch.from_numpy(np.stack([synthetic_lr(h, w, seed=seed + k) for k in range(n)])).permute(0, 3, 1, 2).float()
+
+
+class TestRefER(unittest.TestCase):
+    def test_soft_argmax_matches_hard(self):
+        g = torch.Generator().manual_seed(0)
+        checked = 0
+        for bits in (3, 4, 5, 4, 5, 6):
+            qmax = 2 ** (bits - 1) - 1
+            # separable: each pooled query vector equals one reference vector (unique maximum)
+            n, c, hr, wr = 2, 8, 3, 4
+            cr = torch.randint(-qmax, qmax + 1, (n, c, hr, wr), generator=g).float()
+            cr[:, 0] = qmax  # no zero vectors
+            perm = torch.randperm(hr * wr, generator=g)[:6]
+            cq = cr.flatten(2)[:, :, perm].reshape(n, c, 2, 3)
+            e = R.cost_volume(cq, cr)
+            best = e.max(2, keepdim=True).values
+            second = torch.where(e == best, torch.full_like(e, -1e9), e).max(2).values
+            if ((best[..., 0] - second) <= 0).any():
+                continue
+            ps, _ = R.match_positions(cq / qmax, cr / qmax, True, bits)
+            ph, idx = R.match_positions(cq / qmax, cr / qmax, False, bits)
+            self.assertTrue(torch.allclose(ps, ph, atol=1e-3), bits)
+            self.assertTrue((idx == e.argmax(2)).all())
+            checked += 1
+        self.assertGreater(checked, 0)
+
+    def test_hard_argmax_ties_lowest(self):
+        e = torch.tensor([[[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 5.0, 5.0]]])
+        self.assertEqual(R.first_argmax(e).tolist(), [[1, 0]])
+
+    def test_warp_zero_flow_is_identity(self):
+        fr = torch.randn(2, 5, 7, 9)
+        out = R.warp_reference(fr, torch.zeros(2, 2, 7, 9))
+        self.assertTrue(torch.equal(out, fr))
+
+    def test_warp_matches_grid_sample(self):
+        g = torch.Generator().manual_seed(1)
+        fr = torch.randn(2, 5, 7, 9, generator=g)
+        flow = torch.randn(2, 2, 6, 8, generator=g) * 3  # some taps outside: read 0
+        ys, xs = torch.meshgrid(torch.arange(6.0), torch.arange(8.0), indexing="ij")
+        grid = torch.stack([(xs + flow[:, 0]) * 2 / 8 - 1, (ys + flow[:, 1]) * 2 / 6 - 1], -1)
+        ref = F.grid_sample(fr, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        np.testing.assert_allclose(R.warp_reference(fr, flow).numpy(), ref.numpy(), atol=1e-5)
+        # integer displacement = shifted copy
+        out = R.warp_reference(fr, torch.stack([torch.full((7, 9), 2.0), torch.full((7, 9), -1.0)])[None].expand(2, 2, 7, 9))
+        self.assertTrue(torch.equal(out[:, :, 1:, :7], fr[:, :, :-1, 2:]))
+        self.assertTrue((out[:, :, 0] == 0).all() and (out[:, :, :, 7:] == 0).all())
+
+    def test_flow_upsampling(self):
+        pos = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])  # 1x2 pooled query grid, both match (1, 0)
+        fl = R.displacement_flow(pos, 1, 2, 3, 6)
+        self.assertEqual(tuple(fl.shape), (1, 2, 3, 6))
+        self.assertTrue((fl[0, 1] == 0).all())
+        # d = (1, 0) at the two pooled positions; src = (x + 0.5) / 3 - 0.5 clamped at 0
+        np.testing.assert_allclose(fl[0, 0, 0].numpy(), [3, 3, 2, 1, 0, 0], atol=1e-6)
+
+    def _one_hot_feature(self, c=16, hp=3, wp=4):
+        f = torch.zeros(1, c, 3 * hp, 3 * wp)
+        for k in range(hp * wp):
+            y, x = divmod(k, wp)
+            f[0, k, 3 * y:3 * y + 3, 3 * x:3 * x + 3] = 1.0 + 0.1 * k
+        return f
+
+    def test_refer_identity_when_query_is_reference(self):
+        for meth in ("ddtb", "pams"):
+            torch.manual_seed(0)
+            blk = R.ReferBlock(16, meth, 8, 4)
+            f = self._one_hot_feature()
+            if meth == "ddtb":
+                for q in (blk.q1, blk.q2):
+                    q.alpha_l.data.fill_(-0.7)
+                    q.alpha_u.data.fill_(1.3)
+            for train in (False, True):
+                blk.train(train)
+                with torch.no_grad():
+                    out = blk(f, f.clone())
+                self.assertTrue(torch.equal(out, f), (meth, train))
+                self.assertTrue((blk.last[1] == 0).all())
+            blk.eval()
+            blk(f, f)
+            self.assertEqual(blk.last[0].tolist(), [list(range(12))])
+
+    def test_small_patch_passes_through(self):
+        blk = R.ReferBlock(4, "pams", 8, 4).eval()
+        fq = torch.randn(1, 4, 2, 7)
+        self.assertTrue(torch.equal(blk(fq, torch.randn(1, 4, 6, 6)), fq))
+
+
+class TestClustering(unittest.TestCase):
+    def test_hand_made_logits(self):
+        v = np.array([[5, 0, 0], [4, 0.5, 0], [0, 6, 0], [0, 5, 0.2], [0, 0, 3], [-1, -1, -1]], np.float32)
+        ref = R.cluster(v, 0.5)
+        # M = A A'^T picks, per row, the patch with the most peaked logits of the same class
+        a = np.exp(v.astype(np.float64)); a /= a.sum(1, keepdims=True)
+        b = np.exp(v.astype(np.float64)); b /= b.sum(0, keepdims=True)
+        m = a @ b.T
+        self.assertEqual(ref[:5].tolist(), [0, 0, 2, 2, 4])
+        self.assertEqual(int(np.argmax(m[5])), 4)  # argmax of M is patch 4 ...
+        self.assertEqual(int(ref[5]), 5)            # ... but cos(V5, V4) < tau: own reference
+        refs, qs = R.roles(ref)
+        self.assertEqual((refs, qs), ([0, 2, 4, 5], [1, 3]))
+        self.assertEqual(R.cluster(v, 1.01).tolist(), list(range(6)))  # tau above 1: all references
+
+    def test_ties_lowest_index(self):
+        v = np.ones((3, 4), np.float32)
+        self.assertEqual(R.cluster(v, 0.5).tolist(), [0, 0, 0])
+
+    def test_tiles(self):
+        self.assertEqual(R.tile_starts(28, 12), [(0, 12), (6, 18), (12, 28)])
+        self.assertEqual(R.tile_starts(10, 12), [(0, 10)])
+        self.assertEqual(R.tile_starts(96, 96), [(0, 96)])
+        self.assertEqual(R.tile_starts(200, 96), [(0, 96), (90, 200)])
+
+
+class TestRefQSRModel(unittest.TestCase):
+    def test_export_roundtrip_and_intsim(self):
+        for meth, bh, bl in (("ddtb", 8, 4), ("pams", 4, 2)):
+            with self.subTest(method=meth):
+                m = tiny_refqsr(meth, bh, bl, seed=3)
+                with tempfile.TemporaryDirectory() as d:
+                    p = os.path.join(d, "m.safetensors")
+                    t, cfg = export_model(m, p, {"steps": 1})
+                    t2, cfg2, _ = safetensors_io.load(p)
+                    ck = os.path.join(d, "latest.pt")
+                    torch.save({"model": m.state_dict(), "quant": m.quant_config, "refqsr": m.refqsr, "step": 1}, ck)
+                    m2, kind, _ = load_checkpoint_model(ck)
+                self.assertEqual(kind, meth)
+                self.assertEqual(cfg2["refqsr"], {"b_high": bh, "b_low": bl, "b_medium": {8: 6, 4: 3}[bh],
+                                                  "tau": 0.5, "refer_blocks": [2, 3]})
+                self.assertEqual((cfg2["w_bits"], cfg2["a_bits"], cfg2["quantizer"]), (bh, bh, meth))
+                base = set(SRResNet(16, 4).state_dict())
+                base = {k for k in base if not k.endswith("num_batches_tracked")}
+                bnames = ("alpha_l", "alpha_u") if meth == "ddtb" else ("alpha",)
+                want = {f"body.{i}.conv{k}.w_range" for i in range(4) for k in (1, 2)}
+                want |= {f"body.{i}.q{k}.{b}" for i in range(4) for k in (1, 2) for b in bnames}
+                want |= {f"body.1.qlow{k}.{b}" for k in (1, 2) for b in bnames}
+                for j in (2, 3):
+                    want |= {f"refer.{j}.conv{k}.{s}" for k in (1, 2) for s in ("weight", "w_range")}
+                    want |= {f"refer.{j}.q{k}.{b}" for k in (1, 2) for b in bnames}
+                    want.add(f"refer.{j}.act.weight")
+                extra = {k for k in set(t2) - base if ".gate." not in k}
+                self.assertEqual(extra, want)
+                self.assertEqual(t2["refer.2.conv1.weight"].shape, (16, 16, 3, 3))
+                self.assertEqual(t2["body.1.qlow2." + bnames[0]].shape, (1,))
+                xr, xq = img(14, 13, 50), img(12, 12, 60)
+                with torch.no_grad():
+                    a = m.forward_pair(xr, xq)
+                    b = m2.eval().forward_pair(xr, xq)
+                for u, v in zip(a, b):
+                    self.assertTrue(torch.equal(u, v))
+                # integer simulation == fake-quant eval forward (hard argmax)
+                sim = IntSim(t2, cfg2)
+                hr_r, keep = sim.references(xr)
+                rec = {}
+                hr_q = sim.query(xq, keep, rec)
+                self.assertLess((hr_r - a[0]).abs().max().item(), 1e-3)
+                self.assertLess((hr_q - a[2]).abs().max().item(), 1e-3)
+                for j in (2, 3):
+                    np.testing.assert_array_equal(rec[f"refer.{j}.argmax"], m.refer[str(j)].last[0].numpy())
+
+    def test_clustsim_matches_fake_quant(self):
+        cb = tiny_clustblock(seed=2)
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "cb.safetensors")
+            export_model(cb, p)
+            cs = ClustSim.load(p)
+        x = img(13, 17, 70, n=3)
+        with torch.no_grad():
+            y = cb(x)
+        np.testing.assert_allclose(cs.forward(x).numpy(), y.numpy(), rtol=1e-4, atol=1e-4)
+
+    def test_training_steps_reduce_loss(self):
+        torch.manual_seed(0)
+        teacher = SRResNet(8, 4).eval()
+        s = SRResNet(8, 4)
+        s.load_state_dict(teacher.state_dict())
+        x = img(12, 12, 80, n=4)
+        quantize_srresnet(s, "ddtb", 8, 8, calib=[x], n_gated=1)
+        m = R.refqsr_from_qat(s.state_dict(), s.quant_config, 4, 0.5, [2, 3])
+        R.init_refer_convs(m)
+        xr, xq = img(12, 12, 90, n=4), img(12, 12, 94, n=4)
+        yr, yq = F.interpolate(xr, scale_factor=4, mode="bicubic"), F.interpolate(xq, scale_factor=4, mode="bicubic")
+        R.calibrate_query(m, [(xr, xq)])
+        opt = train_qat.build_optimizer(m, 1e-3, 1e-2)
+        m.freeze_bn()
+        losses = []
+        for _ in range(12):
+            with torch.no_grad():
+                _, tr = teacher(xr, return_feat=True)
+                _, tq = teacher(xq, return_feat=True)
+            sr_r, f_r, sr_q, f_q = m.forward_pair(xr, xq)
+            loss = F.l1_loss(sr_r, yr) + F.l1_loss(sr_q, yq) + 1000 * (train_qat.at_loss(f_r, tr) + train_qat.at_loss(f_q, tq))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            R.clamp_all_bounds(m)
+            losses.append(loss.item())
+        self.assertLess(losses[-1], 0.8 * losses[0])
+        self.assertIsNotNone(m.refer["2"].conv1.weight.grad)
+        self.assertNotEqual(m.body[1].qlow1.alpha_u.grad.item(), 0.0)
+
+    def test_pair_miner(self):
+        cb = tiny_clustblock(seed=0)
+        lrs = [synthetic_lr(40, 50, seed=s) for s in (1, 2)]
+        hrs = [np.repeat(np.repeat(l, 4, 0), 4, 1) for l in lrs]
+        miner = R.PairMiner(hrs, lrs, cb, 0.5, candidates=8, seed=0)
+        lr_r, hr_r, lr_q, hr_q = miner.batch(5, 16)
+        self.assertEqual(lr_r.shape, (5, 16, 16, 3))
+        self.assertEqual(hr_q.shape, (5, 64, 64, 3))
+        with torch.no_grad():
+            v = torch.cat([cb(torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float())
+                           for a in (lr_r, lr_q)]).numpy().astype(np.float64)
+        cos = (v[:5] * v[5:]).sum(1) / np.linalg.norm(v[:5], axis=1) / np.linalg.norm(v[5:], axis=1)
+        self.assertTrue((cos >= 0.5 - 1e-4).all())  # flips/rotations can move logits a little
+
+
+@unittest.skipUnless(HAVE_DATA, "needs ../shared/data")
+class TestRefQSRCommandLine(unittest.TestCase):
+    def test_train_resume_export(self):
+        import train_refqsr
+        import export
+        with tempfile.TemporaryDirectory() as d:
+            torch.manual_seed(0)
+            t = SRResNet(8, 4)
+            torch.save({"teacher": t.state_dict()}, os.path.join(d, "teacher.pt"))
+            s = SRResNet(8, 4)
+            s.load_state_dict(t.state_dict())
+            quantize_srresnet(s, "pams", 4, 4, calib=[img(16, 16, 3, n=2)])
+            torch.save({"model": s.state_dict(), "quant": s.quant_config, "step": 1}, os.path.join(d, "qat.pt"))
+            cb = tiny_clustblock()
+            torch.save({"model": cb.state_dict(), "clustblock": {"classes": 10, "bits": 8, "calibrated": True}},
+                       os.path.join(d, "cb.pt"))
+            out = os.path.join(d, "run")
+            com = ["--out", out, "--batch", "2", "--patch", "16", "--calib-batches", "1", "--threads", "1",
+                   "--data", os.path.join(DATA, "Set5", "HR"), "--val-data", DATA, "--val-sets", "Set5",
+                   "--val-every", "2"]
+            train_refqsr.main(["--init", os.path.join(d, "qat.pt"), "--clustblock", os.path.join(d, "cb.pt"),
+                               "--method", "pams", "--b-low", "2", "--refer-blocks", "2,3", "--max-steps", "2"] + com)
+            train_refqsr.main(["--resume", "--max-steps", "3", "--no-val"] + com)
+            st = torch.load(os.path.join(out, "latest.pt"))
+            self.assertEqual(st["step"], 3)
+            self.assertEqual(st["refqsr"]["b_medium"], 3)
+            self.assertTrue(os.path.exists(os.path.join(out, "best.pt")))
+            p = os.path.join(d, "rq.safetensors")
+            export.main([os.path.join(out, "latest.pt"), p])
+            tt, cfg, _ = safetensors_io.load(p)
+            self.assertEqual(cfg["train"]["stage"], "train_refqsr")
+            self.assertEqual(cfg["refqsr"]["refer_blocks"], [2, 3])
+            self.assertIn("refer.3.conv2.w_range", tt)
+
+
+if __name__ == "__main__":
+    unittest.main()
