@@ -4,6 +4,7 @@
   /usr/bin/python3 train/make_fixtures.py weights/ddtb-w4a4.safetensors [--name NAME]
       [--out tests/fixtures] [--layers 0,15,30] [--copy-model]
   /usr/bin/python3 train/make_fixtures.py --tiny      # small random models + fixtures
+  /usr/bin/python3 train/make_fixtures.py --tiny-refqsr   # tiny RefQSR + ClustBlock fixtures (README)
 
 Writes <out>/<name>/ with raw little-endian files and manifest.json:
   input.u8      uint8  [H, W, 3] (HWC) synthetic LR image, H=20, W=24, made by code
@@ -31,7 +32,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from refqsr_train import safetensors_io  # noqa: E402
-from refqsr_train.intsim import IntSim  # noqa: E402
+from refqsr_train.intsim import IntSim, ClustSim  # noqa: E402
+from refqsr_train.clustblock import ClustBlock  # noqa: E402
+from refqsr_train import refqsr as R  # noqa: E402
 from refqsr_train.exporting import srresnet_from_state, export_model  # noqa: E402
 from refqsr_train.models import SRResNet  # noqa: E402
 from refqsr_train.quant import quantize_srresnet  # noqa: E402
@@ -60,11 +63,13 @@ def synthetic_lr(h=20, w=24, seed=1234):
 def _write(folder, name, arr, layout, desc, entries):
     arr = np.ascontiguousarray(arr)
     arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
-    ext = {np.dtype("uint8"): "u8", np.dtype("float32"): "f32"}[np.dtype(arr.dtype.str.lstrip("<>|="))]
+    ext = {np.dtype("uint8"): "u8", np.dtype("float32"): "f32", np.dtype("int32"): "i32",
+           np.dtype("int8"): "i8"}[np.dtype(arr.dtype.str.lstrip("<>|="))]
     fn = f"{name}.{ext}"
     with open(os.path.join(folder, fn), "wb") as f:
         f.write(arr.tobytes())
-    entries.append({"name": name, "file": fn, "dtype": {"u8": "uint8", "f32": "float32"}[ext],
+    entries.append({"name": name, "file": fn,
+                    "dtype": {"u8": "uint8", "f32": "float32", "i32": "int32", "i8": "int8"}[ext],
                     "shape": list(arr.shape), "layout": layout, "description": desc})
 
 
@@ -75,12 +80,13 @@ def sha256(path):
     return h.hexdigest()
 
 
-def make(model_path, out_dir, name, layers=None, copy_model=False, note=None):
+def make(model_path, out_dir, name, layers=None, copy_model=False, note=None, lr=None, extra=None):
+    """extra: callable(folder, entries, manifest) adding more arrays (RefQSR fixtures)."""
     tensors, cfg, _ = safetensors_io.load(model_path)
     assert cfg["network"] == "srresnet", "fixtures are for SRResNet models"
     folder = os.path.join(out_dir, name)
     os.makedirs(folder, exist_ok=True)
-    lr = synthetic_lr()
+    lr = synthetic_lr() if lr is None else lr
     x = torch.from_numpy(lr).permute(2, 0, 1)[None].float()
     entries = []
     _write(folder, "input", lr, "HWC", "synthetic LR input (uint8 RGB)", entries)
@@ -133,6 +139,8 @@ def make(model_path, out_dir, name, layers=None, copy_model=False, note=None):
     }
     if note:
         manifest["note"] = note
+    if extra is not None:
+        extra(folder, entries, manifest)
     with open(os.path.join(folder, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
     total = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
@@ -188,6 +196,119 @@ def make_tiny(out_dir):
              note="random-weight model for arithmetic tests only (16 channels, 4 blocks)")
 
 
+# ------------------------------------------------------------------ tiny RefQSR
+
+TINY_REFQSR = [("ddtb", 8, 4), ("pams", 4, 2)]
+REFQSR_IMAGE = (28, 31)  # synthetic LR size: 12 px tiles (step 6), the last row/column stretched
+REFQSR_PATCH = 12
+
+
+def tiny_clustblock(seed=0, classes=10):
+    """Random-weight ClustBlock, 8-bit ranges calibrated on synthetic patches."""
+    torch.manual_seed(seed)
+    cb = ClustBlock(classes=classes)
+    imgs = [synthetic_lr(24, 24, seed=500 + 10 * seed + i) for i in range(8)]
+    cb.calibrate([torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float()])
+    cb.set_quantized(True)
+    return cb.eval()
+
+
+def tiny_refqsr(method, b_high, b_low, seed=0):
+    """tiny_model (16 channels, 4 blocks, W = A = b_high) + RefQSR with refer_blocks [2, 3]:
+    RefER convs from blocks 2 and 3 (scale 0.5, so they matter), random PReLU slopes,
+    qlow / RefER bounds calibrated on synthetic reference/query pairs."""
+    q = tiny_model(method, b_high, b_high, seed=seed)
+    m = R.refqsr_from_qat(q.state_dict(), q.quant_config, b_low, 0.5, [2, 3])
+    R.init_refer_convs(m, "block", scale=0.5)
+    g = torch.Generator().manual_seed(seed + 77)
+    with torch.no_grad():
+        for j in m.refer_blocks:
+            m.refer[str(j)].act.weight.fill_(float(torch.rand(1, generator=g) * 0.5 - 0.1))
+    pairs = []
+    for i in range(2):
+        a = torch.from_numpy(np.stack([synthetic_lr(16, 16, seed=300 + 2 * i + k) for k in range(3)]))
+        b = torch.from_numpy(np.stack([synthetic_lr(16, 16, seed=400 + 2 * i + k) for k in range(3)]))
+        pairs.append((a.permute(0, 3, 1, 2).float(), b.permute(0, 3, 1, 2).float()))
+    R.calibrate_query(m, pairs)
+    return m.eval()
+
+
+def make_tiny_refqsr(out_dir, configs=TINY_REFQSR):
+    for i, (method, bh, bl) in enumerate(configs):
+        name = f"tiny-refqsr-{method}-{bh}-{bl}"
+        folder = os.path.join(out_dir, name)
+        os.makedirs(folder, exist_ok=True)
+        m = tiny_refqsr(method, bh, bl, seed=10 + i)
+        mpath = os.path.join(folder, "model.safetensors")
+        export_model(m, mpath, {"stage": "make_fixtures --tiny-refqsr", "steps": 0, "seed": 10 + i,
+                                "data": "random weights, bounds calibrated on synthetic images"})
+        cb = tiny_clustblock(seed=i)
+        cpath = os.path.join(folder, "clustblock.safetensors")
+        export_model(cb, cpath, {"stage": "make_fixtures --tiny-refqsr", "steps": 0, "seed": i,
+                                 "data": "random weights, ranges calibrated on synthetic images"})
+        h, w = REFQSR_IMAGE
+        lr = synthetic_lr(h, w, seed=4321)
+
+        def extra(folder, entries, manifest, mpath=mpath, cpath=cpath, lr=lr):
+            t, cfg, _ = safetensors_io.load(mpath)
+            sim = IntSim(t, cfg)
+            csim = ClustSim.load(cpath)
+            ts = R.tiles(lr.shape[0], lr.shape[1], REFQSR_PATCH)
+            x = torch.from_numpy(lr).permute(2, 0, 1)[None].float()
+            pats = [x[:, :, y0:y1, x0:x1] for (y0, y1, x0, x1) in ts]
+            logits = np.concatenate([csim.forward(p).numpy() for p in pats])
+            ref = R.cluster(logits, float(cfg["refqsr"]["tau"]))
+            refs, qs = R.roles(ref)
+            assert qs, "no query patch: change the seed"
+            size = lambda k: (ts[k][1] - ts[k][0], ts[k][3] - ts[k][2])  # noqa: E731
+            diff = [k for k in qs if size(k) != size(int(ref[k]))]
+            qi = (diff or qs)[0]
+            ri = int(ref[qi])
+            rec = {}
+            hrs, logits2, ref2 = sim.run_patches(pats, csim, rec_query={qi: rec})
+            assert (ref2 == ref).all()
+            _write(folder, "logits", logits.astype(np.float32), "NC", "ClustBlock logits of each patch (8-bit integer "
+                   "ClustBlock, docs/refqsr.md)", entries)
+            _write(folder, "ref", ref.astype(np.int32), "N", "chosen reference ref(i) of each patch (clustering, tau)",
+                   entries)
+            j0 = cfg["refqsr"]["refer_blocks"][0]
+            for key in ("body.1.qlow1", f"refer.{j0}.q1"):
+                _write(folder, f"query_x_{key}", rec[key + ".x"], "NCHW", f"query patch: FP32 input of {key}", entries)
+                _write(folder, f"query_codes_{key}", rec[key + ".codes"], "NCHW",
+                       f"query patch: codes a = code - qlo of {key}", entries)
+            for j in cfg["refqsr"]["refer_blocks"]:
+                _write(folder, f"query_argmax_refer.{j}", rec[f"refer.{j}.argmax"], "N,Pq",
+                       f"query patch, RefER block {j}: argmax reference position (flat row-major pooled index) "
+                       "per pooled query position (row-major)", entries)
+                _write(folder, f"query_flow_refer.{j}", rec[f"refer.{j}.flow"], "N2HW",
+                       f"query patch, RefER block {j}: pixel displacement (u, v) after the x3 upsampling", entries)
+            hq = hrs[qi].float()
+            _write(folder, "query_hr", hq.numpy(), "NCHW", "HR output of the query patch before clamp", entries)
+            _write(folder, "query_hr_u8", hq[0].clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy(), "HWC",
+                   "HR output of the query patch, clamped and rounded half to even", entries)
+            manifest.update({
+                "kind": "refqsr",
+                "clustblock_model": "clustblock.safetensors",
+                "clustblock_sha256": sha256(cpath),
+                "clustblock_config": safetensors_io.load(cpath)[1],
+                "patch_size": REFQSR_PATCH,
+                "patches": [list(p) for p in ts],
+                "patches_note": "[y0, y1, x0, x1) LR pixels, SPEC 5 tiling (starts range(0, H - p + 1, p - 6), the last "
+                                "row/column stretched to the border); each patch runs as an image of its own",
+                "references": refs,
+                "queries": qs,
+                "query": qi,
+                "query_reference": ri,
+                "refqsr_expectations": "logits to ~1e-5 relative, ref / argmax / codes identical (ties in the cost "
+                                       "volume go to the lowest index), query_hr like hr. input/codes_qK/hr are "
+                                       "the full image through the reference path (an ordinary b_high SRResNet).",
+            })
+
+        make(mpath, out_dir, name, layers=[3], copy_model=True, lr=lr, extra=extra,
+             note="random-weight RefQSR model (16 channels, 4 blocks, refer_blocks [2, 3]) and random ClustBlock, "
+                  "for arithmetic tests only")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("model", nargs="?")
@@ -196,16 +317,19 @@ def main(argv=None):
     ap.add_argument("--layers", default=None, help="activation quantizer indices, e.g. 0,15,30")
     ap.add_argument("--copy-model", action="store_true")
     ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--tiny-refqsr", action="store_true", help="tiny random RefQSR models + ClustBlock fixtures")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     if a.tiny:
         make_tiny(a.out)
+    if a.tiny_refqsr:
+        make_tiny_refqsr(a.out)
     if a.model:
         name = a.name or os.path.splitext(os.path.basename(a.model))[0]
         layers = [int(s) for s in a.layers.split(",")] if a.layers else None
         make(a.model, a.out, name, layers, a.copy_model)
-    if not a.tiny and not a.model:
-        ap.error("give a model file or --tiny")
+    if not a.tiny and not a.tiny_refqsr and not a.model:
+        ap.error("give a model file, --tiny or --tiny-refqsr")
 
 
 if __name__ == "__main__":
