@@ -105,6 +105,29 @@ def first_argmax(e):
     return torch.where(e == m, ar, torch.full_like(ar, n)).min(dim=-1).values
 
 
+def upsample_bilinear(d, h, w):
+    """Bilinear upsampling with align_corners=False written out in float32 (the formula of
+    PyTorch's CPU upsample_bilinear2d), so the engine can repeat it operation by
+    operation: scale = in/out; src = max(scale*(dst + 0.5) - 0.5, 0); i0 = floor(src);
+    i1 = i0 + (i0 < in - 1); l1 = src - i0; l0 = 1 - l1;
+    out = ly0*(lx0*d[y0,x0] + lx1*d[y0,x1]) + ly1*(lx0*d[y1,x0] + lx1*d[y1,x1])."""
+    hi, wi = d.shape[2], d.shape[3]
+
+    def axis(n_in, n_out):
+        scale = torch.tensor(n_in, dtype=torch.float32) / n_out
+        src = torch.clamp_min(scale * (torch.arange(n_out, dtype=torch.float32) + 0.5) - 0.5, 0.0)
+        i0 = torch.floor(src).long()
+        i1 = i0 + (i0 < n_in - 1).long()
+        l1 = src - i0.float()
+        return i0.to(d.device), i1.to(d.device), (1.0 - l1).to(d.device), l1.to(d.device)
+
+    y0, y1, ly0, ly1 = axis(hi, h)
+    x0, x1, lx0, lx1 = axis(wi, w)
+    top = lx0 * d[:, :, y0][:, :, :, x0] + lx1 * d[:, :, y0][:, :, :, x1]
+    bot = lx0 * d[:, :, y1][:, :, :, x0] + lx1 * d[:, :, y1][:, :, :, x1]
+    return ly0[:, None] * top + ly1[:, None] * bot
+
+
 def displacement_flow(pos, hq, wq, h, w):
     """pos [N, hq*wq, 2] matched positions -> pixel displacement [N, 2, h, w] (u, v):
     d = pos - own position (pooled units), bilinear upsample (align_corners=False) to
@@ -112,7 +135,7 @@ def displacement_flow(pos, hq, wq, h, w):
     n = pos.shape[0]
     own = pooled_grid(hq, wq, pos.device)
     d = (pos - own).transpose(1, 2).reshape(n, 2, hq, wq)
-    return F.interpolate(d, size=(h, w), mode="bilinear", align_corners=False) * 3.0
+    return upsample_bilinear(d, h, w) * 3.0
 
 
 def warp_reference(fr, flow):
