@@ -98,7 +98,6 @@ def main(argv=None):
     sampler = TextureSampler(train, seed=a.seed + step)
     log = common.CsvLog(os.path.join(a.out, "log.csv"), ["step", "loss", "train_acc", "val_acc", "lr", "quantized", "hours"])
     timer = common.Timer(a.minutes)
-    last_ckpt = time.time()
     run = {"loss": 0.0, "acc": 0.0, "n": 0}
     total = a.fp32_steps + a.qat_steps
 
@@ -107,6 +106,8 @@ def main(argv=None):
                                wall=wall + timer.elapsed(), args=vars(a), class_names=names, device=str(dev),
                                val_acc_fp32=acc32, val_acc_q8=accq,
                                clustblock={"classes": len(names), "bits": 8, "calibrated": calibrated})
+
+    periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
     model.train()
     while True:
@@ -156,11 +157,9 @@ def main(argv=None):
                   f"{'8-bit' if calibrated else 'fp32'} ({hours*60:.1f} min)", flush=True)
             run = {"loss": 0.0, "acc": 0.0, "n": 0}
             log.plot(os.path.join(a.out, "curve.png"), ("loss", "train_acc", "val_acc"))
-            checkpoint()
-            last_ckpt = time.time()
-        elif time.time() - last_ckpt > a.ckpt_minutes * 60:
-            checkpoint()
-            last_ckpt = time.time()
+            periodic.now()
+        else:
+            periodic.maybe()
     checkpoint()
     print(f"stopped at step {step} (calibrated={calibrated}, val acc fp32 {acc32}, 8-bit {accq})")
 

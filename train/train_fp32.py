@@ -70,12 +70,13 @@ def main(argv=None):
     print(f"{len(lrs)} training images, device {dev}, threads {torch.get_num_threads()}")
     log = common.CsvLog(os.path.join(a.out, "log.csv"), ["step", "loss", "lr", "psnr_set5", "psnr_set14", "hours"])
     timer = common.Timer(a.minutes)
-    last_ckpt = time.time()
     run_loss, n_loss = 0.0, 0
 
     def checkpoint():
         common.save_checkpoint(ckpt, model=model.state_dict(), opt=opt.state_dict(), step=step, best=best,
                                wall=wall + timer.elapsed(), args=vars(a))
+
+    periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
     model.train()
     while True:
@@ -106,11 +107,9 @@ def main(argv=None):
                 best = v["Set5"]
                 torch.save({"model": model.state_dict(), "step": step, "psnr": v}, os.path.join(a.out, "best.pt"))
             log.plot(os.path.join(a.out, "curve.png"), ("loss", "psnr_set5", "psnr_set14"))
-            checkpoint()
-            last_ckpt = time.time()
-        elif time.time() - last_ckpt > a.ckpt_minutes * 60:
-            checkpoint()
-            last_ckpt = time.time()
+            periodic.now()
+        else:
+            periodic.maybe()
     checkpoint()
     print(f"stopped at step {step}")
 

@@ -167,7 +167,6 @@ def main(argv=None):
     log = common.CsvLog(os.path.join(a.out, "log.csv"),
                         ["step", "loss", "l1", "at", "lr", "psnr_set5", "psnr_set14", "hours"])
     timer = common.Timer(a.minutes)
-    last_ckpt = time.time()
     acc = {"loss": 0.0, "l1": 0.0, "at": 0.0, "n": 0}
 
     def checkpoint():
@@ -178,6 +177,8 @@ def main(argv=None):
         common.save_checkpoint(opt_ckpt, opt=opt.state_dict(), step=step)
         common.save_checkpoint(ckpt, model=student.state_dict(), step=step, best=best,
                                wall=wall + timer.elapsed(), args=vars(a), quant=qc, init=init, device=str(dev))
+
+    periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
     student.train()
     while True:
@@ -219,11 +220,9 @@ def main(argv=None):
                 torch.save({"model": student.state_dict(), "quant": qc, "step": step, "psnr": v, "init": init,
                             "wall": wall + timer.elapsed(), "args": vars(a)}, os.path.join(a.out, "best.pt"))
             log.plot(os.path.join(a.out, "curve.png"), ("loss", "at", "psnr_set5", "psnr_set14"))
-            checkpoint()
-            last_ckpt = time.time()
-        elif time.time() - last_ckpt > a.ckpt_minutes * 60:
-            checkpoint()
-            last_ckpt = time.time()
+            periodic.now()
+        else:
+            periodic.maybe()
     checkpoint()
     print(f"stopped at step {step}")
 

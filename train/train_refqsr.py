@@ -191,7 +191,6 @@ def main(argv=None):
                         ["step", "loss", "l1_ref", "l1_q", "at_ref", "at_q", "lr", "psnr_set5", "psnr_set14",
                          "query_frac", "hours"])
     timer = common.Timer(a.minutes)
-    last_ckpt = time.time()
     keys = ("loss", "l1_ref", "l1_q", "at_ref", "at_q")
     acc = dict.fromkeys(keys, 0.0)
     acc["n"] = 0
@@ -203,6 +202,8 @@ def main(argv=None):
         common.save_checkpoint(ckpt, model=model.state_dict(), step=step, best=best, wall=wall + timer.elapsed(),
                                args=vars(a), quant=qc, refqsr=rc, init=init, clustblock_init=clust_init,
                                device=str(dev))
+
+    periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
     model.freeze_bn()
     while True:
@@ -255,11 +256,9 @@ def main(argv=None):
                             "init": init, "clustblock_init": clust_init, "query_frac": qf,
                             "wall": wall + timer.elapsed(), "args": vars(a)}, os.path.join(a.out, "best.pt"))
             log.plot(os.path.join(a.out, "curve.png"), ("loss", "l1_q", "psnr_set5", "query_frac"))
-            checkpoint()
-            last_ckpt = time.time()
-        elif time.time() - last_ckpt > a.ckpt_minutes * 60:
-            checkpoint()
-            last_ckpt = time.time()
+            periodic.now()
+        else:
+            periodic.maybe()
     checkpoint()
     print(f"stopped at step {step}")
 

@@ -84,6 +84,22 @@ def validate(model, device, sets=("Set5", "Set14"), scale=4, data_root=None):
     return res
 
 
+class PeriodicCheckpoint:
+    """Calls `save` now (`now()`) or when `minutes` have passed since the last save
+    (`maybe()`): long runs are interrupted, so they checkpoint often."""
+
+    def __init__(self, save, minutes):
+        self.save, self.every, self.last = save, minutes * 60.0, time.time()
+
+    def now(self):
+        self.save()
+        self.last = time.time()
+
+    def maybe(self):
+        if time.time() - self.last > self.every:
+            self.now()
+
+
 def save_checkpoint(path, **state):
     tmp = path + ".tmp"
     torch.save(state, tmp)
