@@ -21,7 +21,6 @@ count of a running job.
 import argparse
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F

@@ -32,7 +32,6 @@ curve.png, threads.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 import torch
