@@ -17,6 +17,7 @@ random crops of 48/64/96 px (one size per batch) with flips/rotations are the in
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 import torch
