@@ -12,10 +12,11 @@ internal static class InfoCommand
         if (a.Positionals.Count != 0) throw CliException.Usage($"unexpected argument '{a.Positionals[0]}'");
         if (a.Has("lr") && a.Has("image")) throw CliException.Usage("--lr and --image exclude each other (the image gives the size)");
         var options = Common.Options(a);
+        var lrSize = a.GetSize("lr", (1024, 540));   // usage errors before any file is read
         var model = Common.LoadRunner(a);
         var (net, path) = (model.Net, model.Path);
         var image = a.Get("image") is { } imagePath ? ImageFiles.Load(imagePath, a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue)) : null;
-        var (w, h) = image is not null ? (image.Width, image.Height) : a.GetSize("lr", (1024, 540));
+        var (w, h) = image is not null ? (image.Width, image.Height) : lrSize;
         var grid = options.FullImage ? PatchGrid.FullImage(w, h) : PatchGrid.Create(w, h, options.PatchSize);
         // RefQSR's cost depends on the pairing: exact with --image, else the bound where every patch is a reference
         ClusterAssignment? clusters = model.RefQsr is { } rq
