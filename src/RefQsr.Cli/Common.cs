@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Inference;
 using RefQsr.Engine.Networks;
 
@@ -8,7 +9,7 @@ namespace RefQsr.Cli;
 internal static class Common
 {
     public static readonly HashSet<string> TilingFlags = ["full-image", "json"];
-    public static readonly HashSet<string> TilingValued = ["model", "patch", "threads", "max-pixels"];
+    public static readonly HashSet<string> TilingValued = ["model", "clustblock", "patch", "threads", "max-pixels"];
 
     public static UpscaleOptions Options(ArgParser a)
     {
@@ -25,6 +26,29 @@ internal static class Common
     {
         string path = ModelLocator.Resolve(a.Get("model"));
         return (SrResNet.Load(path), path);
+    }
+
+    /// <summary>The SR model and, for a RefQSR model, its ClustBlock (--clustblock or the
+    /// shipped default) and the RefQSR schedule.</summary>
+    public static Model LoadRunner(ArgParser a)
+    {
+        var (net, path) = LoadModel(a);
+        if (net.Config.RefQsr is null)
+        {
+            if (a.Has("clustblock")) throw CliException.Usage($"--clustblock is only used with RefQSR models; {Path.GetFileName(path)} is a {net.Config.Describe()}");
+            return new Model(net, path, null, null);
+        }
+        string cbPath = ModelLocator.ResolveClustBlock(a.Get("clustblock"), Path.GetFileName(path));
+        var file = RefQsr.Engine.Weights.ModelFile.Load(cbPath);
+        if (file.Config.Network != RefQsr.Engine.Weights.NetworkKind.ClustBlock)
+            throw new CliException($"{Path.GetFileName(cbPath)} is a {file.Config.Describe()}, not a ClustBlock (--clustblock)");
+        return new Model(net, path, new RefQsrUpscaler(net, ClustBlock.Load(file)), cbPath);
+    }
+
+    public sealed record Model(SrResNet Net, string Path, RefQsrUpscaler? RefQsr, string? ClustBlockPath)
+    {
+        public UpscaleResult Run(RgbImage lr, UpscaleOptions options)
+            => RefQsr is not null ? RefQsr.Run(lr, options) : new Upscaler(Net).Run(lr, options);
     }
 
     public static readonly JsonSerializerOptions Json = new()

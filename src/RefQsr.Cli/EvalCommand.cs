@@ -25,8 +25,9 @@ internal static class EvalCommand
         string dataset = Path.GetFileName(full) == "HR" ? Path.GetFileName(Path.GetDirectoryName(full)!) : Path.GetFileName(full);
         var options = Common.Options(a);
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
-        var (net, modelPath) = Common.LoadModel(a);
-        var upscaler = new Upscaler(net);
+        var model = Common.LoadRunner(a);
+        var (net, modelPath) = (model.Net, model.Path);
+        bool refqsr = model.RefQsr is not null;
         int scale = net.Config.Scale;
         bool json = a.Has("json");
         var rows = new List<Row>();
@@ -35,36 +36,40 @@ internal static class EvalCommand
         {
             stdout.WriteLine($"{dataset}: {files.Count} images, {Path.GetFileNameWithoutExtension(modelPath)} ({net.Config.Describe()}), " +
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches"));
-            stdout.WriteLine($"{"image",-24} {"LR size",10} {"PSNR",8} {"SSIM",7} {"BitOPs(G)",10} {"FQR",6} {"s",7}");
+            stdout.WriteLine($"{"image",-24} {"LR size",10} {"PSNR",8} {"SSIM",7} {"BitOPs(G)",10} {"FQR",6}{(refqsr ? $" {"refs",6}" : "")} {"s",7}");
         }
         foreach (var f in files)
         {
             var hr = ImageFiles.Load(f, maxPixels);
             var lr = MatlabBicubic.Downscale(hr, scale);
             var cropped = hr.Crop(0, 0, lr.Width * scale, lr.Height * scale);
-            var r = upscaler.Run(lr, options);
+            var r = model.Run(lr, options);
             var row = new Row(Path.GetFileName(f), lr.Width, lr.Height, ImageQuality.PsnrY(r.Image, cropped, scale),
-                ImageQuality.SsimY(r.Image, cropped, scale), r.GigaBitOps, r.Fqr, r.Elapsed.TotalSeconds);
+                ImageQuality.SsimY(r.Image, cropped, scale), r.GigaBitOps, r.Fqr, r.ReferenceRatio, r.Elapsed.TotalSeconds);
             rows.Add(row);
             if (!json)
-                stdout.WriteLine($"{row.Image,-24} {$"{row.LrWidth}x{row.LrHeight}",10} {row.Psnr,8:F3} {row.Ssim,7:F4} {row.BitOpsG,10:F3} {row.Fqr,6:F2} {row.Seconds,7:F2}");
+                stdout.WriteLine($"{row.Image,-24} {$"{row.LrWidth}x{row.LrHeight}",10} {row.Psnr,8:F3} {row.Ssim,7:F4} {row.BitOpsG,10:F3} {row.Fqr,6:F2}{(refqsr ? $" {row.ReferenceRatio,6:P0}" : "")} {row.Seconds,7:F2}");
         }
         double psnr = rows.Average(r => r.Psnr), ssim = rows.Average(r => r.Ssim), bitops = rows.Average(r => r.BitOpsG);
         double fqr = FqrCounter.MeanOverImages(rows.Select(r => r.Fqr));
         double seconds = total.Elapsed.TotalSeconds;
+        double? refRatio = refqsr ? rows.Average(r => r.ReferenceRatio!.Value) : null;
         if (json)
             Common.WriteJson(stdout, new
             {
                 dataset, model = Path.GetFileNameWithoutExtension(modelPath), config = net.Config.Describe(),
                 patch = options.FullImage ? 0 : options.PatchSize, images = rows.Count,
                 psnr = Common.Round(psnr, 4), ssim = Common.Round(ssim, 5), bitops_g = Common.Round(bitops, 4), fqr = Common.Round(fqr, 4),
+                reference_ratio = refRatio is { } rr ? Common.Round(rr, 4) : (double?)null,
+                clustblock = model.ClustBlockPath is { } cb ? Path.GetFileNameWithoutExtension(cb) : null,
                 seconds = Common.Round(seconds, 2),
-                per_image = rows.Select(r => new { image = r.Image, psnr = Common.Round(r.Psnr, 4), ssim = Common.Round(r.Ssim, 5), bitops_g = Common.Round(r.BitOpsG, 4), fqr = r.Fqr, seconds = Common.Round(r.Seconds, 3) }),
+                per_image = rows.Select(r => new { image = r.Image, psnr = Common.Round(r.Psnr, 4), ssim = Common.Round(r.Ssim, 5), bitops_g = Common.Round(r.BitOpsG, 4), fqr = r.Fqr,
+                    reference_ratio = r.ReferenceRatio is { } v ? Common.Round(v, 4) : (double?)null, seconds = Common.Round(r.Seconds, 3) }),
             });
         else
-            stdout.WriteLine($"{"mean",-24} {"",10} {psnr,8:F3} {ssim,7:F4} {bitops,10:F3} {fqr,6:F2} {seconds,7:F1} total");
+            stdout.WriteLine($"{"mean",-24} {"",10} {psnr,8:F3} {ssim,7:F4} {bitops,10:F3} {fqr,6:F2}{(refqsr ? $" {refRatio,6:P0}" : "")} {seconds,7:F1} total");
         return 0;
     }
 
-    sealed record Row(string Image, int LrWidth, int LrHeight, double Psnr, double Ssim, double BitOpsG, double Fqr, double Seconds);
+    sealed record Row(string Image, int LrWidth, int LrHeight, double Psnr, double Ssim, double BitOpsG, double Fqr, double? ReferenceRatio, double Seconds);
 }

@@ -1,4 +1,5 @@
 using RefQsr.Engine.Inference;
+using RefQsr.Engine.RefQsr;
 using RefQsr.Engine.Tiling;
 
 namespace RefQsr.Cli;
@@ -7,13 +8,22 @@ internal static class InfoCommand
 {
     public static int Run(string[] args, TextWriter stdout)
     {
-        var a = new ArgParser(args, Common.TilingFlags, [.. Common.TilingValued, "lr"]);
+        var a = new ArgParser(args, Common.TilingFlags, [.. Common.TilingValued, "lr", "image"]);
         if (a.Positionals.Count != 0) throw CliException.Usage($"unexpected argument '{a.Positionals[0]}'");
-        var (w, h) = a.GetSize("lr", (1024, 540));
+        if (a.Has("lr") && a.Has("image")) throw CliException.Usage("--lr and --image exclude each other (the image gives the size)");
         var options = Common.Options(a);
-        var (net, path) = Common.LoadModel(a);
+        var lrSize = a.GetSize("lr", (1024, 540));   // usage errors before any file is read
+        var model = Common.LoadRunner(a);
+        var (net, path) = (model.Net, model.Path);
+        var image = a.Get("image") is { } imagePath ? ImageFiles.Load(imagePath, a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue)) : null;
+        var (w, h) = image is not null ? (image.Width, image.Height) : lrSize;
         var grid = options.FullImage ? PatchGrid.FullImage(w, h) : PatchGrid.Create(w, h, options.PatchSize);
-        var (bitOps, fqr) = new Upscaler(net).Cost(grid);
+        // RefQSR's cost depends on the pairing: exact with --image, else the bound where every patch is a reference
+        ClusterAssignment? clusters = model.RefQsr is { } rq
+            ? image is not null ? rq.Cluster(image, grid, options.Threads) : ClusterAssignment.AllReferences(grid.Patches.Count)
+            : null;
+        var (bitOps, fqr) = model.RefQsr is { } r ? r.Cost(grid, clusters!) : new Upscaler(net).Cost(grid);
+        string? basis = clusters is null ? null : image is not null ? "clustered image" : "every patch a reference (pass --image to cluster one)";
         var c = net.Config;
         if (a.Has("json"))
             Common.WriteJson(stdout, new
@@ -22,16 +32,26 @@ internal static class InfoCommand
                 network = c.Network.ToString().ToLowerInvariant(), scale = c.Scale, channels = c.Channels, blocks = c.Blocks,
                 quantizer = c.Quantizer.ToString().ToLowerInvariant(), w_bits = c.WeightBits, a_bits = c.ActivationBits,
                 ddtb_gated = c.DdtbGated, parameters = net.ParameterCount,
+                refqsr = c.RefQsr is { } s ? new { b_high = s.BHigh, b_low = s.BLow, b_medium = s.BMedium, tau = s.Tau, refer_blocks = s.RefErBlocks } : null,
+                clustblock = model.ClustBlockPath is { } cb ? Path.GetFileNameWithoutExtension(cb) : null,
                 lr_width = w, lr_height = h, patch = options.FullImage ? 0 : options.PatchSize, patches = grid.Patches.Count,
                 patch_area_lr_px = grid.TotalPatchArea, bitops_g = Common.Round(bitOps, 4), fqr = Common.Round(fqr, 4),
+                reference_ratio = clusters is not null && image is not null ? Common.Round(clusters.ReferenceRatio, 4) : (double?)null,
+                references = image is not null ? clusters?.ReferenceCount : null,
+                cost_basis = basis,
             });
         else
         {
             stdout.WriteLine($"model       {Path.GetFileNameWithoutExtension(path)} ({path})");
             stdout.WriteLine($"config      {c.Describe()}" + (c.DdtbGated.Count > 0 ? $", gated quantizers [{string.Join(", ", c.DdtbGated)}]" : ""));
+            if (model.ClustBlockPath is not null) stdout.WriteLine($"clustblock  {model.ClustBlockPath}");
             stdout.WriteLine($"parameters  {net.ParameterCount:N0}");
             stdout.WriteLine($"input       LR {w}x{h} -> HR {w * c.Scale}x{h * c.Scale}, " +
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches ({grid.Patches.Count} patches, {grid.TotalPatchArea:N0} LR px)"));
+            if (clusters is not null)
+                stdout.WriteLine(image is not null
+                    ? $"references  {clusters.ReferenceCount} of {grid.Patches.Count} patches ({clusters.ReferenceRatio:P1})"
+                    : "references  depend on the image: cost below has every patch a reference (pass --image to cluster one)");
             stdout.WriteLine($"BitOPs      {bitOps:F2} G");
             stdout.WriteLine($"FQR         {fqr:F2}");
         }

@@ -43,6 +43,23 @@ public static class ModelLocator
         throw new CliException("no model given and none shipped in weights/ (use --model FILE)");
     }
 
+    /// <summary>The ClustBlock a RefQSR model pairs its patches with, when none is given.</summary>
+    public const string DefaultClustBlock = "clustblock-8bit";
+
+    /// <summary>An explicit ClustBlock (file or shipped name), else the shipped default;
+    /// <paramref name="forModel"/> names the RefQSR model in the error when there is none.</summary>
+    public static string ResolveClustBlock(string? clustBlock, string forModel)
+    {
+        if (clustBlock is not null) return Resolve(clustBlock);
+        foreach (var f in SearchFolders())
+        {
+            var p = Path.Combine(f, DefaultClustBlock + ".safetensors");
+            if (File.Exists(p)) return p;
+        }
+        throw new CliException($"{forModel} is a RefQSR model and needs a ClustBlock to pair its patches: pass --clustblock FILE " +
+            $"(no {DefaultClustBlock}.safetensors shipped in weights/)");
+    }
+
     public static IEnumerable<string> Shipped()
         => SearchFolders().Where(Directory.Exists)
             .SelectMany(f => Directory.GetFiles(f, "*.safetensors"))

@@ -8,13 +8,16 @@ public static class Program
         refqsr: quantized x4 super-resolution (RefQSR engine)
 
           refqsr demo [--out DIR] [--model M] [--threads N]
-          refqsr upscale IN OUT [--model M] [--patch P | --full-image] [--threads N] [--max-pixels N] [--json]
+          refqsr upscale IN OUT [--model M] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--max-pixels N] [--json]
           refqsr eval --data DIR [--model M] [--patch P | --full-image] [--limit N] [--threads N] [--json]
-          refqsr info [--model M] [--lr WxH] [--patch P | --full-image] [--json]
+          refqsr info [--model M] [--lr WxH | --image IN] [--patch P | --full-image] [--json]
           refqsr models
 
         Common: --verbose prints stack traces on errors. --model takes a file or a shipped
-        model name (see `refqsr models`); the default is the best shipped model.
+        model name (see `refqsr models`); the default is the best shipped model. RefQSR
+        models pair their patches with a ClustBlock: --clustblock C (default the shipped
+        clustblock-8bit). --clusters writes the LR image x4 with each patch tinted by its
+        cluster and the reference patches outlined.
         """;
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);

@@ -15,8 +15,20 @@ internal static class TestModels
             TrainJson = "{\"note\":\"random test model\"}",
         };
 
+    /// <summary>A RefQSR model: blocks 1 .. blocks−3 are the query path's low blocks, the
+    /// last two are replaced by RefER blocks.</summary>
+    public static ModelConfig RefQsrConfig(QuantizerKind q = QuantizerKind.Ddtb, int bHigh = 8, int bLow = 4, int blocks = 4, int[]? gated = null)
+        => Config(q, bHigh, blocks, gated) with
+        {
+            RefQsr = new RefQsrSettings(bHigh, bLow, RefQsrSettings.MediumBits(bHigh, bLow), 0.5, [blocks - 2, blocks - 1]),
+        };
+
+    public static ModelConfig ClustBlockConfig(int classes = 10)
+        => new() { Network = NetworkKind.ClustBlock, Classes = classes, TrainJson = "{\"note\":\"random test model\"}" };
+
     public static List<Tensor> Tensors(ModelConfig c, int seed = 1)
     {
+        if (c.Network == NetworkKind.ClustBlock) return ClustBlockTensors(c, seed);
         var rng = new Random(seed);
         var list = new List<Tensor>();
         foreach (var (name, shape) in TensorManifest.Expected(c).OrderBy(k => k.Key, StringComparer.Ordinal))
@@ -36,6 +48,35 @@ internal static class TestModels
             float[] r = c.Quantizer == QuantizerKind.Pams ? [-w.Max(MathF.Abs), w.Max(MathF.Abs)] : [lo, hi];
             list[list.IndexOf(t)] = Tensor.FromFloats(t.Name, r, 2);
         }
+        return list;
+    }
+
+    // ClustBlock: weights at scales that keep every layer's input inside its range, ranges
+    // the weights' min/max (docs/refqsr.md), input ranges picked for those weights
+    static List<Tensor> ClustBlockTensors(ModelConfig c, int seed)
+    {
+        var rng = new Random(seed);
+        var list = new List<Tensor>();
+        var ranges = new Dictionary<string, float[]> { ["q1.range"] = [0f, 255f], ["q2.range"] = [0f, 6f], ["q3.range"] = [0f, 3f], ["q4.range"] = [0f, 1.5f] };
+        foreach (var (name, shape) in TensorManifest.Expected(c).OrderBy(k => k.Key, StringComparer.Ordinal))
+        {
+            long n = shape.Aggregate(1L, (a, b) => a * b);
+            var v = new float[n];
+            if (ranges.TryGetValue(name, out var r)) v = r;
+            else if (!name.EndsWith(".w_range", StringComparison.Ordinal))
+            {
+                float scale = name switch { "conv1.weight" => 0.01f, "fc.weight" => 1f, _ when name.EndsWith(".bias") => 0.05f, _ => 0.06f };
+                for (int i = 0; i < n; i++) v[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+            }
+            list.Add(Tensor.FromFloats(name, v, shape));
+        }
+        var byName = list.ToDictionary(t => t.Name);
+        for (int i = 0; i < list.Count; i++)
+            if (list[i].Name.EndsWith(".w_range", StringComparison.Ordinal))
+            {
+                var w = byName[list[i].Name.Replace(".w_range", ".weight")].ToFloats();
+                list[i] = Tensor.FromFloats(list[i].Name, [w.Min(), w.Max()], 2);
+            }
         return list;
     }
 

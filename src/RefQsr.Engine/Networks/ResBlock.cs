@@ -23,6 +23,9 @@ internal sealed class ResBlock
     public float Slope { get; }
     public ActivationQuantizer? Q1 { get; }
     public ActivationQuantizer? Q2 { get; }
+    /// <summary>RefQSR's query-path quantizers at b_low (blocks 1 .. FirstRefEr−1 only).</summary>
+    public ActivationQuantizer? QLow1 { get; private init; }
+    public ActivationQuantizer? QLow2 { get; private init; }
 
     ResBlock(QuantizedConv c1, QuantizedConv c2, Affine bn1, Affine bn2, float slope, ActivationQuantizer? q1, ActivationQuantizer? q2, int ch)
     {
@@ -41,31 +44,44 @@ internal sealed class ResBlock
         ActivationQuantizer? Q(int k) => c.IsQuantized
             ? ActivationQuantizer.Load(f, $"{p}q{k}.", c.Quantizer, c.DdtbGated.Contains(2 * i + k - 1), ch)
             : null;
+        // the query path's b_low quantizers are never gated (docs/refqsr.md)
+        ActivationQuantizer? QLow(int k) => c.RefQsr is { } r && r.IsLowBlock(i)
+            ? ActivationQuantizer.Load(f, $"{p}qlow{k}.", c.Quantizer, false, ch)
+            : null;
         return new ResBlock(Conv(1), Conv(2), Affine.Load(f, p + "bn1."), Affine.Load(f, p + "bn2."),
-            ActivationQuantizer.Finite(f, p + "act.weight"), Q(1), Q(2), ch);
+            ActivationQuantizer.Finite(f, p + "act.weight"), Q(1), Q(2), ch)
+        { QLow1 = QLow(1), QLow2 = QLow(2) };
     }
 
-    /// <summary>x ← x + block(x), in place.</summary>
+    /// <summary>x ← x + block(x), in place, with the block's own quantizers.</summary>
     public void Forward(float[] x, int h, int w, BlockPrecision prec, int threads, ForwardTrace? trace, int index)
+        => Forward(x, h, w, prec, Q1, Q2, threads, trace, $"body.{index}.q");
+
+    /// <summary>x ← x + block(x), in place, quantizing the two conv inputs with
+    /// <paramref name="q1"/> and <paramref name="q2"/> (RefQSR's query path passes the
+    /// qlow pair); trace names are <paramref name="traceName"/> + 1 or 2.</summary>
+    public void Forward(float[] x, int h, int w, BlockPrecision prec, ActivationQuantizer? q1, ActivationQuantizer? q2,
+        int threads, ForwardTrace? trace, string traceName)
     {
         int ch = Conv1.Channels;
+        bool isFloat = prec.IsFloat || q1 is null || q2 is null;
         var y = new float[x.Length];
-        if (prec.IsFloat || Q1 is null || Q2 is null)
+        if (isFloat)
             FloatConv2d.Run(x, Float1, y, h, w, threads);
         else
         {
-            var codes = Conv1.Forward(x, Q1.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads);
-            trace?.Record($"body.{index}.q1", codes);
+            var codes = Conv1.Forward(x, q1!.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads);
+            trace?.Record(traceName + "1", codes);
         }
         Bn1.Apply(y);
         Elementwise.PRelu(y, Slope);
         var z = new float[x.Length];
-        if (prec.IsFloat || Q1 is null || Q2 is null)
+        if (isFloat)
             FloatConv2d.Run(y, Float2, z, h, w, threads);
         else
         {
-            var codes = Conv2.Forward(y, Q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, z, threads);
-            trace?.Record($"body.{index}.q2", codes);
+            var codes = Conv2.Forward(y, q2!.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, z, threads);
+            trace?.Record(traceName + "2", codes);
         }
         Bn2.Apply(z);
         Elementwise.Add(x, z);
@@ -73,7 +89,8 @@ internal sealed class ResBlock
 }
 
 /// <summary>Collects the activation codes a forward pass fed its integer convs, by name
-/// (<c>body.{i}.q{k}</c>), for parity checks against the trainer.</summary>
+/// (<c>body.{i}.q{k}</c>; RefQSR queries also <c>body.{i}.qlow{k}</c>, <c>refer.{j}.q{k}</c>),
+/// for parity checks against the trainer.</summary>
 public sealed class ForwardTrace
 {
     readonly Dictionary<string, byte[]> codes = [];

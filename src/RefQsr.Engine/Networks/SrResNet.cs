@@ -6,7 +6,7 @@ namespace RefQsr.Engine.Networks;
 /// <summary>SRResNet x4 (SPEC §2) on HWC float images in 0..255: FP32 head, body end,
 /// upsampler and tail; the 32 ResBlock convs in integer arithmetic when the model is
 /// quantized.</summary>
-public sealed class SrResNet
+public sealed partial class SrResNet
 {
     public ModelConfig Config { get; }
     public long ParameterCount { get; }
@@ -14,6 +14,8 @@ public sealed class SrResNet
     readonly float headSlope, up0Slope, up1Slope;
     readonly Affine bodyEndBn;
     internal ResBlock[] Blocks { get; }
+    /// <summary>RefQSR models: the RefER blocks, in the order of refer_blocks; empty otherwise.</summary>
+    internal RefErBlock[] RefEr { get; }
 
     SrResNet(ModelFile f)
     {
@@ -33,6 +35,7 @@ public sealed class SrResNet
         up0Slope = f.Scalar("up.0.act.weight");
         up1Slope = f.Scalar("up.1.act.weight");
         tail = new FloatConvWeights(f.Floats("tail.weight"), 3, ch, 9);
+        RefEr = Config.RefQsr is { } r ? r.RefErBlocks.Select(j => RefErBlock.Load(f, Config, j)).ToArray() : [];
     }
 
     public static SrResNet Load(ModelFile f)
@@ -89,9 +92,33 @@ public sealed class SrResNet
         if (lr.Length != height * width * 3) throw new ArgumentException($"input has {lr.Length} values, expected {height}x{width}x3");
         var headOut = Head(lr, height, width, threads);
         var x = (float[])headOut.Clone();
-        var prec = DefaultPrecision;
-        for (int i = 0; i < Blocks.Length; i++)
-            Blocks[i].Forward(x, height, width, prec, threads, trace, i);
+        RunBlocks(x, height, width, 0, Blocks.Length, _ => (DefaultPrecision, QuantizerSet.Standard), threads, trace);
         return BodyEndAndTail(x, headOut, height, width, threads);
     }
+
+    /// <summary>Runs ResBlocks [<paramref name="from"/>, <paramref name="to"/>) on x in place,
+    /// each at the precision and with the quantizers <paramref name="plan"/> gives it;
+    /// <paramref name="beforeBlock"/> sees a block's input (RefQSR keeps the references'
+    /// inputs to the RefER blocks).</summary>
+    internal void RunBlocks(float[] x, int h, int w, int from, int to, Func<int, (BlockPrecision, QuantizerSet)> plan,
+        int threads, ForwardTrace? trace, Action<int, float[]>? beforeBlock = null)
+    {
+        if (from < 0 || to > Blocks.Length || from > to) throw new ArgumentException($"block range [{from}, {to}) is outside 0..{Blocks.Length}");
+        for (int i = from; i < to; i++)
+        {
+            beforeBlock?.Invoke(i, x);
+            var (prec, set) = plan(i);
+            var b = Blocks[i];
+            if (set == QuantizerSet.QueryLow)
+            {
+                if (b.QLow1 is null || b.QLow2 is null) throw new InvalidOperationException($"block {i} has no query-path (qlow) quantizers");
+                b.Forward(x, h, w, prec, b.QLow1, b.QLow2, threads, trace, $"body.{i}.qlow");
+            }
+            else b.Forward(x, h, w, prec, threads, trace, i);
+        }
+    }
 }
+
+/// <summary>Which activation quantizers a ResBlock uses: its own (<c>q</c>) or RefQSR's
+/// query-path b_low ones (<c>qlow</c>).</summary>
+public enum QuantizerSet { Standard, QueryLow }

@@ -6,8 +6,6 @@ namespace RefQsr.Engine.Weights;
 public enum NetworkKind { SrResNet, ClustBlock }
 public enum QuantizerKind { None, Ddtb, Pams }
 
-/// <summary>RefQSR settings of a model (SPEC §4).</summary>
-public sealed record RefQsrSettings(int BHigh, int BLow, int BMedium, double Tau, IReadOnlyList<int> RefErBlocks);
 
 /// <summary>The model config stored in a model file's metadata (docs/weights-format.md).</summary>
 public sealed record ModelConfig
@@ -33,6 +31,8 @@ public sealed record ModelConfig
     public string Describe() => Network switch
     {
         NetworkKind.ClustBlock => $"ClustBlock, {Classes} classes, 8-bit",
+        _ when RefQsr is { } r =>
+            $"SRResNet x{Scale}, {Blocks} blocks, {Channels} ch, {Quantizer.ToString().ToUpperInvariant()} RefQSR {r.BHigh}-{r.BLow} (queries w{r.BMedium}a{r.BLow}, RefER blocks {string.Join(", ", r.RefErBlocks)})",
         _ => IsQuantized
             ? $"SRResNet x{Scale}, {Blocks} blocks, {Channels} ch, {Quantizer.ToString().ToUpperInvariant()} w{WeightBits}a{ActivationBits}"
             : $"SRResNet x{Scale}, {Blocks} blocks, {Channels} ch, FP32",
@@ -81,19 +81,12 @@ public sealed record ModelConfig
                 if (gated.Contains(gi)) throw new WeightsFormatException($"config.ddtb_gated: index {gi} listed twice");
                 gated.Add(gi);
             }
-        RefQsrSettings? rq = null;
-        if (o["refqsr"] is JsonObject r)
+        RefQsrSettings? rq = o["refqsr"] switch
         {
-            int hi = Int(r, "b_high", 2, 8), lo = Int(r, "b_low", 2, 8), med = Int(r, "b_medium", 2, 8);
-            if (lo > hi) throw new WeightsFormatException($"config.refqsr: b_low {lo} is above b_high {hi}");
-            double tau = r["tau"] is JsonValue tv && tv.TryGetValue(out double t) ? t : throw new WeightsFormatException("config.refqsr.tau: missing or not a number");
-            var blocksList = new List<int>();
-            if (r["refer_blocks"] is JsonArray ra)
-                foreach (var b in ra)
-                    blocksList.Add(b is JsonValue bv && bv.TryGetValue(out int bi) && bi >= 0 && bi < blocks ? bi
-                        : throw new WeightsFormatException($"config.refqsr.refer_blocks: entries must be block indices 0..{blocks - 1}"));
-            rq = new RefQsrSettings(hi, lo, med, tau, blocksList);
-        }
+            null => null,
+            JsonObject r => RefQsrSettings.Parse(r, blocks, qk, wb, ab),
+            _ => throw new WeightsFormatException("config.refqsr: must be null or an object"),
+        };
         return cfg with
         {
             Scale = scale, Channels = channels, Blocks = blocks, Quantizer = qk,
@@ -123,11 +116,11 @@ public sealed record ModelConfig
         return o.ToJsonString();
     }
 
-    static string Str(JsonObject o, string key)
+    internal static string Str(JsonObject o, string key)
         => o[key] is JsonValue v && v.TryGetValue(out string? s) && s is not null ? s
            : throw new WeightsFormatException($"config.{key}: missing or not a string");
 
-    static int Int(JsonObject o, string key, int min, int max)
+    internal static int Int(JsonObject o, string key, int min, int max)
     {
         if (o[key] is not JsonValue v || !v.TryGetValue(out int i))
             throw new WeightsFormatException($"config.{key}: missing or not an integer");

@@ -36,6 +36,7 @@ public static class TensorManifest
                 }
             }
         }
+        if (c.RefQsr is { } r) AddRefQsr(m, c, r);
         m["body_end.conv.weight"] = [ch, ch, 3, 3];
         AddBn(m, "body_end.bn.", ch);
         for (int u = 0; u < 2; u++)
@@ -48,6 +49,35 @@ public static class TensorManifest
     }
 
     public const int GateHidden = 32;
+
+    // docs/refqsr.md "Model file": the query path's b_low quantizers and the RefER blocks
+    static void AddRefQsr(Dictionary<string, long[]> m, ModelConfig c, RefQsrSettings r)
+    {
+        long ch = c.Channels;
+        for (int i = 1; i < r.FirstRefEr; i++)
+            for (int k = 1; k <= 2; k++) AddActivation(m, $"body.{i}.qlow{k}.", c.Quantizer);
+        foreach (int j in r.RefErBlocks)
+        {
+            string p = $"refer.{j}.";
+            for (int k = 1; k <= 2; k++)
+            {
+                m[$"{p}conv{k}.weight"] = [ch, ch, 3, 3];
+                m[$"{p}conv{k}.w_range"] = [2];
+                AddActivation(m, $"{p}q{k}.", c.Quantizer);
+            }
+            m[p + "act.weight"] = [1];
+        }
+    }
+
+    static void AddActivation(Dictionary<string, long[]> m, string q, QuantizerKind kind)
+    {
+        if (kind == QuantizerKind.Pams) m[q + "alpha"] = [1];
+        else
+        {
+            m[q + "alpha_l"] = [1];
+            m[q + "alpha_u"] = [1];
+        }
+    }
 
     static void AddGate(Dictionary<string, long[]> m, string g, long ch)
     {

@@ -1,0 +1,51 @@
+namespace RefQsr.Kernels;
+
+/// <summary>Backward warp of an HWC float feature (docs/refqsr.md step 6):
+/// out(y, x) = bilinear(source, x + u(y, x), y + v(y, x)), taps outside the source read
+/// 0. This is PyTorch's <c>grid_sample(mode="bilinear", padding_mode="zeros",
+/// align_corners=True)</c> expressed in pixel coordinates, with its float32 weights
+/// (nw, ne, sw, se) and its summation order.</summary>
+public static class BilinearWarp
+{
+    /// <summary><paramref name="flow"/> is [height][width][2] = (u, v) in source pixels; the
+    /// output has the flow's size, the source may have another.</summary>
+    public static void Run(ReadOnlySpan<float> source, int sourceHeight, int sourceWidth, int channels,
+        ReadOnlySpan<float> flow, int height, int width, Span<float> output)
+    {
+        if (sourceHeight <= 0 || sourceWidth <= 0 || height <= 0 || width <= 0 || channels <= 0)
+            throw new ArgumentException($"warp: sizes must be positive (source {sourceWidth}x{sourceHeight}, output {width}x{height}, {channels} channels)");
+        if (source.Length < sourceHeight * sourceWidth * channels)
+            throw new ArgumentException($"warp: source has {source.Length} values, needs {sourceHeight * sourceWidth * channels}");
+        if (flow.Length < height * width * 2)
+            throw new ArgumentException($"warp: flow has {flow.Length} values, needs {height * width * 2}");
+        if (output.Length < height * width * channels)
+            throw new ArgumentException($"warp: output has {output.Length} values, needs {height * width * channels}");
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                int p = y * width + x;
+                float ix = x + flow[2 * p], iy = y + flow[2 * p + 1];
+                var o = output.Slice(p * channels, channels);
+                o.Clear();
+                if (!float.IsFinite(ix) || !float.IsFinite(iy)) continue;
+                float fx0 = MathF.Floor(ix), fy0 = MathF.Floor(iy);
+                float fx1 = fx0 + 1, fy1 = fy0 + 1;
+                float nw = (fx1 - ix) * (fy1 - iy), ne = (ix - fx0) * (fy1 - iy);
+                float sw = (fx1 - ix) * (iy - fy0), se = (ix - fx0) * (iy - fy0);
+                // outside by more than a pixel: every tap reads 0 (also keeps the int casts in range)
+                if (fx1 < 0 || fy1 < 0 || fx0 > sourceWidth - 1 || fy0 > sourceHeight - 1) continue;
+                int x0 = (int)fx0, y0 = (int)fy0;
+                Accumulate(o, source, sourceHeight, sourceWidth, channels, x0, y0, nw);
+                Accumulate(o, source, sourceHeight, sourceWidth, channels, x0 + 1, y0, ne);
+                Accumulate(o, source, sourceHeight, sourceWidth, channels, x0, y0 + 1, sw);
+                Accumulate(o, source, sourceHeight, sourceWidth, channels, x0 + 1, y0 + 1, se);
+            }
+    }
+
+    static void Accumulate(Span<float> o, ReadOnlySpan<float> source, int h, int w, int channels, int x, int y, float weight)
+    {
+        if ((uint)x >= (uint)w || (uint)y >= (uint)h) return;
+        var s = source.Slice((y * w + x) * channels, channels);
+        for (int c = 0; c < channels; c++) o[c] += s[c] * weight;
+    }
+}

@@ -1,0 +1,61 @@
+namespace RefQsr.Kernels;
+
+/// <summary>Scalar integer convolution with any kernel, stride and zero padding, for small
+/// layers (ClustBlock's stride-3 conv1 on 3 channels). Same arithmetic as
+/// <see cref="QuantConv3x3"/> + <see cref="QuantConvEpilogue"/>
+/// (docs/integer-arithmetic.md): acc = Σ_V a·w in int32 over the valid taps V, then
+/// total = acc + zw·Σ_V a + za·Σ_V w + za·zw·|V| in int64, y = (float)total · scale.</summary>
+public static class QuantConvStrided
+{
+    /// <summary>Output size along one axis: floor((size + 2·pad − kernel) / stride) + 1, or 0
+    /// when the kernel does not fit (PyTorch's rule).</summary>
+    public static int OutputSize(int size, int kernel, int stride, int pad)
+    {
+        if (size <= 0 || kernel <= 0 || stride <= 0 || pad < 0)
+            throw new ArgumentException($"strided conv: size {size}, kernel {kernel}, stride {stride}, pad {pad} are not valid");
+        int span = size + 2 * pad - kernel;
+        return span < 0 ? 0 : span / stride + 1;
+    }
+
+    /// <summary><paramref name="codes"/>: unsigned activation codes, HWC [height][width][inChannels];
+    /// <paramref name="weightsOihw"/>: signed codes [outChannels][inChannels][kernel][kernel];
+    /// <paramref name="output"/>: HWC [OutputSize(height)][OutputSize(width)][outChannels].</summary>
+    public static void Run(ReadOnlySpan<byte> codes, int height, int width, int inChannels,
+        ReadOnlySpan<sbyte> weightsOihw, int outChannels, int kernel, int stride, int pad,
+        int za, int zw, float scale, Span<float> output)
+    {
+        int oh = OutputSize(height, kernel, stride, pad), ow = OutputSize(width, kernel, stride, pad);
+        if (inChannels <= 0 || outChannels <= 0) throw new ArgumentException("strided conv: channel counts must be positive");
+        if (codes.Length < height * width * inChannels) throw new ArgumentException($"strided conv: input has {codes.Length} codes, needs {height * width * inChannels}");
+        if (weightsOihw.Length != outChannels * inChannels * kernel * kernel)
+            throw new ArgumentException($"strided conv: {weightsOihw.Length} weight codes for shape [{outChannels}, {inChannels}, {kernel}, {kernel}]");
+        if (output.Length < oh * ow * outChannels) throw new ArgumentException($"strided conv: output has {output.Length} values, needs {oh * ow * outChannels}");
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                for (int co = 0; co < outChannels; co++)
+                {
+                    int acc = 0, sumA = 0, sumW = 0, valid = 0;
+                    for (int ky = 0; ky < kernel; ky++)
+                    {
+                        int iy = oy * stride + ky - pad;
+                        if ((uint)iy >= (uint)height) continue;
+                        for (int kx = 0; kx < kernel; kx++)
+                        {
+                            int ix = ox * stride + kx - pad;
+                            if ((uint)ix >= (uint)width) continue;
+                            valid++;
+                            for (int ci = 0; ci < inChannels; ci++)
+                            {
+                                int a = codes[(iy * width + ix) * inChannels + ci];
+                                int w = weightsOihw[((co * inChannels + ci) * kernel + ky) * kernel + kx];
+                                acc += a * w;
+                                sumA += a;
+                                sumW += w;
+                            }
+                        }
+                    }
+                    long total = acc + (long)zw * sumA + (long)za * sumW + (long)za * zw * valid * inChannels;
+                    output[(oy * ow + ox) * outChannels + co] = (float)total * scale;
+                }
+    }
+}

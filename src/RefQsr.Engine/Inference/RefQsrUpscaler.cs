@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using RefQsr.Engine.Imaging;
+using RefQsr.Engine.Metrics;
+using RefQsr.Engine.Networks;
+using RefQsr.Engine.RefQsr;
+using RefQsr.Engine.Tiling;
+
+namespace RefQsr.Engine.Inference;
+
+/// <summary>The RefQSR schedule (docs/refqsr.md): tile, run the ClustBlock on every patch,
+/// pair the patches, run the references as one batch (b_high, keeping their inputs to the
+/// RefER blocks), then the queries as one batch (low-precision blocks and RefER against
+/// their reference), and merge. A batch runs its patches concurrently when there are at
+/// least as many patches as threads, else one after the other with each conv's rows
+/// split; every patch is computed by the same arithmetic either way, so the output does
+/// not depend on the thread count.</summary>
+public sealed class RefQsrUpscaler
+{
+    public SrResNet Network { get; }
+    public ClustBlock ClustBlock { get; }
+    public int Scale => Network.Config.Scale;
+
+    public RefQsrUpscaler(SrResNet network, ClustBlock clustBlock)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(clustBlock);
+        if (network.Config.RefQsr is null)
+            throw new ArgumentException($"RefQSR inference needs a RefQSR model; {network.Config.Describe()} has no 'refqsr' config");
+        Network = network;
+        ClustBlock = clustBlock;
+    }
+
+    public UpscaleResult Run(RgbImage lr, UpscaleOptions options) => Run(lr, options, null);
+
+    /// <summary><paramref name="clusters"/> replaces the ClustBlock's pairing (tests).</summary>
+    internal UpscaleResult Run(RgbImage lr, UpscaleOptions options, ClusterAssignment? clusters)
+    {
+        ArgumentNullException.ThrowIfNull(lr);
+        options.Validate();
+        var sw = Stopwatch.StartNew();
+        var grid = Grid(lr, options);
+        clusters ??= Cluster(lr, grid, options.Threads);
+        var hrPatches = RunPatches(lr, grid, clusters, options.Threads);
+        var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
+        for (int i = 0; i < hrPatches.Length; i++) PatchMerger.WritePatch(hr, grid.Patches[i], Scale, hrPatches[i]);
+        var (bitOps, fqr) = Cost(grid, clusters);
+        return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Clusters = clusters };
+    }
+
+    public static PatchGrid Grid(RgbImage lr, UpscaleOptions options)
+        => options.FullImage ? PatchGrid.FullImage(lr.Width, lr.Height) : PatchGrid.Create(lr.Width, lr.Height, options.PatchSize);
+
+    /// <summary>ClustBlock logits of every patch, then the pairing.</summary>
+    public ClusterAssignment Cluster(RgbImage lr, PatchGrid grid, int threads)
+    {
+        var logits = new float[grid.Patches.Count][];
+        ForEach(grid.Patches.Count, threads, (i, t) =>
+        {
+            var p = grid.Patches[i];
+            logits[i] = ClustBlock.Logits(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t);
+        });
+        return PatchClustering.Assign(logits, Network.Config.RefQsr!.Tau);
+    }
+
+    /// <summary>BitOPs (G) and FQR of this pairing on this grid (docs/refqsr.md "Complexity").</summary>
+    public (double GigaBitOps, double Fqr) Cost(PatchGrid grid, ClusterAssignment clusters)
+    {
+        var (bitOps, fqr) = RefQsrComplexity.Compute(Network.Config, ClustBlock.Classes, grid, clusters);
+        return (bitOps.GigaBitOps, fqr.Fqr);
+    }
+
+    /// <summary>The float HR patches, in grid order: references first (as a batch), then queries.</summary>
+    internal float[][] RunPatches(RgbImage lr, PatchGrid grid, ClusterAssignment clusters, int threads)
+    {
+        if (clusters.PatchCount != grid.Patches.Count)
+            throw new ArgumentException($"the clusters cover {clusters.PatchCount} patches, the grid has {grid.Patches.Count}");
+        var hr = new float[grid.Patches.Count][];
+        var features = new SrResNet.ReferenceFeatures?[grid.Patches.Count];
+        var refs = clusters.References;
+        var needed = new bool[grid.Patches.Count];   // keep features only for references with queries
+        foreach (int q in clusters.Queries) needed[clusters.ReferenceOf[q]] = true;
+        ForEach(refs.Count, threads, (k, t) =>
+        {
+            int i = refs[k];
+            var p = grid.Patches[i];
+            var (output, kept) = Network.ForwardReference(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t);
+            hr[i] = output;
+            if (needed[i]) features[i] = kept;
+        });
+        var queries = clusters.Queries;
+        ForEach(queries.Count, threads, (k, t) =>
+        {
+            int i = queries[k];
+            var p = grid.Patches[i];
+            hr[i] = Network.ForwardQuery(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width,
+                features[clusters.ReferenceOf[i]]!, t);
+        });
+        return hr;
+    }
+
+    // body(index, threads inside the item)
+    static void ForEach(int count, int threads, Action<int, int> body)
+    {
+        if (threads > 1 && count >= threads)
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => body(i, 1));
+        else
+            for (int i = 0; i < count; i++) body(i, threads);
+    }
+}

@@ -1,0 +1,94 @@
+using RefQsr.Engine.Quantization;
+using RefQsr.Kernels;
+
+namespace RefQsr.Engine.RefQsr;
+
+/// <summary>RefER steps 1–5 (docs/refqsr.md): normalise, pool 3x3/3, quantize to b_low on
+/// [−1, 1], argmax cost volume, displacement upsampled to the query's feature size in
+/// pixels. Arithmetic: float32 except the squared-norm sum (float64).</summary>
+public static class RefErMatching
+{
+    public const int Pool = 3;
+
+    /// <summary>Pooled size along one axis: floor(size / 3), as avg_pool2d(3, 3).</summary>
+    public static int PooledSize(int size) => size / Pool;
+
+    /// <summary>Step 1: x / max(‖x‖, 1e-12) at every position, with ‖x‖ = sqrt of a float64
+    /// sum of squares, rounded to float32.</summary>
+    public static float[] Normalize(ReadOnlySpan<float> hwc, int channels)
+    {
+        var r = new float[hwc.Length];
+        for (int p = 0; p < hwc.Length / channels; p++)
+        {
+            var x = hwc.Slice(p * channels, channels);
+            double sum = 0;
+            for (int c = 0; c < channels; c++) sum += (double)x[c] * x[c];
+            float n = MathF.Max((float)Math.Sqrt(sum), 1e-12f);
+            for (int c = 0; c < channels; c++) r[p * channels + c] = x[c] / n;
+        }
+        return r;
+    }
+
+    /// <summary>Step 2: 3x3 average pool, stride 3, remainder rows and columns dropped; the
+    /// 9 values are summed in float32, row-major, then divided by 9 (PyTorch's CPU order).</summary>
+    public static float[] AveragePool(ReadOnlySpan<float> hwc, int height, int width, int channels)
+    {
+        int ph = PooledSize(height), pw = PooledSize(width);
+        var r = new float[ph * pw * channels];
+        for (int py = 0; py < ph; py++)
+            for (int px = 0; px < pw; px++)
+                for (int c = 0; c < channels; c++)
+                {
+                    float s = 0f;
+                    for (int ky = 0; ky < Pool; ky++)
+                        for (int kx = 0; kx < Pool; kx++)
+                            s += hwc[((py * Pool + ky) * width + px * Pool + kx) * channels + c];
+                    r[(py * pw + px) * channels + c] = s / (Pool * Pool);
+                }
+        return r;
+    }
+
+    /// <summary>Step 3: signed codes of a PAMS quantizer with alpha 1 at <paramref name="bits"/>.</summary>
+    public static sbyte[] QuantizeUnit(ReadOnlySpan<float> values, int bits)
+    {
+        var q = Quantizer.Symmetric(1f, bits);
+        var r = new sbyte[values.Length];
+        for (int i = 0; i < r.Length; i++) r[i] = (sbyte)q.Code(values[i]);
+        return r;
+    }
+
+    /// <summary>Steps 1–3 on one feature: its pooled b_low codes [ph·pw][channels].</summary>
+    public static sbyte[] PooledCodes(ReadOnlySpan<float> feature, int height, int width, int channels, int bits)
+        => QuantizeUnit(AveragePool(Normalize(feature, channels), height, width, channels), bits);
+
+    /// <summary>Steps 1–5: the pixel displacement field [hq][wq][2] = (u, v) that warps the
+    /// reference onto the query, or null when either feature is smaller than 3 px in a
+    /// dimension (no pooled grid: the RefER block passes the query through).</summary>
+    public static float[]? PixelFlow(ReadOnlySpan<float> query, int hq, int wq, ReadOnlySpan<float> reference, int hr, int wr,
+        int channels, int bits, int threads = 1)
+    {
+        int pqh = PooledSize(hq), pqw = PooledSize(wq), prh = PooledSize(hr), prw = PooledSize(wr);
+        if (pqh == 0 || pqw == 0 || prh == 0 || prw == 0) return null;
+        var cq = PooledCodes(query, hq, wq, channels, bits);
+        var cr = PooledCodes(reference, hr, wr, channels, bits);
+        var match = new int[pqh * pqw];
+        ArgmaxCostVolume.Run(cq, cr, channels, match, threads);
+        var pooledFlow = PooledFlow(match, pqh, pqw, prw);
+        var flow = new float[hq * wq * 2];
+        FlowUpsample.Run(pooledFlow, pqh, pqw, flow, hq, wq, FlowUpsample.PoolFactor);
+        return flow;
+    }
+
+    /// <summary>Step 5's displacement in pooled units: pos(match(i)) − pos(i), (x, y).</summary>
+    public static float[] PooledFlow(ReadOnlySpan<int> match, int pooledHeight, int pooledWidth, int referencePooledWidth)
+    {
+        var d = new float[pooledHeight * pooledWidth * 2];
+        for (int i = 0; i < pooledHeight * pooledWidth; i++)
+        {
+            int j = match[i];
+            d[2 * i] = j % referencePooledWidth - i % pooledWidth;
+            d[2 * i + 1] = j / referencePooledWidth - i / pooledWidth;
+        }
+        return d;
+    }
+}

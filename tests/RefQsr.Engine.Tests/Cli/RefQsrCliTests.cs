@@ -1,0 +1,105 @@
+using System.Text.Json;
+using RefQsr.Cli;
+using RefQsr.Engine.Imaging;
+using RefQsr.Engine.Weights;
+
+namespace RefQsr.Engine.Tests.Cli;
+
+/// <summary>The CLI with RefQSR models: --clustblock, --clusters, reference ratios.</summary>
+public sealed class RefQsrCliTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("refqsr-cli-rq-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, true);
+
+    string Write(string name, ModelConfig c)
+    {
+        string p = Path.Combine(dir, name);
+        File.WriteAllBytes(p, TestModels.Bytes(c));
+        return p;
+    }
+
+    string RefQsrModel() => Write("rq.safetensors", TestModels.RefQsrConfig());
+    string ClustModel() => Write("cb.safetensors", TestModels.ClustBlockConfig());
+
+    string Png(int w, int h, string name = "in.png")
+    {
+        string p = Path.Combine(dir, name);
+        ImageFiles.SavePng(SyntheticScene.Create(w, h), p);
+        return p;
+    }
+
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Program.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public void UpscaleWritesTheClusterMapAtFourTimesTheLrSize()
+    {
+        string input = Png(40, 30), output = Path.Combine(dir, "out.png"), map = Path.Combine(dir, "map.png");
+        var (code, stdout, err) = Run("upscale", input, output, "--model", RefQsrModel(), "--clustblock", ClustModel(),
+            "--patch", "16", "--clusters", map, "--threads", "2", "--json");
+        Assert.True(code == 0, err);
+        var m = ImageFiles.Load(map, long.MaxValue);
+        Assert.Equal((160, 120), (m.Width, m.Height));
+        using var doc = JsonDocument.Parse(stdout);
+        double ratio = doc.RootElement.GetProperty("reference_ratio").GetDouble();
+        Assert.InRange(ratio, 1.0 / 6, 1.0);
+        Assert.Equal(map, doc.RootElement.GetProperty("clusters").GetString());
+    }
+
+    [Fact]
+    public void RefQsrModelWithoutAClustBlockIsAClearError()
+    {
+        string input = Png(20, 20);
+        var (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", RefQsrModel());
+        Assert.Equal(1, code);
+        Assert.Contains("needs a ClustBlock", err);
+        Assert.Contains("--clustblock", err);
+        (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", RefQsrModel(), "--clustblock", RefQsrModel());
+        Assert.Equal(1, code);
+        Assert.Contains("not a ClustBlock", err);
+    }
+
+    [Fact]
+    public void ClustersNeedARefQsrModel()
+    {
+        string plain = Write("plain.safetensors", TestModels.Config(QuantizerKind.Ddtb, 8, 2));
+        var (code, _, err) = Run("upscale", Png(20, 20), Path.Combine(dir, "o.png"), "--model", plain, "--clusters", Path.Combine(dir, "m.png"));
+        Assert.Equal(2, code);
+        Assert.Contains("--clusters needs a RefQSR model", err);
+    }
+
+    [Fact]
+    public void InfoReportsTheReferenceRatioOfAnImage()
+    {
+        string m = RefQsrModel(), cb = ClustModel();
+        var (code, stdout, err) = Run("info", "--model", m, "--clustblock", cb, "--image", Png(40, 30), "--patch", "16", "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(6, doc.RootElement.GetProperty("patches").GetInt32());
+        Assert.InRange(doc.RootElement.GetProperty("reference_ratio").GetDouble(), 1.0 / 6, 1.0);
+        Assert.Equal(4, doc.RootElement.GetProperty("refqsr").GetProperty("b_low").GetInt32());
+        (code, stdout, err) = Run("info", "--model", m, "--clustblock", cb, "--lr", "40x30", "--patch", "16");
+        Assert.True(code == 0, err);
+        Assert.Contains("every patch a reference", stdout);
+    }
+
+    [Fact]
+    public void EvalReportsReferenceRatiosPerImage()
+    {
+        string data = Directory.CreateDirectory(Path.Combine(dir, "set")).FullName;
+        ImageFiles.SavePng(SyntheticScene.Create(96, 72), Path.Combine(data, "a.png"));
+        ImageFiles.SavePng(SyntheticScene.Create(80, 64), Path.Combine(data, "b.png"));
+        var (code, stdout, err) = Run("eval", "--data", data, "--model", RefQsrModel(), "--clustblock", ClustModel(), "--patch", "12", "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        var per = doc.RootElement.GetProperty("per_image").EnumerateArray().Select(e => e.GetProperty("reference_ratio").GetDouble()).ToArray();
+        Assert.Equal(2, per.Length);
+        Assert.Equal(per.Average(), doc.RootElement.GetProperty("reference_ratio").GetDouble(), 3);
+    }
+}

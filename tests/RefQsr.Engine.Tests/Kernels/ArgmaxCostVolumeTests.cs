@@ -1,0 +1,72 @@
+using RefQsr.Kernels;
+
+namespace RefQsr.Engine.Tests.Kernels;
+
+public class ArgmaxCostVolumeTests
+{
+    static sbyte[] Codes(Random rng, int n, int bits)
+    {
+        int qmax = (1 << (bits - 1)) - 1;
+        var c = new sbyte[n];
+        for (int i = 0; i < n; i++) c[i] = (sbyte)rng.Next(-qmax, qmax + 1);
+        return c;
+    }
+
+    [Theory]
+    [InlineData(2, 37, 23, 64)]
+    [InlineData(3, 5, 41, 64)]
+    [InlineData(4, 33, 17, 64)]
+    [InlineData(5, 9, 9, 20)]
+    [InlineData(6, 13, 7, 48)]
+    [InlineData(7, 1, 1, 64)]
+    [InlineData(8, 31, 29, 64)]
+    [InlineData(8, 11, 6, 5)]
+    public void FastPathMatchesReference(int bits, int nq, int nr, int channels)
+    {
+        var rng = new Random(bits * 1000 + nq);
+        var q = Codes(rng, nq * channels, bits);
+        var r = Codes(rng, nr * channels, bits);
+        var expected = new int[nq];
+        ArgmaxCostVolume.Reference(q, r, channels, expected);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var got = new int[nq];
+            ArgmaxCostVolume.Run(q, r, channels, got, threads);
+            Assert.Equal(expected, got);
+        }
+        // the reference itself: brute force over the full cost matrix
+        for (int i = 0; i < nq; i++)
+        {
+            var costs = Enumerable.Range(0, nr).Select(j => Enumerable.Range(0, channels).Sum(c => q[i * channels + c] * r[j * channels + c])).ToArray();
+            Assert.Equal(Array.IndexOf(costs, costs.Max()), expected[i]);
+        }
+    }
+
+    [Fact]
+    public void TiesGoToTheLowestReferenceIndex()
+    {
+        const int c = 64, nr = 11;
+        var rng = new Random(5);
+        var q = Codes(rng, 3 * c, 4);
+        var r = new sbyte[nr * c];                    // all-zero rows: every cost is 0
+        var fast = new int[3];
+        ArgmaxCostVolume.Run(q, r, c, fast);
+        Assert.Equal([0, 0, 0], fast);
+        // rows 2, 6 and 9 equal and best (4 refs per vector pass: ties inside and across passes)
+        var best = Codes(rng, c, 4);
+        for (int i = 0; i < c; i++) q[i] = best[i];
+        foreach (int j in new[] { 9, 6, 2 }) best.CopyTo(r.AsSpan(j * c));
+        var reference = new int[3];
+        ArgmaxCostVolume.Reference(q, r, c, reference);
+        ArgmaxCostVolume.Run(q, r, c, fast);
+        Assert.Equal(2, reference[0]);
+        Assert.Equal(reference, fast);
+    }
+
+    [Fact]
+    public void RejectsRaggedInput()
+    {
+        Assert.Throws<ArgumentException>(() => ArgmaxCostVolume.Run(new sbyte[65], new sbyte[64], 64, new int[1]));
+        Assert.Throws<ArgumentException>(() => ArgmaxCostVolume.Run(new sbyte[64], [], 64, new int[1]));
+    }
+}
