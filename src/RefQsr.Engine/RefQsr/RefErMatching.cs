@@ -39,11 +39,11 @@ public static class RefErMatching
             for (int px = 0; px < pw; px++)
                 for (int c = 0; c < channels; c++)
                 {
-                    float s = 0f;
+                    double s = 0;   // float64 sum and division, rounded once (docs/refqsr.md step 2)
                     for (int ky = 0; ky < Pool; ky++)
                         for (int kx = 0; kx < Pool; kx++)
                             s += hwc[((py * Pool + ky) * width + px * Pool + kx) * channels + c];
-                    r[(py * pw + px) * channels + c] = s / (Pool * Pool);
+                    r[(py * pw + px) * channels + c] = (float)(s / (Pool * Pool));
                 }
         return r;
     }
