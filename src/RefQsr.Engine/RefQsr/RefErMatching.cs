@@ -30,7 +30,7 @@ public static class RefErMatching
     }
 
     /// <summary>Step 2: 3x3 average pool, stride 3, remainder rows and columns dropped; the
-    /// 9 values are summed in float32, row-major, then divided by 9 (PyTorch's CPU order).</summary>
+    /// 9 values are summed in float64, row-major, divided by 9 and rounded once.</summary>
     public static float[] AveragePool(ReadOnlySpan<float> hwc, int height, int width, int channels)
     {
         int ph = PooledSize(height), pw = PooledSize(width);
