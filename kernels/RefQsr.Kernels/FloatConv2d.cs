@@ -7,7 +7,7 @@ namespace RefQsr.Kernels;
 /// <summary>FP32 stride-1 "same" convolution (zero padding) on HWC images, no bias.
 /// Weights are given in PyTorch order [out][in][ky][kx] and packed once by
 /// <see cref="FloatConvWeights"/>.</summary>
-public static class FloatConv2d
+public static partial class FloatConv2d
 {
     /// <summary>The scalar truth the SIMD path is tested against.</summary>
     public static void Reference(ReadOnlySpan<float> input, ReadOnlySpan<float> weightsOihw, Span<float> output, ConvShape s)
@@ -44,6 +44,11 @@ public static class FloatConv2d
         s.Validate(input.Length, w.Length, output.Length);
         int pad = s.Pad, pw = width + 2 * pad;
         float[] padded = PadHwc(input, height, width, s.InChannels, pad);
+        if (w.Scheme == FloatConvWeights.Layout.OutTapIn && Avx512F.IsSupported)
+        {
+            PixelVectorConv(padded, height + 2 * pad, pw, w, output, height, width, threads);
+            return;
+        }
         RowParallel.For(height, threads, (r0, r1) =>
         {
             if (w.Scheme == FloatConvWeights.Layout.TapInOut && w.OutChannels % 64 == 0 && Avx512F.IsSupported)

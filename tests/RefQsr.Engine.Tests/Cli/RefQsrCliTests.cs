@@ -56,10 +56,11 @@ public sealed class RefQsrCliTests : IDisposable
     public void RefQsrModelWithoutAClustBlockIsAClearError()
     {
         string input = Png(20, 20);
-        var (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", RefQsrModel());
+        // without --clustblock the shipped clustblock-8bit is used; a missing one is named
+        var (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", RefQsrModel(), "--clustblock", Path.Combine(dir, "none.safetensors"));
         Assert.Equal(1, code);
-        Assert.Contains("needs a ClustBlock", err);
-        Assert.Contains("--clustblock", err);
+        Assert.Contains("model not found", err);
+        Assert.Contains("none.safetensors", err);
         (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", RefQsrModel(), "--clustblock", RefQsrModel());
         Assert.Equal(1, code);
         Assert.Contains("not a ClustBlock", err);
