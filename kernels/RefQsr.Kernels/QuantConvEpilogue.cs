@@ -8,10 +8,22 @@ public static class QuantConvEpilogue
 {
     public static void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<int> acc, QuantConvWeights w,
         int height, int width, int za, int zw, float scale, Span<float> output)
+        => Dequantize(codes, acc, w, height, width, za, zw, scale, output, default);
+
+    /// <summary>Dequantize fused with the element-wise ops after the conv (BN, PReLU, skip
+    /// add): one pass instead of four, same float32 results.</summary>
+    public static void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<int> acc, QuantConvWeights w,
+        int height, int width, int za, int zw, float scale, Span<float> output, EpilogueOps ops)
     {
         int cin = w.InChannels, cout = w.OutChannels;
         if (codes.Length < height * width * cin || acc.Length < height * width * cout || output.Length < height * width * cout)
             throw new ArgumentException("conv epilogue: buffer sizes do not match the image");
+        if (ops.HasAffine && (ops.AffineA.Length != cout || ops.AffineB.Length != cout))
+            throw new ArgumentException($"conv epilogue: affine has {ops.AffineA.Length}/{ops.AffineB.Length} values for {cout} channels");
+        if (ops.HasResidual && ops.Residual.Length < height * width * cout)
+            throw new ArgumentException("conv epilogue: residual is smaller than the output");
+        bool affine = ops.HasAffine, residual = ops.HasResidual, prelu = ops.PReluSlope.HasValue;
+        float slope = ops.PReluSlope ?? 0f;
         // channel sums of the codes, then their 3x3 box over valid taps
         var chanSum = new int[height * width];
         for (int p = 0; p < chanSum.Length; p++)
@@ -51,7 +63,11 @@ public static class QuantConvEpilogue
                         for (int t = 0; t < 9; t++)
                             if ((validMask & (1 << t)) != 0) sumW += tapSums[co * 9 + t];
                     long total = acc[baseIdx + co] + constPart + za * sumW;
-                    output[baseIdx + co] = (float)total * scale;
+                    float v = (float)total * scale;
+                    if (affine) v = v * ops.AffineA[co] + ops.AffineB[co];
+                    if (prelu && !(v > 0f)) v = slope * v;
+                    if (residual) v = ops.Residual[baseIdx + co] + v;
+                    output[baseIdx + co] = v;
                 }
             }
     }

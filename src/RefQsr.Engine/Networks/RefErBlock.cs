@@ -42,12 +42,10 @@ internal sealed class RefErBlock
         BilinearWarp.Run(fr, hr, wr, ch, flow, hq, wq, diff);
         for (int i = 0; i < diff.Length; i++) diff[i] = fq[i] - diff[i];
         var y = new float[fq.Length];
-        var codes = Conv1.Forward(diff, Q1.For(diff, ch, bHigh), bHigh, hq, wq, y, threads);
+        var codes = Conv1.Forward(diff, Q1.For(diff, ch, bHigh), bHigh, hq, wq, y, threads, new EpilogueOps { PReluSlope = Slope });
         trace?.Record($"refer.{Index}.q1", codes);
-        Elementwise.PRelu(y, Slope);
-        var z = new float[fq.Length];
-        codes = Conv2.Forward(y, Q2.For(y, ch, bHigh), bHigh, hq, wq, z, threads);
+        // the residual add is fused: fq ← fq + conv2(...)
+        codes = Conv2.Forward(y, Q2.For(y, ch, bHigh), bHigh, hq, wq, fq, threads, new EpilogueOps { Residual = fq });
         trace?.Record($"refer.{Index}.q2", codes);
-        Elementwise.Add(fq, z);
     }
 }

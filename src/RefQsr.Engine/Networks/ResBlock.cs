@@ -64,25 +64,30 @@ internal sealed class ResBlock
         int threads, ForwardTrace? trace, string traceName)
     {
         int ch = Conv1.Channels;
-        bool isFloat = prec.IsFloat || q1 is null || q2 is null;
-        var y = new float[x.Length];
-        if (isFloat)
-            FloatConv2d.Run(x, Float1, y, h, w, threads);
-        else
+        if (prec.IsFloat || q1 is null || q2 is null)
         {
-            var codes = Conv1.Forward(x, q1!.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads);
-            trace?.Record(traceName + "1", codes);
+            ForwardFloat(x, h, w, threads);
+            return;
         }
+        // BN and PReLU fused into conv1's epilogue; BN and the skip add into conv2's,
+        // which writes x + block(x) straight into x
+        var y = new float[x.Length];
+        var codes = Conv1.Forward(x, q1.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads,
+            new EpilogueOps { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope });
+        trace?.Record(traceName + "1", codes);
+        codes = Conv2.Forward(y, q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads,
+            new EpilogueOps { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x });
+        trace?.Record(traceName + "2", codes);
+    }
+
+    void ForwardFloat(float[] x, int h, int w, int threads)
+    {
+        var y = new float[x.Length];
+        FloatConv2d.Run(x, Float1, y, h, w, threads);
         Bn1.Apply(y);
         Elementwise.PRelu(y, Slope);
         var z = new float[x.Length];
-        if (isFloat)
-            FloatConv2d.Run(y, Float2, z, h, w, threads);
-        else
-        {
-            var codes = Conv2.Forward(y, q2!.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, z, threads);
-            trace?.Record(traceName + "2", codes);
-        }
+        FloatConv2d.Run(y, Float2, z, h, w, threads);
         Bn2.Apply(z);
         Elementwise.Add(x, z);
     }

@@ -123,4 +123,32 @@ public class QuantConv3x3Tests
                     Assert.Equal((float)total * scale, y[(py * w + px) * c + co]);
                 }
     }
+
+    [Fact]
+    public void FusedEpilogueEqualsTheSeparatePassesBitForBit()
+    {
+        int h = 5, w = 7, c = 64, za = -3, zw = 2;
+        float scale = 0.013f, slope = 0.2f;
+        var (codes, weights) = Data(h, w, c, c, 5, 6, 21);
+        var qw = new QuantConvWeights(weights, c, c);
+        var acc = new int[h * w * c];
+        QuantConv3x3.Run(codes, qw, acc, h, w, 1);
+        var r = new Random(4);
+        var a = Enumerable.Range(0, c).Select(_ => (float)r.NextDouble() + 0.5f).ToArray();
+        var b = Enumerable.Range(0, c).Select(_ => (float)r.NextDouble() - 0.5f).ToArray();
+        var skip = Enumerable.Range(0, h * w * c).Select(_ => (float)r.NextDouble() * 4 - 2).ToArray();
+
+        var separate = new float[acc.Length];
+        QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, za, zw, scale, separate);
+        for (int i = 0; i < separate.Length; i++)
+        {
+            float v = separate[i] * a[i % c] + b[i % c];
+            v = v > 0f ? v : slope * v;
+            separate[i] = skip[i] + v;
+        }
+        var fused = (float[])skip.Clone();   // residual updated in place, as the ResBlock does
+        QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, za, zw, scale, fused,
+            new EpilogueOps { AffineA = a, AffineB = b, PReluSlope = slope, Residual = fused });
+        Assert.Equal(separate, fused);
+    }
 }
