@@ -4,6 +4,12 @@ namespace RefQsr.Bench;
 
 public static class Program
 {
-    /// <summary>dotnet run --project bench/RefQsr.Bench -c Release -- [BenchmarkDotNet args, e.g. --filter *Conv*]</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    /// <summary>dotnet run --project bench/RefQsr.Bench -c Release -- compare [--quick] [--json] [--onnx DIR] [--weights DIR]
+    /// (side by side with ONNX Runtime), or BenchmarkDotNet arguments, e.g. --filter *Conv*.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "compare") return CompareCommand.Run(args[1..]);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

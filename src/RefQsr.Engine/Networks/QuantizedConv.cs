@@ -48,20 +48,24 @@ internal sealed class QuantizedConv
 
     /// <summary>Quantize x at activation bits, run the integer conv, dequantize.
     /// Returns the unsigned codes it fed the kernel (for parity traces).</summary>
-    public byte[] Forward(ReadOnlySpan<float> x, Quantizer aq, int wBits, int h, int w, float[] output, int threads)
+    public byte[] Forward(float[] x, Quantizer aq, int wBits, int h, int w, float[] output, int threads)
         => Forward(x, aq, wBits, h, w, output, threads, default);
 
     /// <summary>As above, with the element-wise ops that follow the conv fused into its
     /// epilogue. <paramref name="output"/> may be the residual itself (updated in place).</summary>
-    public byte[] Forward(ReadOnlySpan<float> x, Quantizer aq, int wBits, int h, int w, float[] output, int threads, EpilogueOps ops)
+    public byte[] Forward(float[] x, Quantizer aq, int wBits, int h, int w, float[] output, int threads, EpilogueOps ops)
     {
         var (weights, wq) = At(wBits);
         var codes = new byte[x.Length];
-        for (int i = 0; i < x.Length; i++) codes[i] = aq.UnsignedCode(x[i]);
+        int rowLen = w * Channels;
+        RowParallel.For(h, threads, (r0, r1) =>
+        {
+            for (int i = r0 * rowLen; i < r1 * rowLen; i++) codes[i] = aq.UnsignedCode(x[i]);
+        });
         var acc = new int[h * w * Channels];
         QuantConv3x3.Run(codes, weights, acc, h, w, threads);
         float scale = 1f / (aq.S * wq.S);
-        QuantConvEpilogue.Dequantize(codes, acc, weights, h, w, aq.UnsignedZero, (int)wq.Zp, scale, output, ops);
+        QuantConvEpilogue.Dequantize(codes, acc, weights, h, w, aq.UnsignedZero, (int)wq.Zp, scale, output, ops, threads);
         return codes;
     }
 }
