@@ -89,7 +89,7 @@ internal static class CompareCommand
                     QuantConvEpilogue.Dequantize(codes, acc, wq, H, W, -(1 << (bits - 1)), 0, 0.01f, outF);
                 }, minRuns, budget);
                 yield return new Row($"conv3x3 64->64 96x96 w{bits}a{bits} vs ORT QLinearConv u8s8", t, ours, ortQ, ConvMacs / ours / 1e6,
-                    "same kernel at every bit-width (no bit-width-specialised kernels yet)");
+                    $"kernel path {QuantConv3x3.BestPath(wq, codes.Max())}");
             }
         }
     }

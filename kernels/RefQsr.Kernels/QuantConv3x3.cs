@@ -44,7 +44,31 @@ public static partial class QuantConv3x3
     /// reference loop. Exact integer results, so every path and every thread count gives
     /// identical output.</summary>
     public static void Run(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads)
-        => Run(codes, w, acc, height, width, threads, BestPath(w));
+        => Run(codes, w, acc, height, width, threads, BestPath(w, MaxCode(codes)));
+
+    /// <summary>The int16-accumulating path pays off once it can sum at least this many
+    /// vpmaddubsw results before widening.</summary>
+    const int MinInt16Steps = 4;
+
+    /// <summary>The fastest exact path for these weights and activation codes up to
+    /// <paramref name="maxActivation"/>.</summary>
+    public static QuantConvPath BestPath(QuantConvWeights w, int maxActivation)
+    {
+        if (w.QuadsVectorizable && Avx512BW.IsSupported && Int16Steps(maxActivation, w.MaxAbsCode) >= MinInt16Steps)
+            return QuantConvPath.Avx512Int16;
+        return BestPath(w);
+    }
+
+    static int MaxCode(ReadOnlySpan<byte> codes)
+    {
+        var max = Vector512<byte>.Zero;
+        int i = 0;
+        for (; i + 64 <= codes.Length; i += 64) max = Vector512.Max(max, Vector512.Create(codes.Slice(i, 64)));
+        int m = 0;
+        for (int j = 0; j < 64; j++) m = Math.Max(m, max.GetElement(j));
+        for (; i < codes.Length; i++) m = Math.Max(m, codes[i]);
+        return m;
+    }
 
     /// <summary>The fastest path this CPU supports for these weights.</summary>
     public static QuantConvPath BestPath(QuantConvWeights w)
@@ -67,6 +91,7 @@ public static partial class QuantConv3x3
             QuantConvPath.Avx2 => Avx2.IsSupported && w.Vectorizable,
             QuantConvPath.AvxVnni => AvxVnni.IsSupported && w.Vectorizable,
             QuantConvPath.Avx512Pairs => Avx512BW.IsSupported && w.PairsVectorizable,
+            QuantConvPath.Avx512Int16 => Avx512BW.IsSupported && w.QuadsVectorizable,
             _ => false,
         };
         if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
@@ -76,6 +101,15 @@ public static partial class QuantConv3x3
             return;
         }
         int pw = width + 2;
+        if (path == QuantConvPath.Avx512Int16)
+        {
+            int steps = Int16Steps(MaxCode(codes), w.MaxAbsCode);
+            if (steps < 1)
+                throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {MaxCode(codes)} with weight codes up to ±{w.MaxAbsCode}");
+            byte[] pad = Pad(codes, height, width, w.InChannels);
+            RowParallel.For(height, threads, (r0, r1) => Avx512Int16Rows(pad, pw, w, acc, width, r0, r1, Math.Min(steps, 9 * w.InChannels / 4)));
+            return;
+        }
         if (path == QuantConvPath.Avx512Pairs)
         {
             ushort[] wide = PadWide(codes, height, width, w.InChannels);
@@ -183,6 +217,11 @@ public sealed class QuantConvWeights
     readonly int[] fullSums;
     internal bool Vectorizable => InChannels % 32 == 0 && OutChannels % 4 == 0;
     internal bool PairsVectorizable => InChannels % 2 == 0 && OutChannels % 64 == 0;
+    internal bool QuadsVectorizable => InChannels % 4 == 0 && OutChannels % 64 == 0;
+    /// <summary>Largest |code|: bounds the int16 accumulation of the Avx512Int16 path.</summary>
+    public int MaxAbsCode { get; }
+    /// <summary>[tap][in/4][out][4] bytes: the layout of the Avx512Int16 path.</summary>
+    internal sbyte[] Quads { get; }
     /// <summary>[tap][in/2][out][2] int16: the pair layout of the Avx512 path.</summary>
     internal short[] Pairs { get; }
 
@@ -210,6 +249,13 @@ public sealed class QuantConvWeights
                 for (int ci = 0; ci < inChannels; ci++)
                     for (int t = 0; t < 9; t++)
                         Pairs[((t * (inChannels / 2) + ci / 2) * outChannels + co) * 2 + (ci & 1)] = CodesOihw[(co * inChannels + ci) * 9 + t];
+        Quads = new sbyte[outChannels * inChannels * 9];
+        if (inChannels % 4 == 0)
+            for (int co = 0; co < outChannels; co++)
+                for (int ci = 0; ci < inChannels; ci++)
+                    for (int t = 0; t < 9; t++)
+                        Quads[((t * (inChannels / 4) + ci / 4) * outChannels + co) * 4 + (ci & 3)] = CodesOihw[(co * inChannels + ci) * 9 + t];
+        foreach (var v in CodesOihw) MaxAbsCode = Math.Max(MaxAbsCode, Math.Abs((int)v));
         fullSums = new int[outChannels];
         for (int co = 0; co < outChannels; co++)
             for (int t = 0; t < 9; t++) fullSums[co] += TapSums[co * 9 + t];

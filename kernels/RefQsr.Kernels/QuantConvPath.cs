@@ -12,4 +12,8 @@ public enum QuantConvPath
     /// <summary>Vector512 vpmaddwd of broadcast activation pairs against 16 output channels
     /// at once, 4 pixels x 64 channels in registers, no horizontal sums.</summary>
     Avx512Pairs,
+    /// <summary>Vector512 vpmaddubsw (u8 x s8 pairs) summed in int16 for as many steps as
+    /// stay exact for the codes' magnitudes (<see cref="QuantConv3x3.Int16Steps(int, int)"/>),
+    /// then widened: 64 MACs per multiply; low bit-widths only.</summary>
+    Avx512Int16,
 }

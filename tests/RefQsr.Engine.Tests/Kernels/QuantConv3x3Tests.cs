@@ -30,6 +30,11 @@ public class QuantConv3x3Tests
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Pairs;
     }
 
+    /// <summary>The int16 path runs only where its step bound allows (tested separately).</summary>
+    static bool Int16Usable(byte[] codes, sbyte[] weights)
+        => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
+           && QuantConv3x3.Int16Steps(codes.Max(), weights.Max(v => Math.Abs((int)v))) >= 1;
+
     [Theory]
     [MemberData(nameof(Bits))]
     public void SimdMatchesReferenceAtEveryBitWidth(int aBits, int wBits)
@@ -41,12 +46,18 @@ public class QuantConv3x3Tests
             var expected = new int[s.OutputLength];
             QuantConv3x3.Reference(codes, weights, expected, s);
             var qw = new QuantConvWeights(weights, 64, 64);
-            foreach (var path in SupportedPaths())
+            var paths = SupportedPaths().ToList();
+            if (Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx512Int16);
+            foreach (var path in paths)
             {
                 var actual = new int[s.OutputLength];
                 QuantConv3x3.Run(codes, qw, actual, h, w, 2, path);
                 Assert.True(expected.SequenceEqual(actual), $"{path} differs at {h}x{w}, a{aBits} w{wBits}");
             }
+            // and the automatic choice
+            var auto = new int[s.OutputLength];
+            QuantConv3x3.Run(codes, qw, auto, h, w, 1);
+            Assert.Equal(expected, auto);
         }
     }
 
@@ -150,5 +161,35 @@ public class QuantConv3x3Tests
         QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, za, zw, scale, fused,
             new EpilogueOps { AffineA = a, AffineB = b, PReluSlope = slope, Residual = fused });
         Assert.Equal(separate, fused);
+    }
+
+    [Theory]
+    [InlineData(15, 32, 34)]     // 4-bit activations, 6-bit weights: SPEC §8's k = 35 counts 2k·15·31; with -32 it is 34
+    [InlineData(63, 32, 8)]
+    [InlineData(255, 32, 2)]
+    [InlineData(255, 128, 0)]    // 8-bit x 8-bit: one vpmaddubsw pair can saturate, never exact
+    [InlineData(3, 2, 2730)]
+    public void Int16StepBound(int maxA, int maxW, int steps) => Assert.Equal(steps, QuantConv3x3.Int16Steps(maxA, maxW));
+
+    [Fact]
+    public void Int16PathIsExactAtItsBound()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
+        // worst case for the bound: every code at its maximum, every weight at -32, so each
+        // int16 partial sum reaches -34·2·15·32 = -32640 just before widening
+        int h = 3, w = 5;
+        var codes = Enumerable.Repeat((byte)15, h * w * 64).ToArray();
+        var weights = Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray();
+        var s = new ConvShape(h, w, 64, 64, 3);
+        var expected = new int[s.OutputLength];
+        QuantConv3x3.Reference(codes, weights, expected, s);
+        var actual = new int[s.OutputLength];
+        QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 1, QuantConvPath.Avx512Int16);
+        Assert.Equal(expected, actual);
+        Assert.Equal(QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
+        // one more unit on either side breaks the bound: the path refuses rather than overflow
+        var big = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
+        var w8 = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
+        Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(big, new QuantConvWeights(w8, 64, 64), actual, h, w, 1, QuantConvPath.Avx512Int16));
     }
 }
