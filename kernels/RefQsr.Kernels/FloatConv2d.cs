@@ -246,6 +246,7 @@ public sealed class FloatConvWeights
     public Layout Scheme { get; }
     internal float[] Packed { get; }
     public int Length => Packed.Length;
+    public long ResidentBytes => 4L * Packed.Length;
 
     public FloatConvWeights(ReadOnlySpan<float> weightsOihw, int outChannels, int inChannels, int kernel)
     {

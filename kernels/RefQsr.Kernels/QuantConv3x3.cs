@@ -214,6 +214,9 @@ public sealed class QuantConvWeights
     /// <summary>[out][tap]: sum over input channels of the codes at that tap.</summary>
     public int[] TapSums { get; }
     internal int FullTapSum(int outChannel) => fullSums[outChannel];
+
+    /// <summary>Bytes held: the codes in each kernel's layout plus the correction sums.</summary>
+    public long ResidentBytes => CodesOihw.Length + Codes.Length + 2L * Pairs.Length + Quads.Length + 4L * (TapSums.Length + fullSums.Length);
     readonly int[] fullSums;
     internal bool Vectorizable => InChannels % 32 == 0 && OutChannels % 4 == 0;
     internal bool PairsVectorizable => InChannels % 2 == 0 && OutChannels % 64 == 0;

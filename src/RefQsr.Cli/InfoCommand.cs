@@ -31,7 +31,7 @@ internal static class InfoCommand
                 model = Path.GetFileNameWithoutExtension(path), file = path, description = c.Describe(),
                 network = c.Network.ToString().ToLowerInvariant(), scale = c.Scale, channels = c.Channels, blocks = c.Blocks,
                 quantizer = c.Quantizer.ToString().ToLowerInvariant(), w_bits = c.WeightBits, a_bits = c.ActivationBits,
-                ddtb_gated = c.DdtbGated, parameters = net.ParameterCount,
+                ddtb_gated = c.DdtbGated, parameters = net.ParameterCount, resident_bytes = net.ResidentBytes,
                 refqsr = c.RefQsr is { } s ? new { b_high = s.BHigh, b_low = s.BLow, b_medium = s.BMedium, tau = s.Tau, refer_blocks = s.RefErBlocks } : null,
                 clustblock = model.ClustBlockPath is { } cb ? Path.GetFileNameWithoutExtension(cb) : null,
                 lr_width = w, lr_height = h, patch = options.FullImage ? 0 : options.PatchSize, patches = grid.Patches.Count,
@@ -46,6 +46,7 @@ internal static class InfoCommand
             stdout.WriteLine($"config      {c.Describe()}" + (c.DdtbGated.Count > 0 ? $", gated quantizers [{string.Join(", ", c.DdtbGated)}]" : ""));
             if (model.ClustBlockPath is not null) stdout.WriteLine($"clustblock  {model.ClustBlockPath}");
             stdout.WriteLine($"parameters  {net.ParameterCount:N0}");
+            stdout.WriteLine($"resident    {net.ResidentBytes / 1048576.0:F1} MiB of weights in memory (float masters + integer layouts per bit-width)");
             stdout.WriteLine($"input       LR {w}x{h} -> HR {w * c.Scale}x{h * c.Scale}, " +
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches ({grid.Patches.Count} patches, {grid.TotalPatchArea:N0} LR px)"));
             if (clusters is not null)

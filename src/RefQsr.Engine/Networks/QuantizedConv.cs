@@ -29,6 +29,12 @@ internal sealed class QuantizedConv
         return new QuantizedConv(f.Floats(prefix + "weight"), range[0], range[1], kind, channels);
     }
 
+    /// <summary>Bytes held: the float master and every bit-width's integer layouts.</summary>
+    public long ResidentBytes
+    {
+        get { lock (byBits) return 4L * Master.Length + byBits.Values.Sum(v => v.Weights.ResidentBytes); }
+    }
+
     public Quantizer WeightQuantizer(int bits)
         => kind == QuantizerKind.Pams ? Quantizer.Symmetric(hi, bits) : Quantizer.Asymmetric(lo, hi, bits);
 

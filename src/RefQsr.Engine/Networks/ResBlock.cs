@@ -16,8 +16,12 @@ internal sealed class ResBlock
 {
     public QuantizedConv Conv1 { get; }
     public QuantizedConv Conv2 { get; }
-    public FloatConvWeights Float1 { get; }
-    public FloatConvWeights Float2 { get; }
+    // the FP32 layouts exist only for FP32 models: quantized ones never run them
+    FloatConvWeights? float1, float2;
+    public FloatConvWeights Float1 => float1 ??= new FloatConvWeights(Conv1.Master, Conv1.Channels, Conv1.Channels, 3);
+    public FloatConvWeights Float2 => float2 ??= new FloatConvWeights(Conv2.Master, Conv2.Channels, Conv2.Channels, 3);
+    public long ResidentBytes => Conv1.ResidentBytes + Conv2.ResidentBytes + (float1?.ResidentBytes ?? 0) + (float2?.ResidentBytes ?? 0)
+        + 4L * (Bn1.A.Length + Bn1.B.Length + Bn2.A.Length + Bn2.B.Length);
     public Affine Bn1 { get; }
     public Affine Bn2 { get; }
     public float Slope { get; }
@@ -30,8 +34,6 @@ internal sealed class ResBlock
     ResBlock(QuantizedConv c1, QuantizedConv c2, Affine bn1, Affine bn2, float slope, ActivationQuantizer? q1, ActivationQuantizer? q2, int ch)
     {
         Conv1 = c1; Conv2 = c2; Bn1 = bn1; Bn2 = bn2; Slope = slope; Q1 = q1; Q2 = q2;
-        Float1 = new FloatConvWeights(c1.Master, ch, ch, 3);
-        Float2 = new FloatConvWeights(c2.Master, ch, ch, 3);
     }
 
     public static ResBlock Load(ModelFile f, ModelConfig c, int i)

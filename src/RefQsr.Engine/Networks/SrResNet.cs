@@ -36,7 +36,43 @@ public sealed partial class SrResNet
         up1Slope = f.Scalar("up.1.act.weight");
         tail = new FloatConvWeights(f.Floats("tail.weight"), 3, ch, 9);
         RefEr = Config.RefQsr is { } r ? r.RefErBlocks.Select(j => RefErBlock.Load(f, Config, j)).ToArray() : [];
+        QuantizeWeightsOnce();
     }
+
+    /// <summary>The weight layouts this model runs with (integer ones per bit-width, or the
+    /// FP32 ones), made at load so the first image pays nothing and
+    /// <see cref="ResidentBytes"/> is complete.</summary>
+    void QuantizeWeightsOnce()
+    {
+        if (!Config.IsQuantized)
+        {
+            foreach (var b in Blocks) _ = (b.Float1, b.Float2);   // FP32 models run the float layouts
+            return;
+        }
+        int high = Config.WeightBits;
+        for (int i = 0; i < Blocks.Length; i++)
+        {
+            Blocks[i].Conv1.At(high);
+            Blocks[i].Conv2.At(high);
+            if (Config.RefQsr is { } r && i >= 1 && i < r.RefErBlocks[0])
+            {
+                Blocks[i].Conv1.At(r.BMedium);
+                Blocks[i].Conv2.At(r.BMedium);
+            }
+        }
+        foreach (var b in RefEr)
+        {
+            b.Conv1.At(high);
+            b.Conv2.At(high);
+        }
+    }
+
+    /// <summary>Bytes of weights this network keeps in memory (float masters, the integer
+    /// layouts of each bit-width it runs at, FP32 conv layouts, BN affines).</summary>
+    public long ResidentBytes
+        => head.ResidentBytes + bodyEnd.ResidentBytes + up0.ResidentBytes + up1.ResidentBytes + tail.ResidentBytes
+           + Blocks.Sum(b => b.ResidentBytes) + RefEr.Sum(b => b.Conv1.ResidentBytes + b.Conv2.ResidentBytes)
+           + 8L * Config.Channels;
 
     public static SrResNet Load(ModelFile f)
     {
