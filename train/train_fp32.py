@@ -58,10 +58,18 @@ def main(argv=None):
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
     step, best, wall = 0, -1.0, 0.0
     ckpt = os.path.join(a.out, "latest.pt")
+    opt_ckpt = os.path.join(a.out, "latest_opt.pt")
     if a.resume and os.path.exists(ckpt):
         st = torch.load(ckpt, map_location=dev)
         model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
+        # the optimizer state lives in its own file (each file stays under the GPU
+        # machine's 16 MiB return limit); older checkpoints carry it inline
+        if os.path.exists(opt_ckpt):
+            opt.load_state_dict(torch.load(opt_ckpt, map_location=dev))
+        elif "opt" in st:
+            opt.load_state_dict(st["opt"])
+        else:
+            print("no optimizer state found: Adam starts fresh")
         step, best, wall = st["step"], st.get("best", -1.0), st.get("wall", 0.0)
         print(f"resumed at step {step} (best Set5 {best:.3f}, {wall/3600:.2f} h so far)")
     extra = tuple(float(s) for s in a.extra_scales.split(",") if s)
@@ -73,8 +81,9 @@ def main(argv=None):
     run_loss, n_loss = 0.0, 0
 
     def checkpoint():
-        common.save_checkpoint(ckpt, model=model.state_dict(), opt=opt.state_dict(), step=step, best=best,
-                               wall=wall + timer.elapsed(), args=vars(a))
+        common.save_checkpoint(opt_ckpt, **opt.state_dict())
+        common.save_checkpoint(ckpt, model=model.state_dict(), step=step, best=best,
+                               wall=wall + timer.elapsed(), args=vars(a), device=str(dev))
 
     periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
