@@ -37,6 +37,8 @@ public sealed class RefQsrUpscaler
     {
         ArgumentNullException.ThrowIfNull(lr);
         options.Validate();
+        if (options.Device is not (ComputeDevice.Cpu or ComputeDevice.Auto))
+            throw new NotSupportedException($"RefQSR models run on the CPU only (the RefQSR schedule is not on the GPU backend yet); use --device cpu or auto, not {options.Device}");
         var sw = Stopwatch.StartNew();
         var grid = Grid(lr, options);
         clusters ??= Cluster(lr, grid, options.Threads);
