@@ -35,13 +35,13 @@ internal static class UpscaleCommand
                 lr_width = lr.Width, lr_height = lr.Height, hr_width = result.Image.Width, hr_height = result.Image.Height,
                 patches = result.Grid.Patches.Count, bitops_g = Common.Round(result.GigaBitOps, 4), fqr = Common.Round(result.Fqr, 4),
                 reference_ratio = Ratio(result), references = result.Clusters?.ReferenceCount, clusters = clusterMap,
-                seconds = Common.Round(result.Elapsed.TotalSeconds, 3),
+                seconds = Common.Round(result.Elapsed.TotalSeconds, 3), device = result.Device,
             });
         else
             stdout.WriteLine($"wrote {output} ({result.Image.Width}x{result.Image.Height}) from {result.Grid.Patches.Count} patch(es): " +
                 $"{result.GigaBitOps:F2} G BitOPs, FQR {result.Fqr:F2}, " +
                 (result.Clusters is { } c ? $"{c.ReferenceCount} reference(s) ({c.ReferenceRatio:P1}), " : "") +
-                $"{result.Elapsed.TotalSeconds:F2} s" + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
+                $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
         return 0;
     }
 
