@@ -15,6 +15,7 @@ internal static class DemoCommand
         var (w, h) = a.GetSize("size", (320, 240));
         var options = Common.Options(a);
         var (net, modelPath) = Common.LoadModel(a);
+        ComputeDevices.Check(options.Device, net.Config);
         int scale = net.Config.Scale;
         Directory.CreateDirectory(outDir);
 

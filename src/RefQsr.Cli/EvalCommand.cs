@@ -26,6 +26,7 @@ internal static class EvalCommand
         var options = Common.Options(a);
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
         var model = Common.LoadRunner(a);
+        ComputeDevices.Check(options.Device, model.Net.Config);
         var (net, modelPath) = (model.Net, model.Path);
         bool refqsr = model.RefQsr is not null;
         int scale = net.Config.Scale;

@@ -22,6 +22,7 @@ internal static class UpscaleCommand
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
         var lr = ImageFiles.Load(input, maxPixels);
         var model = Common.LoadRunner(a);
+        ComputeDevices.Check(options.Device, model.Net.Config);
         if (clusterMap is not null && model.RefQsr is null)
             throw CliException.Usage($"--clusters needs a RefQSR model; {Path.GetFileName(model.Path)} is a {model.Net.Config.Describe()}");
         if (!a.Has("json")) stderr.WriteLine($"upscaling {lr.Width}x{lr.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");

@@ -14,12 +14,16 @@ internal static class GpuBackends
     public static GpuBackend? Resolve(ComputeDevice device, SrResNet network) => device switch
     {
         ComputeDevice.Cpu => null,
-        ComputeDevice.Cuda => GpuDevice.CudaAvailable ? GpuBackend.Cuda
-            : throw new DeviceUnavailableException("--device cuda: no CUDA device found (no NVIDIA driver, or no GPU visible to it); use --device cpu or auto"),
-        ComputeDevice.IlgpuCpu => GpuBackend.IlgpuCpu,
+        ComputeDevice.Cuda or ComputeDevice.IlgpuCpu => Checked(device, network),
         ComputeDevice.Auto => GpuDevice.CudaAvailable && network.Config.Channels % 4 == 0 ? GpuBackend.Cuda : null,
         _ => throw new ArgumentException($"unknown device {device}"),
     };
+
+    static GpuBackend Checked(ComputeDevice device, SrResNet network)
+    {
+        ComputeDevices.Check(device, network.Config);
+        return device == ComputeDevice.Cuda ? GpuBackend.Cuda : GpuBackend.IlgpuCpu;
+    }
 
     static readonly ConditionalWeakTable<SrResNet, Dictionary<GpuBackend, GpuSrResNet>> uploaded = [];
 

@@ -37,8 +37,7 @@ public sealed class RefQsrUpscaler
     {
         ArgumentNullException.ThrowIfNull(lr);
         options.Validate();
-        if (options.Device is not (ComputeDevice.Cpu or ComputeDevice.Auto))
-            throw new NotSupportedException($"RefQSR models run on the CPU only (the RefQSR schedule is not on the GPU backend yet); use --device cpu or auto, not {options.Device}");
+        ComputeDevices.Check(options.Device, Network.Config);
         var sw = Stopwatch.StartNew();
         var grid = Grid(lr, options);
         clusters ??= Cluster(lr, grid, options.Threads);

@@ -8,12 +8,9 @@ public static class Accelerators
 {
     public const string Cpu = "ilgpu-cpu", Cuda = "cuda";
 
-    public static TheoryData<string> Available()
-    {
-        var d = new TheoryData<string> { Cpu };
-        if (GpuDevice.CudaAvailable) d.Add(Cuda);
-        return d;
-    }
+    public static IEnumerable<string> Names() => GpuDevice.CudaAvailable ? [Cpu, Cuda] : [Cpu];
+
+    public static TheoryData<string> Available() => new(Names());
 
     public static GpuDevice Get(string name) => GpuDevice.Shared(name == Cuda ? GpuBackend.Cuda : GpuBackend.IlgpuCpu);
 }
