@@ -9,8 +9,9 @@ namespace RefQsr.GpuBench;
 
 /// <summary>The GPU backend's check and benchmark for the GPU machine (bench/gpu/run.sh):
 /// 1. whole-network parity with the CPU engine on small random models (activation codes
-///    identical, HR difference), 2. timings of a paper-size SRResNet (16 blocks, 64
-///    channels) on one LR image, device vs the CPU engine. Writes results.json to OUTDIR.
+///    identical, HR difference), 2. the integer 3x3 conv alone, naive vs tiled kernel,
+///    3. timings of a paper-size SRResNet (16 blocks, 64 channels) on one LR image, device
+///    vs the CPU engine. Writes results.json to OUTDIR.
 /// usage: RefQsr.GpuBench OUTDIR [--device cuda|ilgpu-cpu] [--lr WxH] [--repeats N] [--cpu-threads N]</summary>
 public static class Program
 {
@@ -61,8 +62,11 @@ public static class Program
         }
         results["parity"] = parity;
 
-        // 2. timing: paper-size model, one LR image as one patch
+        // 2. the integer conv alone (64→64 on the LR size): naive vs shared-memory tiles
         int lw = lrSize[0], lh = lrSize[1];
+        results["integer_conv"] = ConvTiming.Run(device, lh, lw, repeats, Log, ref allOk);
+
+        // 3. timing: paper-size model, one LR image as one patch
         var timings = new List<object>();
         foreach (var (name, q, bits) in new[] { ("ddtb-w8a8", QuantizerKind.Ddtb, 8), ("ddtb-w4a4", QuantizerKind.Ddtb, 4), ("fp32", QuantizerKind.None, 32) })
         {

@@ -12,6 +12,7 @@ public sealed class DeviceKernels
     public Accelerator Accelerator { get; }
 
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
+    readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints> epilogue;
     readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs> quantize;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> channelMeans;
@@ -24,11 +25,12 @@ public sealed class DeviceKernels
     DeviceKernels(Accelerator a, Loaded k)
     {
         Accelerator = a;
-        (accumulate, epilogue, quantize, channelMeans, floatConv, affine, prelu, add, pixelShuffle) = k;
+        (accumulate, accumulateTiled, epilogue, quantize, channelMeans, floatConv, affine, prelu, add, pixelShuffle) = k;
     }
 
     record struct Loaded(
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> Accumulate,
+        Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> AccumulateTiled,
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints> Epilogue,
         Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs> Quantize,
         Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ChannelMeans,
@@ -45,6 +47,7 @@ public sealed class DeviceKernels
     static Loaded LoadWith<TMath>(Accelerator a) where TMath : struct, IDeviceMath
         => new(
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvKernels.Accumulate<TMath>),
+            a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvTiledKernel.Accumulate<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints>(QuantConvKernels.Epilogue<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs>(QuantizeKernels.Quantize<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(QuantizeKernels.ChannelMeans),
@@ -56,13 +59,29 @@ public sealed class DeviceKernels
 
     public void Synchronize() => Accelerator.Synchronize();
 
-    /// <summary>Integer 3x3 conv accumulators (see <see cref="QuantConvKernels.Accumulate{TMath}"/>).</summary>
-    public void QuantConvAccumulate(ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d)
+    /// <summary>Integer 3x3 conv accumulators: the shared-memory tiled kernel when the
+    /// channels fit (<see cref="QuantConvTiledKernel"/>), else one thread per output
+    /// (<see cref="QuantConvKernels.Accumulate{TMath}"/>); both give the same integers.</summary>
+    public void QuantConvAccumulate(ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d,
+        QuantConvVariant variant = QuantConvVariant.Auto)
     {
         Require(d.InChannels % 4 == 0, $"integer conv: {d.InChannels} input channels are not a multiple of 4");
         Require(codes.Length >= (long)d.Height * d.Width * d.Words && weights.Length >= (long)d.OutChannels * 9 * d.Words && acc.Length >= d.Outputs,
             "integer conv: a buffer is smaller than the shape needs");
-        accumulate(d.Outputs, codes, weights, acc, d);
+        var tile = QuantConvTiledKernel.Tile(Accelerator.MaxNumThreadsPerGroup);
+        bool fits = QuantConvTiledKernel.Fits(d.InChannels, tile);
+        Require(variant != QuantConvVariant.Tiled || fits, $"integer conv: {d.InChannels} input channels do not fit the tiled kernel's shared memory");
+        if (variant == QuantConvVariant.Naive || !fits)
+        {
+            accumulate(d.Outputs, codes, weights, acc, d);
+            return;
+        }
+        const int ob = QuantConvTiledKernel.OutBlock;
+        var config = new KernelConfig(
+            new Index3D((d.Width + tile.W - 1) / tile.W, (d.Height + tile.H - 1) / tile.H, (d.OutChannels + ob - 1) / ob),
+            new Index3D(tile.W, tile.H, 1),
+            SharedMemoryConfig.RequestDynamic<int>(QuantConvTiledKernel.SharedInts(d.InChannels, tile)));
+        accumulateTiled(config, codes, weights, acc, d);
     }
 
     /// <summary>Zero-point corrections and scale (see <see cref="QuantConvKernels.Epilogue{TMath}"/>).</summary>
@@ -121,4 +140,15 @@ public sealed class DeviceKernels
     {
         if (!ok) throw new ArgumentException(message);
     }
+}
+
+/// <summary>Which integer conv kernel <see cref="DeviceKernels.QuantConvAccumulate"/> runs.</summary>
+public enum QuantConvVariant
+{
+    /// <summary>Tiled when the channels fit its shared memory, else naive.</summary>
+    Auto,
+    /// <summary>One thread per output, inputs from global memory.</summary>
+    Naive,
+    /// <summary>Shared-memory tiles (<see cref="QuantConvTiledKernel"/>).</summary>
+    Tiled,
 }

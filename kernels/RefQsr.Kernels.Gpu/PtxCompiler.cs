@@ -15,8 +15,8 @@ public static class PtxCompiler
     /// <summary>The kernels as (name, method) with TMath = <see cref="CudaMath"/>.</summary>
     public static IEnumerable<(string Name, MethodInfo Method)> Kernels()
     {
-        foreach (var type in new[] { typeof(QuantConvKernels), typeof(QuantizeKernels), typeof(FloatConvKernels), typeof(ElementwiseKernels) })
-            foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.DeclaringType == type))
+        foreach (var type in new[] { typeof(QuantConvKernels), typeof(QuantizeKernels), typeof(FloatConvKernels), typeof(ElementwiseKernels), typeof(QuantConvTiledKernel) })
+            foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.DeclaringType == type && m.ReturnType == typeof(void)))
                 yield return ($"{type.Name}.{m.Name}", m.IsGenericMethodDefinition ? m.MakeGenericMethod(typeof(CudaMath)) : m);
     }
 
@@ -28,7 +28,9 @@ public static class PtxCompiler
         var result = new Dictionary<string, string>();
         foreach (var (name, method) in Kernels())
         {
-            var entry = EntryPointDescription.FromImplicitlyGroupedKernel(method);
+            var entry = method.DeclaringType == typeof(QuantConvTiledKernel)
+                ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
+                : EntryPointDescription.FromImplicitlyGroupedKernel(method);
             var compiled = (PTXCompiledKernel)backend.Compile(entry, default(KernelSpecialization));
             result[name] = compiled.PTXAssembly;
         }

@@ -51,6 +51,8 @@ internal sealed class GpuSrResNet : IDisposable
     {
         if (h <= 0 || w <= 0) throw new ArgumentException($"image size {w}x{h} must be positive");
         if (lr.Length != h * w * 3) throw new ArgumentException($"input has {lr.Length} values, expected {h}x{w}x3");
+        if ((long)h * w * 16 * ch > int.MaxValue)
+            throw new ArgumentException($"a {w}x{h} LR image is too large for one GPU forward (kernels index with 32-bit ints); use patches");
         lock (gate)
         {
             var ws = WorkspaceFor(h, w);

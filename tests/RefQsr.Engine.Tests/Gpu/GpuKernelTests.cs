@@ -31,13 +31,13 @@ public sealed class GpuKernelTests
         return (codes, weights);
     }
 
-    static int[] DeviceAccumulate(DeviceKernels k, byte[] codes, QuantConvWeights qw, int h, int w)
+    static int[] DeviceAccumulate(DeviceKernels k, byte[] codes, QuantConvWeights qw, int h, int w, QuantConvVariant variant)
     {
         var a = k.Accelerator;
         using var dCodes = a.Allocate1D(Pack(codes));
         using var dWeights = a.Allocate1D(Pack(qw.Codes));
         using var dAcc = a.Allocate1D<int>(h * w * qw.OutChannels);
-        k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, new QuantConvDims(h, w, qw.InChannels, qw.OutChannels));
+        k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, new QuantConvDims(h, w, qw.InChannels, qw.OutChannels), variant);
         k.Synchronize();
         return dAcc.GetAsArray1D();
     }
@@ -47,13 +47,15 @@ public sealed class GpuKernelTests
     public void IntegerConvAccumulatorsAreIdentical(string accelerator)
     {
         var k = Accelerators.Get(accelerator).Kernels;
-        foreach (var (h, w, cin, cout) in new[] { (5, 7, 8, 6), (3, 4, 12, 8), (1, 1, 4, 3), (6, 2, 16, 16) })
+        // tiles of 16x8 pixels and 8 output channels: partial tiles in x, y and channels, several tiles
+        foreach (var (h, w, cin, cout) in new[] { (5, 7, 8, 6), (3, 4, 12, 8), (1, 1, 4, 3), (6, 2, 16, 16), (11, 19, 64, 20), (9, 17, 128, 8) })
         {
             var (codes, weights) = RandomConv(h, w, cin, cout, h * 100 + cin);
             var qw = new QuantConvWeights(weights, cout, cin);
             var expected = new int[h * w * cout];
             QuantConv3x3.Reference(codes, weights, expected, new ConvShape(h, w, cin, cout, 3));
-            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Naive));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Tiled));
         }
     }
 
