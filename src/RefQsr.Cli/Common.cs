@@ -9,7 +9,7 @@ namespace RefQsr.Cli;
 internal static class Common
 {
     public static readonly HashSet<string> TilingFlags = ["full-image", "json"];
-    public static readonly HashSet<string> TilingValued = ["model", "clustblock", "patch", "threads", "max-pixels"];
+    public static readonly HashSet<string> TilingValued = ["model", "clustblock", "patch", "threads", "max-pixels", "device"];
 
     public static UpscaleOptions Options(ArgParser a)
     {
@@ -19,8 +19,19 @@ internal static class Common
             FullImage = a.Has("full-image"),
             PatchSize = a.GetInt("patch", 96, 12, 4096),
             Threads = a.GetInt("threads", Math.Max(1, Environment.ProcessorCount), 1, 256),
+            Device = Device(a),
         };
     }
+
+    /// <summary>--device cpu|cuda|auto|ilgpu-cpu (default cpu; docs/gpu.md).</summary>
+    public static ComputeDevice Device(ArgParser a) => a.Get("device") switch
+    {
+        null or "cpu" => ComputeDevice.Cpu,
+        "cuda" => ComputeDevice.Cuda,
+        "auto" => ComputeDevice.Auto,
+        "ilgpu-cpu" => ComputeDevice.IlgpuCpu,
+        var d => throw CliException.Usage($"--device must be cpu, cuda, auto or ilgpu-cpu, got '{d}'"),
+    };
 
     public static (SrResNet Net, string Path) LoadModel(ArgParser a)
     {

@@ -10,11 +10,12 @@ internal static class DemoCommand
 {
     public static int Run(string[] args, TextWriter stdout)
     {
-        var a = new ArgParser(args, ["full-image"], ["out", "model", "threads", "patch", "size"]);
+        var a = new ArgParser(args, ["full-image"], ["out", "model", "threads", "patch", "size", "device"]);
         string outDir = a.Get("out") ?? "refqsr-demo";
         var (w, h) = a.GetSize("size", (320, 240));
         var options = Common.Options(a);
         var (net, modelPath) = Common.LoadModel(a);
+        ComputeDevices.Check(options.Device, net.Config);
         int scale = net.Config.Scale;
         Directory.CreateDirectory(outDir);
 
@@ -36,7 +37,7 @@ internal static class DemoCommand
         stdout.WriteLine($"scene     {hr.Width}x{hr.Height} HR, drawn by SyntheticScene; LR {lr.Width}x{lr.Height} by MATLAB bicubic");
         stdout.WriteLine($"bicubic   PSNR {psnrBic:F2} dB  SSIM {ssimBic:F4}");
         stdout.WriteLine($"SR x{scale}     PSNR {psnrSr:F2} dB  SSIM {ssimSr:F4}  ({psnrSr - psnrBic:+0.00;-0.00} dB vs bicubic)");
-        stdout.WriteLine($"cost      {sr.GigaBitOps:F3} G BitOPs, FQR {sr.Fqr:F2}, {sr.Elapsed.TotalSeconds:F2} s, {sr.Grid.Patches.Count} patch(es)");
+        stdout.WriteLine($"cost      {sr.GigaBitOps:F3} G BitOPs, FQR {sr.Fqr:F2}, {sr.Elapsed.TotalSeconds:F2} s on {sr.Device}, {sr.Grid.Patches.Count} patch(es)");
         stdout.WriteLine($"wrote     {sideBySide} (LR nearest | bicubic | SR | ground truth) and lr/bicubic/sr/hr.png");
         return 0;
     }

@@ -26,6 +26,7 @@ internal static class EvalCommand
         var options = Common.Options(a);
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
         var model = Common.LoadRunner(a);
+        ComputeDevices.Check(options.Device, model.Net.Config);
         var (net, modelPath) = (model.Net, model.Path);
         bool refqsr = model.RefQsr is not null;
         int scale = net.Config.Scale;
@@ -45,7 +46,7 @@ internal static class EvalCommand
             var cropped = hr.Crop(0, 0, lr.Width * scale, lr.Height * scale);
             var r = model.Run(lr, options);
             var row = new Row(Path.GetFileName(f), lr.Width, lr.Height, ImageQuality.PsnrY(r.Image, cropped, scale),
-                ImageQuality.SsimY(r.Image, cropped, scale), r.GigaBitOps, r.Fqr, r.ReferenceRatio, r.Elapsed.TotalSeconds);
+                ImageQuality.SsimY(r.Image, cropped, scale), r.GigaBitOps, r.Fqr, r.ReferenceRatio, r.Elapsed.TotalSeconds, r.Device);
             rows.Add(row);
             if (!json)
                 stdout.WriteLine($"{row.Image,-24} {$"{row.LrWidth}x{row.LrHeight}",10} {row.Psnr,8:F3} {row.Ssim,7:F4} {row.BitOpsG,10:F3} {row.Fqr,6:F2}{(refqsr ? $" {row.ReferenceRatio,6:P0}" : "")} {row.Seconds,7:F2}");
@@ -62,7 +63,7 @@ internal static class EvalCommand
                 psnr = Common.Round(psnr, 4), ssim = Common.Round(ssim, 5), bitops_g = Common.Round(bitops, 4), fqr = Common.Round(fqr, 4),
                 reference_ratio = refRatio is { } rr ? Common.Round(rr, 4) : (double?)null,
                 clustblock = model.ClustBlockPath is { } cb ? Path.GetFileNameWithoutExtension(cb) : null,
-                seconds = Common.Round(seconds, 2),
+                seconds = Common.Round(seconds, 2), device = rows.Count > 0 ? rows[0].Device : "cpu",
                 per_image = rows.Select(r => new { image = r.Image, psnr = Common.Round(r.Psnr, 4), ssim = Common.Round(r.Ssim, 5), bitops_g = Common.Round(r.BitOpsG, 4), fqr = r.Fqr,
                     reference_ratio = r.ReferenceRatio is { } v ? Common.Round(v, 4) : (double?)null, seconds = Common.Round(r.Seconds, 3) }),
             });
@@ -71,5 +72,5 @@ internal static class EvalCommand
         return 0;
     }
 
-    sealed record Row(string Image, int LrWidth, int LrHeight, double Psnr, double Ssim, double BitOpsG, double Fqr, double? ReferenceRatio, double Seconds);
+    sealed record Row(string Image, int LrWidth, int LrHeight, double Psnr, double Ssim, double BitOpsG, double Fqr, double? ReferenceRatio, double Seconds, string Device);
 }

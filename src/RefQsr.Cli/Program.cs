@@ -7,9 +7,9 @@ public static class Program
     const string Usage = """
         refqsr: quantized x4 super-resolution (RefQSR engine)
 
-          refqsr demo [--out DIR] [--model M] [--threads N]
-          refqsr upscale IN OUT [--model M] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--max-pixels N] [--json]
-          refqsr eval --data DIR [--model M] [--patch P | --full-image] [--limit N] [--threads N] [--json]
+          refqsr demo [--out DIR] [--model M] [--threads N] [--device D]
+          refqsr upscale IN OUT [--model M] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--device D] [--max-pixels N] [--json]
+          refqsr eval --data DIR [--model M] [--patch P | --full-image] [--limit N] [--threads N] [--device D] [--json]
           refqsr info [--model M] [--lr WxH | --image IN] [--patch P | --full-image] [--json]
           refqsr models
 
@@ -17,7 +17,10 @@ public static class Program
         model name (see `refqsr models`); the default is the best shipped model. RefQSR
         models pair their patches with a ClustBlock: --clustblock C (default the shipped
         clustblock-8bit). --clusters writes the LR image x4 with each patch tinted by its
-        cluster and the reference patches outlined.
+        cluster and the reference patches outlined. --device cpu|cuda|auto (default cpu)
+        runs a plain SRResNet on the CPU engine or a CUDA GPU (auto: CUDA when present);
+        ilgpu-cpu runs the GPU code on ILGPU's slow CPU accelerator, for debugging. RefQSR
+        models run on the CPU.
         """;
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
@@ -50,6 +53,8 @@ public static class Program
             {
                 CliException c => (c.Message, c.ExitCode),
                 WeightsFormatException w => ("invalid model file: " + w.Message, 1),
+                RefQsr.Engine.Inference.DeviceUnavailableException d => (d.Message, 1),
+                NotSupportedException n => (n.Message, 1),
                 FileNotFoundException f => (f.Message, 1),
                 ArgumentException a => (a.Message, 2),
                 IOException or UnauthorizedAccessException => (e.Message, 1),

@@ -22,6 +22,7 @@ internal static class UpscaleCommand
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
         var lr = ImageFiles.Load(input, maxPixels);
         var model = Common.LoadRunner(a);
+        ComputeDevices.Check(options.Device, model.Net.Config);
         if (clusterMap is not null && model.RefQsr is null)
             throw CliException.Usage($"--clusters needs a RefQSR model; {Path.GetFileName(model.Path)} is a {model.Net.Config.Describe()}");
         if (!a.Has("json")) stderr.WriteLine($"upscaling {lr.Width}x{lr.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
@@ -35,13 +36,13 @@ internal static class UpscaleCommand
                 lr_width = lr.Width, lr_height = lr.Height, hr_width = result.Image.Width, hr_height = result.Image.Height,
                 patches = result.Grid.Patches.Count, bitops_g = Common.Round(result.GigaBitOps, 4), fqr = Common.Round(result.Fqr, 4),
                 reference_ratio = Ratio(result), references = result.Clusters?.ReferenceCount, clusters = clusterMap,
-                seconds = Common.Round(result.Elapsed.TotalSeconds, 3),
+                seconds = Common.Round(result.Elapsed.TotalSeconds, 3), device = result.Device,
             });
         else
             stdout.WriteLine($"wrote {output} ({result.Image.Width}x{result.Image.Height}) from {result.Grid.Patches.Count} patch(es): " +
                 $"{result.GigaBitOps:F2} G BitOPs, FQR {result.Fqr:F2}, " +
                 (result.Clusters is { } c ? $"{c.ReferenceCount} reference(s) ({c.ReferenceRatio:P1}), " : "") +
-                $"{result.Elapsed.TotalSeconds:F2} s" + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
+                $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
         return 0;
     }
 

@@ -37,6 +37,7 @@ public sealed class RefQsrUpscaler
     {
         ArgumentNullException.ThrowIfNull(lr);
         options.Validate();
+        ComputeDevices.Check(options.Device, Network.Config);
         var sw = Stopwatch.StartNew();
         var grid = Grid(lr, options);
         clusters ??= Cluster(lr, grid, options.Threads);

@@ -11,9 +11,13 @@ public sealed record UpscaleOptions
     public bool FullImage { get; init; }
     /// <summary>Worker threads; the output bytes do not depend on it.</summary>
     public int Threads { get; init; } = 1;
+    /// <summary>Where a plain SRResNet runs (docs/gpu.md); RefQSR models run on the CPU, and
+    /// ask for <see cref="ComputeDevice.Cpu"/> or <see cref="ComputeDevice.Auto"/>.</summary>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
 
     internal void Validate()
     {
+        if (!Enum.IsDefined(Device)) throw new ArgumentException($"unknown compute device {(int)Device}");
         if (Threads < 1 || Threads > 256) throw new ArgumentException($"threads must be 1..256, got {Threads}");
         if (!FullImage && (PatchSize < 12 || PatchSize > 4096))
             throw new ArgumentException($"patch size must be 12..4096 LR pixels, got {PatchSize}");

@@ -13,4 +13,7 @@ public sealed record UpscaleResult(RgbImage Image, PatchGrid Grid, double GigaBi
 
     /// <summary>RefQSR only: reference patches / patches.</summary>
     public double? ReferenceRatio => Clusters?.ReferenceRatio;
+
+    /// <summary>What ran the network: "cpu", or the GPU backend and device name.</summary>
+    public string Device { get; init; } = "cpu";
 }

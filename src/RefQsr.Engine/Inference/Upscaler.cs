@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using RefQsr.Engine.Gpu;
 using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Metrics;
 using RefQsr.Engine.Networks;
 using RefQsr.Engine.Tiling;
+using RefQsr.Kernels.Gpu;
 
 namespace RefQsr.Engine.Inference;
 
@@ -24,13 +26,22 @@ public sealed class Upscaler(SrResNet network)
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
         var patches = grid.Patches;
         int threads = options.Threads;
-        if (threads > 1 && patches.Count >= threads)
+        string device = "cpu";
+        if (GpuBackends.Resolve(options.Device, Network) is { } backend)
+        {
+            // one device: patches one after the other, each forward entirely on the device
+            var gpu = GpuBackends.For(Network, backend);
+            device = $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
+            foreach (var p in patches)
+                PatchMerger.WritePatch(hr, p, Scale, gpu.Forward(ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width));
+        }
+        else if (threads > 1 && patches.Count >= threads)
             Parallel.For(0, patches.Count, new ParallelOptions { MaxDegreeOfParallelism = threads },
                 i => RunPatch(lr, hr, patches[i], 1));
         else
             foreach (var p in patches) RunPatch(lr, hr, p, threads);
         var (bitOps, fqr) = Cost(grid);
-        return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed);
+        return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Device = device };
     }
 
     void RunPatch(RgbImage lr, RgbImage hr, Patch p, int threads)

@@ -28,12 +28,17 @@ internal sealed class ActivationQuantizer
 
     /// <summary>The quantizer for one sample (an image or a patch) of HWC activations.</summary>
     public Quantizer For(ReadOnlySpan<float> sample, int channels, int bits)
+        => ForMeans(gate is null ? default : DynamicGate.ChannelMeans(sample, channels), bits);
+
+    /// <summary>The quantizer given the sample's per-channel means (only a gated quantizer
+    /// reads them; the GPU backend computes them on the device).</summary>
+    public Quantizer ForMeans(ReadOnlySpan<float> channelMeans, int bits)
     {
         if (kind == QuantizerKind.Pams) return Quantizer.Symmetric(alpha, bits);
         float lo = alphaL, hi = alphaU;
         if (gate is not null)
         {
-            var (gl, gu) = gate.Evaluate(sample, channels);
+            var (gl, gu) = gate.Evaluate(channelMeans);
             lo = alphaL * gl;
             hi = alphaU * gu;
         }
@@ -68,14 +73,24 @@ internal sealed class DynamicGate
                Quantizer.Asymmetric(ActivationQuantizer.Finite(f, p + "q_mid.alpha_l"), ActivationQuantizer.Finite(f, p + "q_mid.alpha_u"), 2),
                f.Floats(p + "conv1.weight"), Affine.Load(f, p + "bn."), f.Floats(p + "conv2.weight"), f.Floats(p + "conv2.bias"));
 
-    public (float Lower, float Upper) Evaluate(ReadOnlySpan<float> sample, int channels)
+    /// <summary>GAP of HWC data: the sums and the division in float64 (pixel order), then
+    /// rounded to float32 (docs/integer-arithmetic.md).</summary>
+    public static float[] ChannelMeans(ReadOnlySpan<float> sample, int channels)
     {
         int pixels = sample.Length / channels;
-        Span<double> sums = stackalloc double[channels];
+        var sums = new double[channels];
         for (int p = 0; p < pixels; p++)
             for (int c = 0; c < channels; c++) sums[c] += sample[p * channels + c];
+        var means = new float[channels];
+        for (int c = 0; c < channels; c++) means[c] = (float)(sums[c] / pixels);
+        return means;
+    }
+
+    public (float Lower, float Upper) Evaluate(ReadOnlySpan<float> channelMeans)
+    {
+        int channels = channelMeans.Length;
         Span<float> v = stackalloc float[channels];
-        for (int c = 0; c < channels; c++) v[c] = qIn.Value(qIn.Code((float)(sums[c] / pixels)));
+        for (int c = 0; c < channels; c++) v[c] = qIn.Value(qIn.Code(channelMeans[c]));
         Span<float> h = stackalloc float[hidden];
         for (int j = 0; j < hidden; j++)
         {

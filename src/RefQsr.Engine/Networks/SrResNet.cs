@@ -13,6 +13,8 @@ public sealed partial class SrResNet
     readonly FloatConvWeights head, bodyEnd, up0, up1, tail;
     readonly float headSlope, up0Slope, up1Slope;
     readonly Affine bodyEndBn;
+    /// <summary>The FP32 layers as loaded (PyTorch-order weights), for the GPU backend.</summary>
+    internal FloatLayers Layers { get; }
     internal ResBlock[] Blocks { get; }
     /// <summary>RefQSR models: the RefER blocks, in the order of refer_blocks; empty otherwise.</summary>
     internal RefErBlock[] RefEr { get; }
@@ -35,6 +37,9 @@ public sealed partial class SrResNet
         up0Slope = f.Scalar("up.0.act.weight");
         up1Slope = f.Scalar("up.1.act.weight");
         tail = new FloatConvWeights(f.Floats("tail.weight"), 3, ch, 9);
+        Layers = new FloatLayers(new FloatConv(f.Floats("head.weight"), head), headSlope, new FloatConv(f.Floats("body_end.conv.weight"), bodyEnd), bodyEndBn,
+            new FloatConv(f.Floats("up.0.conv.weight"), up0), up0Slope, new FloatConv(f.Floats("up.1.conv.weight"), up1), up1Slope,
+            new FloatConv(f.Floats("tail.weight"), tail));
         RefEr = Config.RefQsr is { } r ? r.RefErBlocks.Select(j => RefErBlock.Load(f, Config, j)).ToArray() : [];
         QuantizeWeightsOnce();
     }

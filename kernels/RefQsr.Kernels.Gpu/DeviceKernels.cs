@@ -1,0 +1,154 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace RefQsr.Kernels.Gpu;
+
+/// <summary>Every kernel of this project loaded on one accelerator, instantiated with the
+/// accelerator's <see cref="IDeviceMath"/> (CUDA: inline PTX; CPU accelerator: .NET math).
+/// Launches are asynchronous on the default stream; call <see cref="Synchronize"/> before
+/// reading results on the host.</summary>
+public sealed class DeviceKernels
+{
+    public Accelerator Accelerator { get; }
+
+    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
+    readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
+    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints> epilogue;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs> quantize;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> channelMeans;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> floatConv;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> affine;
+    readonly Action<Index1D, ArrayView<float>, float> prelu;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>> add;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int> pixelShuffle;
+
+    DeviceKernels(Accelerator a, Loaded k)
+    {
+        Accelerator = a;
+        (accumulate, accumulateTiled, epilogue, quantize, channelMeans, floatConv, affine, prelu, add, pixelShuffle) = k;
+    }
+
+    record struct Loaded(
+        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> Accumulate,
+        Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> AccumulateTiled,
+        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints> Epilogue,
+        Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs> Quantize,
+        Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ChannelMeans,
+        Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> FloatConv,
+        Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> Affine,
+        Action<Index1D, ArrayView<float>, float> PRelu,
+        Action<Index1D, ArrayView<float>, ArrayView<float>> Add,
+        Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int> PixelShuffle);
+
+    /// <summary>Compiles and loads all kernels (seconds on first use).</summary>
+    public static DeviceKernels Load(Accelerator a)
+        => new(a, a.AcceleratorType == AcceleratorType.Cuda ? LoadWith<CudaMath>(a) : LoadWith<HostMath>(a));
+
+    static Loaded LoadWith<TMath>(Accelerator a) where TMath : struct, IDeviceMath
+        => new(
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvKernels.Accumulate<TMath>),
+            a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvTiledKernel.Accumulate<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints>(QuantConvKernels.Epilogue<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs>(QuantizeKernels.Quantize<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(QuantizeKernels.ChannelMeans),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims>(FloatConvKernels.Conv<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.Affine<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementwiseKernels.PRelu<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int>(ElementwiseKernels.PixelShuffle));
+
+    public void Synchronize() => Accelerator.Synchronize();
+
+    /// <summary>Integer 3x3 conv accumulators: the shared-memory tiled kernel when the
+    /// channels fit (<see cref="QuantConvTiledKernel"/>), else one thread per output
+    /// (<see cref="QuantConvKernels.Accumulate{TMath}"/>); both give the same integers.</summary>
+    public void QuantConvAccumulate(ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d,
+        QuantConvVariant variant = QuantConvVariant.Auto)
+    {
+        Require(d.InChannels % 4 == 0, $"integer conv: {d.InChannels} input channels are not a multiple of 4");
+        Require(codes.Length >= (long)d.Height * d.Width * d.Words && weights.Length >= (long)d.OutChannels * 9 * d.Words && acc.Length >= d.Outputs,
+            "integer conv: a buffer is smaller than the shape needs");
+        var tile = QuantConvTiledKernel.Tile(Accelerator.MaxNumThreadsPerGroup);
+        bool fits = QuantConvTiledKernel.Fits(d.InChannels, tile);
+        Require(variant != QuantConvVariant.Tiled || fits, $"integer conv: {d.InChannels} input channels do not fit the tiled kernel's shared memory");
+        if (variant == QuantConvVariant.Naive || !fits)
+        {
+            accumulate(d.Outputs, codes, weights, acc, d);
+            return;
+        }
+        const int ob = QuantConvTiledKernel.OutBlock;
+        var config = new KernelConfig(
+            new Index3D((d.Width + tile.W - 1) / tile.W, (d.Height + tile.H - 1) / tile.H, (d.OutChannels + ob - 1) / ob),
+            new Index3D(tile.W, tile.H, 1),
+            SharedMemoryConfig.RequestDynamic<int>(QuantConvTiledKernel.SharedInts(d.InChannels, tile)));
+        accumulateTiled(config, codes, weights, acc, d);
+    }
+
+    /// <summary>Zero-point corrections and scale (see <see cref="QuantConvKernels.Epilogue{TMath}"/>).</summary>
+    public void QuantConvEpilogue(ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums, ArrayView<float> output, QuantConvDims d, QuantZeroPoints z)
+    {
+        Require(tapSums.Length >= d.OutChannels * 9 && output.Length >= d.Outputs && acc.Length >= d.Outputs, "conv epilogue: a buffer is smaller than the shape needs");
+        epilogue(d.Outputs, codes, acc, tapSums, output, d, z);
+    }
+
+    /// <summary>Packed unsigned activation codes of x (length a multiple of 4).</summary>
+    public void Quantize(ArrayView<float> x, ArrayView<int> codes, QuantizerArgs q)
+    {
+        Require(x.Length % 4 == 0 && codes.Length >= x.Length / 4, "quantize: input length must be a multiple of 4 and codes hold a quarter of it");
+        quantize((int)(x.Length / 4), x, codes, q);
+    }
+
+    /// <summary>Per-channel means of HWC data (the DDTB gate's GAP), float64 sums in pixel order.</summary>
+    public void ChannelMeans(ArrayView<float> x, ArrayView<float> means, int pixels, int channels)
+    {
+        Require(x.Length >= (long)pixels * channels && means.Length >= channels, "channel means: a buffer is smaller than the shape needs");
+        channelMeans(channels, x, means, pixels, channels);
+    }
+
+    /// <summary>FP32 "same" conv (see <see cref="FloatConvKernels.Conv{TMath}"/>).</summary>
+    public void FloatConv(ArrayView<float> input, ArrayView<float> weightsOihw, ArrayView<float> output, FloatConvDims d)
+    {
+        Require(d.Kernel > 0 && d.Kernel % 2 == 1, $"conv: kernel {d.Kernel} must be odd and positive");
+        Require(input.Length >= (long)d.Height * d.Width * d.InChannels && weightsOihw.Length >= (long)d.OutChannels * d.InChannels * d.Kernel * d.Kernel
+            && output.Length >= d.Outputs, "conv: a buffer is smaller than the shape needs");
+        floatConv(d.Outputs, input, weightsOihw, output, d);
+    }
+
+    public void Affine(ArrayView<float> x, ArrayView<float> a, ArrayView<float> b, int channels)
+    {
+        Require(channels > 0 && x.Length % channels == 0 && a.Length >= channels && b.Length >= channels, "affine: buffer sizes do not match the channel count");
+        affine((int)x.Length, x, a, b, channels);
+    }
+
+    public void PRelu(ArrayView<float> x, float slope) => prelu((int)x.Length, x, slope);
+
+    public void Add(ArrayView<float> x, ArrayView<float> y)
+    {
+        Require(y.Length >= x.Length, "add: the second buffer is shorter than the first");
+        add((int)x.Length, x, y);
+    }
+
+    public void PixelShuffle(ArrayView<float> input, ArrayView<float> output, int height, int width, int inChannels, int r)
+    {
+        Require(r > 0 && inChannels % (r * r) == 0, $"pixel shuffle: {inChannels} channels are not a multiple of {r}x{r}");
+        long n = (long)height * width * inChannels;
+        Require(input.Length >= n && output.Length >= n, "pixel shuffle: buffer too small");
+        pixelShuffle((int)n, input, output, height, width, inChannels, r);
+    }
+
+    static void Require(bool ok, string message)
+    {
+        if (!ok) throw new ArgumentException(message);
+    }
+}
+
+/// <summary>Which integer conv kernel <see cref="DeviceKernels.QuantConvAccumulate"/> runs.</summary>
+public enum QuantConvVariant
+{
+    /// <summary>Tiled when the channels fit its shared memory, else naive.</summary>
+    Auto,
+    /// <summary>One thread per output, inputs from global memory.</summary>
+    Naive,
+    /// <summary>Shared-memory tiles (<see cref="QuantConvTiledKernel"/>).</summary>
+    Tiled,
+}

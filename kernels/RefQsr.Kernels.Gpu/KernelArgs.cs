@@ -1,0 +1,39 @@
+namespace RefQsr.Kernels.Gpu;
+
+/// <summary>Geometry of an integer 3x3 conv on packed codes: every 4 input channels are one
+/// int (byte k = channel 4g + k), so <see cref="InChannels"/> is a multiple of 4.</summary>
+public readonly struct QuantConvDims(int height, int width, int inChannels, int outChannels)
+{
+    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels;
+    public int Words => InChannels / 4;
+    public int Outputs => Height * Width * OutChannels;
+}
+
+/// <summary>The zero points and the one float scale of the conv epilogue
+/// (docs/integer-arithmetic.md): total = acc + zw·Σa + za·Σw + za·zw·|V|·Cin, y = (float)total·scale.</summary>
+public readonly struct QuantZeroPoints(int za, int zw, float scale)
+{
+    public readonly int Za = za, Zw = zw;
+    public readonly float Scale = scale;
+}
+
+/// <summary>One activation quantizer as the kernels see it: code = clamp(round(clip(x, Lo, Hi)·S − Zp), QLo, QHi),
+/// stored unsigned as code − QLo.</summary>
+public readonly struct QuantizerArgs(float lo, float hi, float s, float zp, int qlo, int qhi)
+{
+    public readonly float Lo = lo, Hi = hi, S = s, Zp = zp;
+    public readonly int QLo = qlo, QHi = qhi;
+}
+
+/// <summary>Summation order of the FP32 conv, chosen to match the CPU kernel that runs the
+/// same weights (FloatConvWeights.Scheme): tap-major (ky, kx, ci) for the broadcast paths,
+/// channel-major (ci, ky, kx) for the few-output-channel pixel-vector path.</summary>
+public enum FloatConvOrder { TapMajor = 0, ChannelMajor = 1 }
+
+/// <summary>Geometry of a stride-1 "same" FP32 conv (odd kernel, zero padding, no bias).</summary>
+public readonly struct FloatConvDims(int height, int width, int inChannels, int outChannels, int kernel, FloatConvOrder order)
+{
+    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels, Kernel = kernel;
+    public readonly int ChannelMajor = order == FloatConvOrder.ChannelMajor ? 1 : 0;
+    public int Outputs => Height * Width * OutChannels;
+}

@@ -1,0 +1,62 @@
+using ILGPU;
+
+namespace RefQsr.Kernels.Gpu;
+
+/// <summary>Device twins of <c>QuantConv3x3</c> and <c>QuantConvEpilogue</c>: the int32
+/// accumulation over valid taps (4-way byte dot products, <c>dp4a</c> on CUDA) and the exact
+/// zero-point corrections in int64 followed by the one float32 scale. One thread per
+/// output (pixel, out channel); integer results are identical to the CPU kernels.</summary>
+public static class QuantConvKernels
+{
+    /// <summary>acc[(y·W + x)·Cout + co] = Σ over valid taps and input channels of a·w.
+    /// codes: [H][W][Cin/4] packed unsigned codes; weights: [Cout][9][Cin/4] packed signed codes.</summary>
+    public static void Accumulate<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d)
+        where TMath : struct, IDeviceMath
+    {
+        int co = i % d.OutChannels, p = i / d.OutChannels;
+        int y = p / d.Width, x = p - y * d.Width, words = d.Words;
+        int sum = 0;
+        for (int ky = 0; ky < 3; ky++)
+        {
+            int iy = y + ky - 1;
+            if (iy < 0 || iy >= d.Height) continue;
+            for (int kx = 0; kx < 3; kx++)
+            {
+                int ix = x + kx - 1;
+                if (ix < 0 || ix >= d.Width) continue;
+                int a0 = (iy * d.Width + ix) * words, w0 = (co * 9 + ky * 3 + kx) * words;
+                for (int g = 0; g < words; g++) sum = default(TMath).Dot4(codes[a0 + g], weights[w0 + g], sum);
+            }
+        }
+        acc[i] = sum;
+    }
+
+    /// <summary>output = (float)(acc + zw·Σ_V a + za·Σ_V w + za·zw·|V|·Cin) · scale, with Σ_V w from
+    /// tapSums [Cout][9] over the valid taps.</summary>
+    public static void Epilogue<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums,
+        ArrayView<float> output, QuantConvDims d, QuantZeroPoints z)
+        where TMath : struct, IDeviceMath
+    {
+        int co = i % d.OutChannels, p = i / d.OutChannels;
+        int y = p / d.Width, x = p - y * d.Width, words = d.Words;
+        long sumA = 0, sumW = 0;
+        int validTaps = 0;
+        for (int ky = 0; ky < 3; ky++)
+        {
+            int iy = y + ky - 1;
+            if (iy < 0 || iy >= d.Height) continue;
+            for (int kx = 0; kx < 3; kx++)
+            {
+                int ix = x + kx - 1;
+                if (ix < 0 || ix >= d.Width) continue;
+                int a0 = (iy * d.Width + ix) * words, s = 0;
+                for (int g = 0; g < words; g++) s = default(TMath).Dot4(codes[a0 + g], 0x01010101, s);
+                sumA += s;
+                sumW += tapSums[co * 9 + ky * 3 + kx];
+                validTaps++;
+            }
+        }
+        long total = acc[i] + (long)z.Zw * sumA + (long)z.Za * z.Zw * validTaps * d.InChannels + z.Za * sumW;
+        output[i] = default(TMath).Mul((float)total, z.Scale);
+    }
+}

@@ -1,0 +1,193 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using ILGPU;
+using ILGPU.Runtime;
+using RefQsr.Engine.Networks;
+using RefQsr.Engine.Quantization;
+using RefQsr.Kernels;
+using RefQsr.Kernels.Gpu;
+
+namespace RefQsr.Engine.Tests.Gpu;
+
+/// <summary>Every GPU kernel against the CPU engine's kernel on small shapes, on every
+/// available accelerator. Integer results (accumulators, codes) and the epilogue, quantizer,
+/// element-wise and shuffle outputs are identical; FP32 convs are identical on a CPU with
+/// AVX-512 and FMA (the device sums in the CPU kernel's order), else within float tolerance.</summary>
+[Collection(GpuCollection.Name)]
+public sealed class GpuKernelTests
+{
+    static bool CpuFmaOrder => Avx512F.IsSupported && Fma.IsSupported;
+
+    static int[] Pack(ReadOnlySpan<byte> bytes) => MemoryMarshal.Cast<byte, int>(bytes).ToArray();
+    static int[] Pack(ReadOnlySpan<sbyte> bytes) => MemoryMarshal.Cast<sbyte, int>(bytes).ToArray();
+
+    static (byte[] Codes, sbyte[] Weights) RandomConv(int h, int w, int cin, int cout, int seed)
+    {
+        var rng = new Random(seed);
+        var codes = new byte[h * w * cin];
+        var weights = new sbyte[cout * cin * 9];
+        rng.NextBytes(codes);
+        for (int i = 0; i < weights.Length; i++) weights[i] = (sbyte)rng.Next(-128, 128);
+        return (codes, weights);
+    }
+
+    static int[] DeviceAccumulate(DeviceKernels k, byte[] codes, QuantConvWeights qw, int h, int w, QuantConvVariant variant)
+    {
+        var a = k.Accelerator;
+        using var dCodes = a.Allocate1D(Pack(codes));
+        using var dWeights = a.Allocate1D(Pack(qw.Codes));
+        using var dAcc = a.Allocate1D<int>(h * w * qw.OutChannels);
+        k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, new QuantConvDims(h, w, qw.InChannels, qw.OutChannels), variant);
+        k.Synchronize();
+        return dAcc.GetAsArray1D();
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void IntegerConvAccumulatorsAreIdentical(string accelerator)
+    {
+        var k = Accelerators.Get(accelerator).Kernels;
+        // tiles of 16x8 pixels and 8 output channels: partial tiles in x, y and channels, several tiles
+        foreach (var (h, w, cin, cout) in new[] { (5, 7, 8, 6), (3, 4, 12, 8), (1, 1, 4, 3), (6, 2, 16, 16), (11, 19, 64, 20), (9, 17, 128, 8) })
+        {
+            var (codes, weights) = RandomConv(h, w, cin, cout, h * 100 + cin);
+            var qw = new QuantConvWeights(weights, cout, cin);
+            var expected = new int[h * w * cout];
+            QuantConv3x3.Reference(codes, weights, expected, new ConvShape(h, w, cin, cout, 3));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Naive));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Tiled));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void ConvEpilogueIsIdentical(string accelerator)
+    {
+        var k = Accelerators.Get(accelerator).Kernels;
+        var a = k.Accelerator;
+        foreach (var (h, w, cin, cout, za, zw, scale) in new[] { (5, 6, 8, 8, -125, -7, 0.0123f), (4, 3, 16, 4, -8, 3, 1.7e-4f), (2, 2, 4, 4, 0, 0, 0.5f) })
+        {
+            var (codes, weights) = RandomConv(h, w, cin, cout, za + 1000);
+            var qw = new QuantConvWeights(weights, cout, cin);
+            var acc = new int[h * w * cout];
+            QuantConv3x3.Reference(codes, weights, acc, new ConvShape(h, w, cin, cout, 3));
+            var expected = new float[acc.Length];
+            QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, za, zw, scale, expected);
+
+            using var dCodes = a.Allocate1D(Pack(codes));
+            using var dAcc = a.Allocate1D(acc);
+            using var dTaps = a.Allocate1D(qw.TapSums);
+            using var dOut = a.Allocate1D<float>(acc.Length);
+            k.QuantConvEpilogue(dCodes.View, dAcc.View, dTaps.View, dOut.View, new QuantConvDims(h, w, cin, cout), new QuantZeroPoints(za, zw, scale));
+            k.Synchronize();
+            Assert.Equal(expected, dOut.GetAsArray1D());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void ActivationCodesAreIdentical(string accelerator)
+    {
+        var k = Accelerators.Get(accelerator).Kernels;
+        var a = k.Accelerator;
+        var rng = new Random(5);
+        foreach (var q in new[] { Quantizer.Asymmetric(-2.3f, 2.9f, 8), Quantizer.Asymmetric(-0.7f, 3.1f, 4), Quantizer.Symmetric(2.5f, 8), Quantizer.Symmetric(1.3f, 2) })
+        {
+            var x = new List<float> { float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, q.Lo, q.Hi, q.Lo - 1, q.Hi + 1 };
+            // exact halves of the code grid: round half to even decides them
+            for (int c = q.QLo; c < q.QHi; c++) x.Add((c + 0.5f + q.Zp) / q.S);
+            while (x.Count % 4 != 0 || x.Count < 400) x.Add((float)(rng.NextDouble() * 8 - 4));
+            var expected = x.Select(q.UnsignedCode).ToArray();
+            using var dx = a.Allocate1D(x.ToArray());
+            using var dCodes = a.Allocate1D<int>(x.Count / 4);
+            k.Quantize(dx.View, dCodes.View, new QuantizerArgs(q.Lo, q.Hi, q.S, q.Zp, q.QLo, q.QHi));
+            k.Synchronize();
+            Assert.Equal(expected, MemoryMarshal.AsBytes(dCodes.GetAsArray1D().AsSpan()).ToArray());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void GateChannelMeansAreIdentical(string accelerator)
+    {
+        var k = Accelerators.Get(accelerator).Kernels;
+        var rng = new Random(9);
+        const int pixels = 37, channels = 12;
+        var x = Enumerable.Range(0, pixels * channels).Select(_ => (float)(rng.NextDouble() * 20 - 7)).ToArray();
+        using var dx = k.Accelerator.Allocate1D(x);
+        using var dm = k.Accelerator.Allocate1D<float>(channels);
+        k.ChannelMeans(dx.View, dm.View, pixels, channels);
+        k.Synchronize();
+        Assert.Equal(DynamicGate.ChannelMeans(x, channels), dm.GetAsArray1D());
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void FloatConvsMatchTheCpuKernels(string accelerator)
+    {
+        var k = Accelerators.Get(accelerator).Kernels;
+        var a = k.Accelerator;
+        // head-like 9x9 3→64, ResBlock-like 3x3 16→16, tail-like 9x9 16→3, up-like 3x3 16→64
+        foreach (var (h, w, cin, cout, kernel) in new[] { (6, 5, 3, 64, 9), (4, 7, 16, 16, 3), (5, 6, 16, 3, 9), (3, 5, 16, 64, 3) })
+        {
+            var rng = new Random(cin * cout + kernel);
+            var input = Enumerable.Range(0, h * w * cin).Select(_ => (float)(rng.NextDouble() * 255)).ToArray();
+            var weights = Enumerable.Range(0, cout * cin * kernel * kernel).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.05f).ToArray();
+            var packed = new FloatConvWeights(weights, cout, cin, kernel);
+            var cpu = new float[h * w * cout];
+            FloatConv2d.Run(input, packed, cpu, h, w, 1);
+            using var dIn = a.Allocate1D(input);
+            using var dW = a.Allocate1D(weights);
+            using var dOut = a.Allocate1D<float>(cpu.Length);
+            var order = packed.Scheme == FloatConvWeights.Layout.TapInOut ? FloatConvOrder.TapMajor : FloatConvOrder.ChannelMajor;
+            k.FloatConv(dIn.View, dW.View, dOut.View, new FloatConvDims(h, w, cin, cout, kernel, order));
+            k.Synchronize();
+            var gpu = dOut.GetAsArray1D();
+            if (CpuFmaOrder) Assert.Equal(cpu, gpu);
+            else
+                for (int i = 0; i < cpu.Length; i++) Assert.True(Math.Abs(cpu[i] - gpu[i]) <= 1e-4f * (1 + Math.Abs(cpu[i])), $"{h}x{w} {cin}->{cout} k{kernel} at {i}: {cpu[i]} vs {gpu[i]}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void PixelShuffleIsIdentical(string accelerator)
+    {
+        var k = Accelerators.Get(accelerator).Kernels;
+        const int h = 3, w = 5, c = 16;
+        var input = Enumerable.Range(0, h * w * c).Select(i => (float)i).ToArray();
+        var expected = new float[input.Length];
+        PixelShuffle.Run(input, h, w, c, 2, expected);
+        using var dIn = k.Accelerator.Allocate1D(input);
+        using var dOut = k.Accelerator.Allocate1D<float>(input.Length);
+        k.PixelShuffle(dIn.View, dOut.View, h, w, c, 2);
+        k.Synchronize();
+        Assert.Equal(expected, dOut.GetAsArray1D());
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void BnPReluAndSkipAddAreIdentical(string accelerator)
+    {
+        var k = Accelerators.Get(accelerator).Kernels;
+        var a = k.Accelerator;
+        var rng = new Random(2);
+        const int c = 8, n = c * 30;
+        float[] R(int len, double scale) => Enumerable.Range(0, len).Select(_ => (float)((rng.NextDouble() - 0.5) * scale)).ToArray();
+        var x = R(n, 10); var skip = R(n, 10);
+        var bn = new Affine(R(c, 2), R(c, 1), R(c, 1), R(c, 1).Select(v => Math.Abs(v) + 0.5f).ToArray());
+        var expected = (float[])x.Clone();
+        bn.Apply(expected);
+        Elementwise.PRelu(expected, 0.173f);
+        Elementwise.Add(expected, skip);
+        using var dx = a.Allocate1D(x);
+        using var dA = a.Allocate1D(bn.A);
+        using var dB = a.Allocate1D(bn.B);
+        using var dSkip = a.Allocate1D(skip);
+        k.Affine(dx.View, dA.View, dB.View, c);
+        k.PRelu(dx.View, 0.173f);
+        k.Add(dx.View, dSkip.View);
+        k.Synchronize();
+        Assert.Equal(expected, dx.GetAsArray1D());
+    }
+}

@@ -1,0 +1,68 @@
+using System.Runtime.Intrinsics.X86;
+using RefQsr.Engine.Gpu;
+using RefQsr.Engine.Networks;
+using RefQsr.Engine.Weights;
+
+namespace RefQsr.Engine.Tests.Gpu;
+
+/// <summary>A whole SRResNet forward on the device against the CPU engine, on tiny random
+/// models: the activation codes of every integer conv are identical, and so is the HR output
+/// on an AVX-512/FMA CPU (the device sums each FP32 conv in the CPU kernel's order);
+/// elsewhere the HR is within float tolerance.</summary>
+[Collection(GpuCollection.Name)]
+public sealed class GpuNetworkTests
+{
+    static bool CpuFmaOrder => Avx512F.IsSupported && Fma.IsSupported;
+
+    public static TheoryData<string, string> Cases()
+    {
+        var d = new TheoryData<string, string>();
+        foreach (var acc in Accelerators.Names())
+            foreach (var model in new[] { "ddtb8-gated-16ch", "pams4-16ch", "fp32-16ch", "ddtb4-gated-64ch" })
+                d.Add(acc, model);
+        return d;
+    }
+
+    static ModelConfig Config(string model) => model switch
+    {
+        "ddtb8-gated-16ch" => TestModels.Config(QuantizerKind.Ddtb, 8, 2, [1, 2]) with { Channels = 16 },
+        "pams4-16ch" => TestModels.Config(QuantizerKind.Pams, 4, 2) with { Channels = 16 },
+        "fp32-16ch" => TestModels.Config(QuantizerKind.None, 32, 2) with { Channels = 16 },
+        "ddtb4-gated-64ch" => TestModels.Config(QuantizerKind.Ddtb, 4, 2, [0]),
+        _ => throw new ArgumentException(model),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ForwardMatchesTheCpuEngine(string accelerator, string model)
+    {
+        var net = SrResNet.Load(TestModels.File(Config(model), seed: 7));
+        const int h = 6, w = 8;
+        var lr = TestModels.Image(h, w);
+        var cpuTrace = new ForwardTrace();
+        var cpu = net.Forward(lr, h, w, 1, cpuTrace);
+        using var gpuNet = new GpuSrResNet(net, Accelerators.Get(accelerator));
+        var gpuTrace = new ForwardTrace();
+        var gpu = gpuNet.Forward(lr, h, w, gpuTrace);
+
+        Assert.Equal(cpuTrace.Codes.Keys.Order(), gpuTrace.Codes.Keys.Order());
+        Assert.Equal(net.Config.IsQuantized ? 2 * net.Config.Blocks : 0, gpuTrace.Codes.Count);
+        foreach (var (name, codes) in cpuTrace.Codes)
+            Assert.True(codes.AsSpan().SequenceEqual(gpuTrace.Codes[name]), $"activation codes of {name} differ");
+        Assert.Equal(cpu.Length, gpu.Length);
+        if (CpuFmaOrder) Assert.Equal(cpu, gpu);
+        else
+            for (int i = 0; i < cpu.Length; i++)
+                Assert.True(Math.Abs(cpu[i] - gpu[i]) <= 1e-3f * (1 + Math.Abs(cpu[i])), $"HR value {i}: {cpu[i]} vs {gpu[i]}");
+        // a second forward reuses the workspace and gives the same result
+        Assert.Equal(gpu, gpuNet.Forward(lr, h, w));
+    }
+
+    [Fact]
+    public void RefQsrModelsAreRefusedWithAClearError()
+    {
+        var net = SrResNet.Load(TestModels.File(TestModels.RefQsrConfig()));
+        var e = Assert.Throws<NotSupportedException>(() => new GpuSrResNet(net, Accelerators.Get(Accelerators.Cpu)));
+        Assert.Contains("RefQSR", e.Message);
+    }
+}
