@@ -27,6 +27,11 @@ timeout -k 10 "$fp_s" $py train/train_fp32.py --out "$out/srresnet-fp32" --resum
   --minutes "$(awk "BEGIN{print ($fp_s - 45) / 60}")" > "$out/srresnet-fp32/stdout.log" 2>&1
 echo "fp32 done after $(( $(date +%s) - start )) s (exit $?)" >> "$out/env.txt"
 
+# the LR cache the FP32 run made is large: keep it out of OUT (a link is not sent back)
+if [ -d "$out/.cache" ]; then
+  rm -rf /tmp/refqsr-cache && mv "$out/.cache" /tmp/refqsr-cache && ln -s /tmp/refqsr-cache "$out/.cache"
+fi
+
 # 2. QAT of the four shipped quantized models, in parallel on the one GPU
 for spec in ddtb:8 ddtb:4 pams:8 pams:4; do
   m=${spec%%:*}; b=${spec##*:}
@@ -38,4 +43,5 @@ for spec in ddtb:8 ddtb:4 pams:8 pams:4; do
     --minutes "$(awk "BEGIN{print ($qat_s - 50) / 60}")" > "$run/stdout.log" 2>&1 &
 done
 wait
+rm -f "$out/.cache"
 echo "all done after $(( $(date +%s) - start )) s" >> "$out/env.txt"
