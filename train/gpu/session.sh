@@ -14,6 +14,8 @@ fp_s=${2:-270}
 qat_s=${3:-170}
 dev=${4:-cuda}
 py=${PYTHON:-python3}
+# checkpoints hold plain dicts of config next to the tensors; PyTorch >= 2.6 would refuse them by default
+export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 data=.gpu/data
 mkdir -p "$out/srresnet-fp32"
 [ -f train/runs/srresnet-fp32/latest.pt ] && cp train/runs/srresnet-fp32/latest.pt "$out/srresnet-fp32/"
