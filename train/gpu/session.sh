@@ -18,7 +18,7 @@ py=${PYTHON:-python3}
 export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 data=.gpu/data
 mkdir -p "$out/srresnet-fp32"
-[ -f train/runs/srresnet-fp32/latest.pt ] && cp train/runs/srresnet-fp32/latest.pt "$out/srresnet-fp32/"
+for f in latest.pt latest_opt.pt; do [ -f "train/runs/srresnet-fp32/$f" ] && cp "train/runs/srresnet-fp32/$f" "$out/srresnet-fp32/"; done
 [ -f train/runs/srresnet-fp32/log.csv ] && cp train/runs/srresnet-fp32/log.csv "$out/srresnet-fp32/"
 { nvidia-smi -L 2>/dev/null; $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } > "$out/env.txt" 2>&1
 start=$(date +%s)
