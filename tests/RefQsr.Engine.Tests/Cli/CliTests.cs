@@ -7,38 +7,15 @@ namespace RefQsr.Engine.Tests.Cli;
 
 /// <summary>The refqsr command in-process: exit codes, one-line errors, JSON output,
 /// refusing to overwrite inputs or to decode huge images.</summary>
-public sealed class CliTests : IDisposable
+public sealed class CliTests : CliTestBase
 {
-    readonly string dir = Directory.CreateTempSubdirectory("refqsr-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, true);
-
     string Model(QuantizerKind q = QuantizerKind.Ddtb, int bits = 8, int blocks = 2)
-    {
-        string p = Path.Combine(dir, $"m-{q}-{bits}-{blocks}.safetensors");
-        File.WriteAllBytes(p, TestModels.Bytes(TestModels.Config(q, bits, blocks)));
-        return p;
-    }
-
-    string Png(int w, int h, string name = "in.png")
-    {
-        string p = Path.Combine(dir, name);
-        ImageFiles.SavePng(SyntheticScene.Create(w, h), p);
-        return p;
-    }
-
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+        => Write($"m-{q}-{bits}-{blocks}.safetensors", TestModels.Config(q, bits, blocks));
 
     [Fact]
     public void UpscaleWritesA4xPngAndJson()
     {
-        string input = Png(40, 30), output = Path.Combine(dir, "out.png");
+        string input = Png(40, 30), output = Path.Combine(Dir, "out.png");
         var (code, stdout, err) = Run("upscale", input, output, "--model", Model(), "--patch", "24", "--threads", "2", "--json");
         Assert.True(code == 0, err);
         var hr = ImageFiles.Load(output, long.MaxValue);
@@ -52,7 +29,7 @@ public sealed class CliTests : IDisposable
     public void UpscaleOutputDoesNotDependOnThreads()
     {
         string input = Png(50, 41), m = Model();
-        string o1 = Path.Combine(dir, "o1.png"), o2 = Path.Combine(dir, "o2.png");
+        string o1 = Path.Combine(Dir, "o1.png"), o2 = Path.Combine(Dir, "o2.png");
         Assert.Equal(0, Run("upscale", input, o1, "--model", m, "--patch", "24", "--threads", "1").Code);
         Assert.Equal(0, Run("upscale", input, o2, "--model", m, "--patch", "24", "--threads", "2").Code);
         Assert.Equal(File.ReadAllBytes(o1), File.ReadAllBytes(o2));
@@ -73,7 +50,7 @@ public sealed class CliTests : IDisposable
     public void RefusesImagesAboveThePixelLimitBeforeDecoding()
     {
         string input = Png(64, 64);
-        var (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", Model(), "--max-pixels", "1000");
+        var (code, _, err) = Run("upscale", input, Path.Combine(Dir, "o.png"), "--model", Model(), "--max-pixels", "1000");
         Assert.Equal(1, code);
         Assert.Contains("4096 pixels exceeds the limit of 1000", err);
         Assert.Single(err.Trim().Split('\n'));
@@ -85,7 +62,7 @@ public sealed class CliTests : IDisposable
         string input = Png(64, 64);
         var bytes = File.ReadAllBytes(input);
         File.WriteAllBytes(input, bytes[..(bytes.Length / 2)]);
-        var (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", Model());
+        var (code, _, err) = Run("upscale", input, Path.Combine(Dir, "o.png"), "--model", Model());
         Assert.Equal(1, code);
         Assert.StartsWith("refqsr: ", err);
         Assert.Single(err.Trim().Split('\n'));
@@ -95,8 +72,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void VerbosePrintsTheStackTrace()
     {
-        File.WriteAllText(Path.Combine(dir, "junk.png"), "not an image");
-        var (code, _, err) = Run("upscale", Path.Combine(dir, "junk.png"), Path.Combine(dir, "o.png"), "--model", Model(), "--verbose");
+        File.WriteAllText(Path.Combine(Dir, "junk.png"), "not an image");
+        var (code, _, err) = Run("upscale", Path.Combine(Dir, "junk.png"), Path.Combine(Dir, "o.png"), "--model", Model(), "--verbose");
         Assert.Equal(1, code);
         Assert.Contains("   at ", err);
     }
@@ -104,9 +81,9 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void CorruptModelIsNamed()
     {
-        string m = Path.Combine(dir, "bad.safetensors");
+        string m = Path.Combine(Dir, "bad.safetensors");
         File.WriteAllBytes(m, new byte[] { 1, 2, 3 });
-        var (code, _, err) = Run("upscale", Png(20, 20), Path.Combine(dir, "o.png"), "--model", m);
+        var (code, _, err) = Run("upscale", Png(20, 20), Path.Combine(Dir, "o.png"), "--model", m);
         Assert.Equal(1, code);
         Assert.Contains("invalid model file: bad.safetensors: file is 3 bytes", err);
     }
@@ -147,10 +124,10 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void EvalReportsPsnrAndSsimPerImageAndMean()
     {
-        string data = Directory.CreateDirectory(Path.Combine(dir, "Toy", "HR")).FullName;
+        string data = Directory.CreateDirectory(Path.Combine(Dir, "Toy", "HR")).FullName;
         ImageFiles.SavePng(SyntheticScene.Create(50, 42, seed: 1), Path.Combine(data, "a.png"));
         ImageFiles.SavePng(SyntheticScene.Create(37, 29, seed: 2), Path.Combine(data, "b.png"));
-        var (code, stdout, err) = Run("eval", "--data", Path.Combine(dir, "Toy"), "--model", Model(), "--patch", "12", "--json");
+        var (code, stdout, err) = Run("eval", "--data", Path.Combine(Dir, "Toy"), "--model", Model(), "--patch", "12", "--json");
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(stdout);
         var r = doc.RootElement;
@@ -164,7 +141,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void DemoWritesSideBySide()
     {
-        string outDir = Path.Combine(dir, "demo");
+        string outDir = Path.Combine(Dir, "demo");
         var (code, stdout, err) = Run("demo", "--out", outDir, "--model", Model(), "--size", "64x48");
         Assert.True(code == 0, err);
         Assert.Contains("PSNR", stdout);

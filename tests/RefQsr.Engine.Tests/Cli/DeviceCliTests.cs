@@ -12,40 +12,14 @@ namespace RefQsr.Engine.Tests.Cli;
 /// asked for and absent or a RefQSR model is sent to the GPU backend, and the same image from
 /// the GPU code (on ILGPU's CPU accelerator) as from the CPU engine.</summary>
 [Collection(GpuCollection.Name)]
-public sealed class DeviceCliTests : IDisposable
+public sealed class DeviceCliTests : CliTestBase
 {
-    readonly string dir = Directory.CreateTempSubdirectory("refqsr-cli-dev-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, true);
-
-    string Write(string name, ModelConfig c)
-    {
-        string p = Path.Combine(dir, name);
-        File.WriteAllBytes(p, TestModels.Bytes(c));
-        return p;
-    }
-
-    string Png(int w, int h)
-    {
-        string p = Path.Combine(dir, "in.png");
-        ImageFiles.SavePng(SyntheticScene.Create(w, h), p);
-        return p;
-    }
-
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
-
     [Fact]
     public void CudaWithoutADeviceIsAOneLineError()
     {
         if (GpuDevice.CudaAvailable) return;   // only meaningful on a machine without CUDA
         string model = Write("m.safetensors", TestModels.Config(QuantizerKind.Ddtb, 8, 1) with { Channels = 16 });
-        var (code, _, err) = Run("upscale", Png(8, 8), Path.Combine(dir, "o.png"), "--model", model, "--device", "cuda");
+        var (code, _, err) = Run("upscale", Png(8, 8), Path.Combine(Dir, "o.png"), "--model", model, "--device", "cuda");
         Assert.Equal(1, code);
         Assert.Equal("refqsr: --device cuda: no CUDA device found (no NVIDIA driver, or no GPU visible to it); use --device cpu or auto", err.Trim());
     }
@@ -53,7 +27,7 @@ public sealed class DeviceCliTests : IDisposable
     [Fact]
     public void UnknownDeviceIsAUsageError()
     {
-        var (code, _, err) = Run("upscale", Png(8, 8), Path.Combine(dir, "o.png"), "--device", "tpu");
+        var (code, _, err) = Run("upscale", Png(8, 8), Path.Combine(Dir, "o.png"), "--device", "tpu");
         Assert.Equal(2, code);
         Assert.Contains("--device must be cpu, cuda, auto or ilgpu-cpu, got 'tpu'", err);
     }
@@ -62,7 +36,7 @@ public sealed class DeviceCliTests : IDisposable
     public void GpuCodeOnTheCpuAcceleratorWritesTheSameImageAsTheCpuEngine()
     {
         string model = Write("m.safetensors", TestModels.Config(QuantizerKind.Ddtb, 8, 2, [1]) with { Channels = 16 });
-        string input = Png(13, 9), cpuOut = Path.Combine(dir, "cpu.png"), gpuOut = Path.Combine(dir, "gpu.png");
+        string input = Png(13, 9), cpuOut = Path.Combine(Dir, "cpu.png"), gpuOut = Path.Combine(Dir, "gpu.png");
         var (c1, _, e1) = Run("upscale", input, cpuOut, "--model", model, "--full-image", "--device", "cpu");
         Assert.True(c1 == 0, e1);
         var (c2, json, e2) = Run("upscale", input, gpuOut, "--model", model, "--full-image", "--device", "ilgpu-cpu", "--json");
@@ -80,7 +54,7 @@ public sealed class DeviceCliTests : IDisposable
     {
         if (GpuDevice.CudaAvailable) return;
         string model = Write("m.safetensors", TestModels.Config(QuantizerKind.Pams, 4, 1) with { Channels = 16 });
-        var (code, json, err) = Run("upscale", Png(8, 8), Path.Combine(dir, "o.png"), "--model", model, "--device", "auto", "--json");
+        var (code, json, err) = Run("upscale", Png(8, 8), Path.Combine(Dir, "o.png"), "--model", model, "--device", "auto", "--json");
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(json);
         Assert.Equal("cpu", doc.RootElement.GetProperty("device").GetString());
@@ -91,7 +65,7 @@ public sealed class DeviceCliTests : IDisposable
     {
         string model = Write("rq.safetensors", TestModels.RefQsrConfig());
         string cb = Write("cb.safetensors", TestModels.ClustBlockConfig());
-        var (code, _, err) = Run("upscale", Png(16, 16), Path.Combine(dir, "o.png"), "--model", model, "--clustblock", cb, "--device", "ilgpu-cpu");
+        var (code, _, err) = Run("upscale", Png(16, 16), Path.Combine(Dir, "o.png"), "--model", model, "--clustblock", cb, "--device", "ilgpu-cpu");
         Assert.Equal(1, code);
         Assert.Contains("RefQSR models run on the CPU only", err);
         Assert.Single(err.Trim().Split('\n'));

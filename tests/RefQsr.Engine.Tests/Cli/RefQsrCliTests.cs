@@ -6,41 +6,15 @@ using RefQsr.Engine.Weights;
 namespace RefQsr.Engine.Tests.Cli;
 
 /// <summary>The CLI with RefQSR models: --clustblock, --clusters, reference ratios.</summary>
-public sealed class RefQsrCliTests : IDisposable
+public sealed class RefQsrCliTests : CliTestBase
 {
-    readonly string dir = Directory.CreateTempSubdirectory("refqsr-cli-rq-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, true);
-
-    string Write(string name, ModelConfig c)
-    {
-        string p = Path.Combine(dir, name);
-        File.WriteAllBytes(p, TestModels.Bytes(c));
-        return p;
-    }
-
     string RefQsrModel() => Write("rq.safetensors", TestModels.RefQsrConfig());
     string ClustModel() => Write("cb.safetensors", TestModels.ClustBlockConfig());
-
-    string Png(int w, int h, string name = "in.png")
-    {
-        string p = Path.Combine(dir, name);
-        ImageFiles.SavePng(SyntheticScene.Create(w, h), p);
-        return p;
-    }
-
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Program.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     [Fact]
     public void UpscaleWritesTheClusterMapAtFourTimesTheLrSize()
     {
-        string input = Png(40, 30), output = Path.Combine(dir, "out.png"), map = Path.Combine(dir, "map.png");
+        string input = Png(40, 30), output = Path.Combine(Dir, "out.png"), map = Path.Combine(Dir, "map.png");
         var (code, stdout, err) = Run("upscale", input, output, "--model", RefQsrModel(), "--clustblock", ClustModel(),
             "--patch", "16", "--clusters", map, "--threads", "2", "--json");
         Assert.True(code == 0, err);
@@ -57,11 +31,11 @@ public sealed class RefQsrCliTests : IDisposable
     {
         string input = Png(20, 20);
         // without --clustblock the shipped clustblock-8bit is used; a missing one is named
-        var (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", RefQsrModel(), "--clustblock", Path.Combine(dir, "none.safetensors"));
+        var (code, _, err) = Run("upscale", input, Path.Combine(Dir, "o.png"), "--model", RefQsrModel(), "--clustblock", Path.Combine(Dir, "none.safetensors"));
         Assert.Equal(1, code);
         Assert.Contains("model not found", err);
         Assert.Contains("none.safetensors", err);
-        (code, _, err) = Run("upscale", input, Path.Combine(dir, "o.png"), "--model", RefQsrModel(), "--clustblock", RefQsrModel());
+        (code, _, err) = Run("upscale", input, Path.Combine(Dir, "o.png"), "--model", RefQsrModel(), "--clustblock", RefQsrModel());
         Assert.Equal(1, code);
         Assert.Contains("not a ClustBlock", err);
     }
@@ -70,7 +44,7 @@ public sealed class RefQsrCliTests : IDisposable
     public void ClustersNeedARefQsrModel()
     {
         string plain = Write("plain.safetensors", TestModels.Config(QuantizerKind.Ddtb, 8, 2));
-        var (code, _, err) = Run("upscale", Png(20, 20), Path.Combine(dir, "o.png"), "--model", plain, "--clusters", Path.Combine(dir, "m.png"));
+        var (code, _, err) = Run("upscale", Png(20, 20), Path.Combine(Dir, "o.png"), "--model", plain, "--clusters", Path.Combine(Dir, "m.png"));
         Assert.Equal(2, code);
         Assert.Contains("--clusters needs a RefQSR model", err);
     }
@@ -93,7 +67,7 @@ public sealed class RefQsrCliTests : IDisposable
     [Fact]
     public void EvalReportsReferenceRatiosPerImage()
     {
-        string data = Directory.CreateDirectory(Path.Combine(dir, "set")).FullName;
+        string data = Directory.CreateDirectory(Path.Combine(Dir, "set")).FullName;
         ImageFiles.SavePng(SyntheticScene.Create(96, 72), Path.Combine(data, "a.png"));
         ImageFiles.SavePng(SyntheticScene.Create(80, 64), Path.Combine(data, "b.png"));
         var (code, stdout, err) = Run("eval", "--data", data, "--model", RefQsrModel(), "--clustblock", ClustModel(), "--patch", "12", "--json");

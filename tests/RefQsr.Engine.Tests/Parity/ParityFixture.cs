@@ -55,6 +55,21 @@ internal sealed class ParityFixture
         return r;
     }
 
+    /// <summary>Max |difference| (grey levels) and PSNR (0..255 scale) of the engine's HR
+    /// output against the reference's.</summary>
+    public static (double MaxAbs, double Psnr) CompareHr(float[] actual, float[] reference)
+    {
+        double maxAbs = 0, se = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            double d = actual[i] - reference[i];
+            maxAbs = Math.Max(maxAbs, Math.Abs(d));
+            se += d * d;
+        }
+        double psnr = se == 0 ? double.PositiveInfinity : 10 * Math.Log10(255.0 * 255.0 / (se / actual.Length));
+        return (maxAbs, psnr);
+    }
+
     static string RepoRoot()
     {
         var d = new DirectoryInfo(AppContext.BaseDirectory);

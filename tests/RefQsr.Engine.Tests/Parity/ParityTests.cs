@@ -47,14 +47,7 @@ public class ParityTests(ITestOutputHelper output)
         var hs = fx.Shape("hr");
         var reference = ParityFixture.ChwToHwc(fx.Floats("hr"), hs[1], hs[2], hs[3]);
         Assert.Equal(reference.Length, hr.Length);
-        double maxAbs = 0, se = 0;
-        for (int i = 0; i < hr.Length; i++)
-        {
-            double d = hr[i] - reference[i];
-            maxAbs = Math.Max(maxAbs, Math.Abs(d));
-            se += d * d;
-        }
-        double psnr = se == 0 ? double.PositiveInfinity : 10 * Math.Log10(255.0 * 255.0 / (se / hr.Length));
+        var (maxAbs, psnr) = ParityFixture.CompareHr(hr, reference);
         output.WriteLine($"{name} HR: max |diff| {maxAbs:G4}, PSNR {psnr:F1} dB");
         Assert.True(maxAbs <= 0.5, $"{name}: max |diff| {maxAbs:G4} grey levels");
         Assert.True(psnr >= 60, $"{name}: PSNR against the reference {psnr:F1} dB");

@@ -90,14 +90,7 @@ public class RefQsrParityTests(ITestOutputHelper output)
 
         var hs = s.Fx.Shape("query_hr");
         var reference = ParityFixture.ChwToHwc(s.Fx.Floats("query_hr"), hs[1], hs[2], hs[3]);
-        double maxAbs = 0, se = 0;
-        for (int i = 0; i < hr.Length; i++)
-        {
-            double d = hr[i] - reference[i];
-            maxAbs = Math.Max(maxAbs, Math.Abs(d));
-            se += d * d;
-        }
-        double psnr = se == 0 ? double.PositiveInfinity : 10 * Math.Log10(255.0 * 255.0 / (se / hr.Length));
+        var (maxAbs, psnr) = ParityFixture.CompareHr(hr, reference);
         output.WriteLine($"{name} query HR: max |diff| {maxAbs:G4}, PSNR {psnr:F1} dB");
         Assert.True(maxAbs <= 0.5, $"query HR max |diff| {maxAbs}");
         Assert.True(psnr >= 60, $"query HR PSNR {psnr:F1} dB");
