@@ -163,6 +163,7 @@ internal static class CompareCommand
         }
         sb.AppendLine();
         sb.AppendLine("Int8 peak: 420 GMAC/s per core, the Avx512BW int16 multiply-add inner loop measured on this CPU (SPEC §8). Not measured yet: RefQSR 8-4 on the whole network (no trained RefQSR model ships).");
+        sb.AppendLine("Our side runs with the CLI's GC setting (`System.GC.ConserveMemory` 7, docs/performance.md); whole-network rows are full-image runs of the same 320x180 input on both sides.");
         return sb.ToString();
     }
 
