@@ -22,6 +22,9 @@ public class BicubicBaselineTests(ITestOutputHelper output)
     [Theory]
     [InlineData("Set5", 28.42, 0.8104)]
     [InlineData("BSD100", 25.96, 0.6675)]
+    // Set14: the literature's 26.00 / 0.7027 come from a slightly different copy of the set;
+    // this pins the value measured on ../shared/data's copy (the one the README quotes)
+    [InlineData("Set14", 26.09, 0.7050)]
     public void BicubicMatchesThePublishedBaseline(string set, double psnr, double ssim)
     {
         string? root = DataRoot();
