@@ -25,7 +25,7 @@ internal static class ConvTiming
         var k = device.Kernels;
         var a = device.Accelerator;
         using var dCodes = a.Allocate1D(MemoryMarshal.Cast<byte, int>(codes).ToArray());
-        using var dWeights = a.Allocate1D(MemoryMarshal.Cast<sbyte, int>(qw.Codes).ToArray());
+        using var dWeights = a.Allocate1D(MemoryMarshal.Cast<sbyte, int>(qw.UnpackOutTapIn()).ToArray());
         using var dAcc = a.Allocate1D<int>(expected.Length);
         var dims = new QuantConvDims(h, w, ch, ch);
         var rows = new List<object>();

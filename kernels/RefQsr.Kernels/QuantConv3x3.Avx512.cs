@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -7,17 +8,22 @@ namespace RefQsr.Kernels;
 public static partial class QuantConv3x3
 {
     /// <summary>Padded activations widened to uint16 once per conv, so two neighbouring
-    /// input channels read as one int32 to broadcast.</summary>
-    internal static ushort[] PadWide(ReadOnlySpan<byte> codes, int h, int w, int c)
+    /// input channels read as one int32 to broadcast (a pooled array with the zero ring
+    /// and slack of <see cref="RentPadded"/>).</summary>
+    internal static ushort[] RentPaddedWide(ReadOnlySpan<byte> codes, int h, int w, int c)
     {
-        int pw = w + 2;
-        var p = new ushort[checked((h + 2) * pw * c)];
+        int pw = w + 2, len = checked((h + 2) * pw * c + Int16TilePixels * c);
+        var p = ArrayPool<ushort>.Shared.Rent(len);
+        var span = p.AsSpan(0, len);
+        span[..(pw * c + c)].Clear();
         for (int y = 0; y < h; y++)
         {
             var src = codes.Slice(y * w * c, w * c);
-            var dst = p.AsSpan(((y + 1) * pw + 1) * c, w * c);
+            var dst = span.Slice(((y + 1) * pw + 1) * c, w * c);
             for (int i = 0; i < src.Length; i++) dst[i] = src[i];
+            span.Slice(((y + 1) * pw + 1 + w) * c, 2 * c).Clear();
         }
+        span[((h + 1) * pw * c)..].Clear();
         return p;
     }
 
@@ -25,11 +31,11 @@ public static partial class QuantConv3x3
     // Activation codes ≤ 255 and weight codes in [-128, 127] are exact in int16, and
     // vpmaddwd sums two int16 products into int32 without saturation: exact at any bit-width.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Avx512PairRows(ushort[] wide, int pw, QuantConvWeights w, int[] acc, int width, int r0, int r1)
+    static unsafe void Avx512PairRows(ushort[] wide, int pw, QuantConvWeights w, short[] pairCodes, int[] acc, int width, int r0, int r1)
     {
         int cin = w.InChannels, cout = w.OutChannels, pairs = cin / 2;
         fixed (ushort* pin = wide)
-        fixed (short* pwt = w.Pairs)
+        fixed (short* pwt = pairCodes)
         fixed (int* pout = acc)
         {
             for (int y = r0; y < r1; y++)

@@ -17,64 +17,88 @@ public static partial class QuantConv3x3
         return perStep == 0 ? int.MaxValue : (int)Math.Min(int.MaxValue, 32767 / perStep);
     }
 
-    // 2 pixels x 64 output channels: vpmaddubsw of a broadcast 4-byte activation group
-    // against [co][4] weight bytes gives, per output channel, two int16 lanes; those are
-    // summed in int16 for `steps` groups, then widened with vpmaddwd(·, 1) into int32.
+    /// <summary>Pixels per register tile of the int16 path; the padded input needs this many
+    /// pixels of slack, minus one, past its end.</summary>
+    internal const int Int16TilePixels = 4;
+
+    // 4 pixels x 64 output channels, one tap at a time: vpmaddubsw of a broadcast 4-byte
+    // activation group against [co][4] weight bytes gives two int16 lanes per output
+    // channel; 16 int16 accumulators sum up to `steps` groups, then vpmaddwd(·, 1) widens
+    // them into the int32 output in memory. Going tap by tap keeps that tap's weights
+    // (in/4 x 256 bytes) in L1, and four pixels share each weight load.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Avx512Int16Rows(byte[] padded, int pw, QuantConvWeights w, int[] acc, int width, int r0, int r1, int steps)
+    static unsafe void Avx512Int16Rows(byte[] padded, int pw, QuantConvWeights w, sbyte[] quadCodes, int[] acc, int width, int r0, int r1, int steps)
     {
-        int cin = w.InChannels, cout = w.OutChannels, quads = cin / 4, groups = 9 * quads;
+        int cin = w.InChannels, cout = w.OutChannels, quads = cin / 4;
         var ones = Vector512.Create((short)1);
+        int* tail = stackalloc int[Int16TilePixels * 64];
         fixed (byte* pin = padded)
-        fixed (sbyte* pwt = w.Quads)
+        fixed (sbyte* pwt = quadCodes)
         fixed (int* pout = acc)
         {
             for (int y = r0; y < r1; y++)
                 for (int cb = 0; cb < cout; cb += 64)
-                    for (int x = 0; x < width; x += 2)
+                    for (int x = 0; x < width; x += Int16TilePixels)
                     {
-                        bool two = x + 1 < width;
-                        Vector512<int> i00 = default, i01 = default, i02 = default, i03 = default;
-                        Vector512<int> i10 = default, i11 = default, i12 = default, i13 = default;
-                        Vector512<short> s00 = default, s01 = default, s02 = default, s03 = default;
-                        Vector512<short> s10 = default, s11 = default, s12 = default, s13 = default;
-                        int pending = 0, left = groups;
+                        // a partial tile at the right edge reads padding and slack, and lands in `tail`
+                        bool full = x + Int16TilePixels <= width;
+                        int* o = full ? pout + (y * width + x) * cout + cb : tail;
+                        int os = full ? cout : 64;
                         for (int t = 0; t < 9; t++)
                         {
                             int ky = t / 3, kx = t - ky * 3;
                             byte* src = pin + ((y + ky) * pw + x + kx) * cin;
                             sbyte* wt = pwt + (t * quads * cout + cb) * 4;
-                            for (int q = 0; q < quads; q++, src += 4, wt += cout * 4)
+                            for (int q0 = 0; q0 < quads; q0 += steps)
                             {
-                                var w0 = Vector512.Load(wt); var w1 = Vector512.Load(wt + 64);
-                                var w2 = Vector512.Load(wt + 128); var w3 = Vector512.Load(wt + 192);
-                                var a = Vector512.Create(*(int*)src).AsByte();
-                                // the second pixel may be past the right edge: it reads padding, never stored
-                                var b = Vector512.Create(*(int*)(src + cin)).AsByte();
-                                s00 += Avx512BW.MultiplyAddAdjacent(a, w0); s01 += Avx512BW.MultiplyAddAdjacent(a, w1);
-                                s02 += Avx512BW.MultiplyAddAdjacent(a, w2); s03 += Avx512BW.MultiplyAddAdjacent(a, w3);
-                                s10 += Avx512BW.MultiplyAddAdjacent(b, w0); s11 += Avx512BW.MultiplyAddAdjacent(b, w1);
-                                s12 += Avx512BW.MultiplyAddAdjacent(b, w2); s13 += Avx512BW.MultiplyAddAdjacent(b, w3);
-                                left--;
-                                if (++pending == steps || left == 0)
+                                Vector512<short> s00 = default, s01 = default, s02 = default, s03 = default;
+                                Vector512<short> s10 = default, s11 = default, s12 = default, s13 = default;
+                                Vector512<short> s20 = default, s21 = default, s22 = default, s23 = default;
+                                Vector512<short> s30 = default, s31 = default, s32 = default, s33 = default;
+                                int q1 = Math.Min(quads, q0 + steps);
+                                for (int q = q0; q < q1; q++)
                                 {
-                                    i00 += Avx512BW.MultiplyAddAdjacent(s00, ones); i01 += Avx512BW.MultiplyAddAdjacent(s01, ones);
-                                    i02 += Avx512BW.MultiplyAddAdjacent(s02, ones); i03 += Avx512BW.MultiplyAddAdjacent(s03, ones);
-                                    i10 += Avx512BW.MultiplyAddAdjacent(s10, ones); i11 += Avx512BW.MultiplyAddAdjacent(s11, ones);
-                                    i12 += Avx512BW.MultiplyAddAdjacent(s12, ones); i13 += Avx512BW.MultiplyAddAdjacent(s13, ones);
-                                    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = default;
-                                    pending = 0;
+                                    sbyte* wq = wt + q * cout * 4;
+                                    var w0 = Vector512.Load(wq); var w1 = Vector512.Load(wq + 64);
+                                    var w2 = Vector512.Load(wq + 128); var w3 = Vector512.Load(wq + 192);
+                                    byte* a = src + q * 4;
+                                    var b = Vector512.Create(*(int*)a).AsByte();
+                                    s00 += Avx512BW.MultiplyAddAdjacent(b, w0); s01 += Avx512BW.MultiplyAddAdjacent(b, w1);
+                                    s02 += Avx512BW.MultiplyAddAdjacent(b, w2); s03 += Avx512BW.MultiplyAddAdjacent(b, w3);
+                                    b = Vector512.Create(*(int*)(a + cin)).AsByte();
+                                    s10 += Avx512BW.MultiplyAddAdjacent(b, w0); s11 += Avx512BW.MultiplyAddAdjacent(b, w1);
+                                    s12 += Avx512BW.MultiplyAddAdjacent(b, w2); s13 += Avx512BW.MultiplyAddAdjacent(b, w3);
+                                    b = Vector512.Create(*(int*)(a + 2 * cin)).AsByte();
+                                    s20 += Avx512BW.MultiplyAddAdjacent(b, w0); s21 += Avx512BW.MultiplyAddAdjacent(b, w1);
+                                    s22 += Avx512BW.MultiplyAddAdjacent(b, w2); s23 += Avx512BW.MultiplyAddAdjacent(b, w3);
+                                    b = Vector512.Create(*(int*)(a + 3 * cin)).AsByte();
+                                    s30 += Avx512BW.MultiplyAddAdjacent(b, w0); s31 += Avx512BW.MultiplyAddAdjacent(b, w1);
+                                    s32 += Avx512BW.MultiplyAddAdjacent(b, w2); s33 += Avx512BW.MultiplyAddAdjacent(b, w3);
                                 }
+                                bool first = t == 0 && q0 == 0;
+                                Widen(o, first, s00, s01, s02, s03, ones);
+                                Widen(o + os, first, s10, s11, s12, s13, ones);
+                                Widen(o + 2 * os, first, s20, s21, s22, s23, ones);
+                                Widen(o + 3 * os, first, s30, s31, s32, s33, ones);
                             }
                         }
-                        int* o = pout + (y * width + x) * cout + cb;
-                        i00.Store(o); i01.Store(o + 16); i02.Store(o + 32); i03.Store(o + 48);
-                        if (two)
-                        {
-                            o += cout;
-                            i10.Store(o); i11.Store(o + 16); i12.Store(o + 32); i13.Store(o + 48);
-                        }
+                        if (!full)
+                            for (int p = 0; p < width - x; p++)
+                                new Span<int>(tail + p * 64, 64).CopyTo(new Span<int>(pout + (y * width + x + p) * cout + cb, 64));
                     }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Widen(int* o, bool first, Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, Vector512<short> ones)
+    {
+        var v0 = Avx512BW.MultiplyAddAdjacent(s0, ones); var v1 = Avx512BW.MultiplyAddAdjacent(s1, ones);
+        var v2 = Avx512BW.MultiplyAddAdjacent(s2, ones); var v3 = Avx512BW.MultiplyAddAdjacent(s3, ones);
+        if (!first)
+        {
+            v0 += Vector512.Load(o); v1 += Vector512.Load(o + 16);
+            v2 += Vector512.Load(o + 32); v3 += Vector512.Load(o + 48);
+        }
+        v0.Store(o); v1.Store(o + 16); v2.Store(o + 32); v3.Store(o + 48);
     }
 }

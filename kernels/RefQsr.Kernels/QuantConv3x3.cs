@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -84,7 +85,7 @@ public static partial class QuantConv3x3
     public static void Run(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads, QuantConvPath path)
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, Kernel);
-        s.Validate(codes.Length, w.Codes.Length, acc.Length);
+        s.Validate(codes.Length, w.CodeCount, acc.Length);
         bool ok = path switch
         {
             QuantConvPath.Scalar => true,
@@ -97,50 +98,87 @@ public static partial class QuantConv3x3
         if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
         if (path == QuantConvPath.Scalar)
         {
-            Reference(codes, w.CodesOihw, acc, s);
+            Reference(codes, w.UnpackOihw(), acc, s);
             return;
         }
         int pw = width + 2;
+        // every buffer comes from the shared pools: a network calls this 32 times per patch
         if (path == QuantConvPath.Avx512Int16)
         {
             int steps = Int16Steps(MaxCode(codes), w.MaxAbsCode);
             if (steps < 1)
                 throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {MaxCode(codes)} with weight codes up to ±{w.MaxAbsCode}");
-            byte[] pad = Pad(codes, height, width, w.InChannels);
-            RowParallel.For(height, threads, (r0, r1) => Avx512Int16Rows(pad, pw, w, acc, width, r0, r1, Math.Min(steps, 9 * w.InChannels / 4)));
+            byte[] pad = RentPadded(codes, height, width, w.InChannels);
+            sbyte[] quads = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
+            try
+            {
+                w.UnpackQuads(quads);
+                RowParallel.For(height, threads, (r0, r1) => Avx512Int16Rows(pad, pw, w, quads, acc, width, r0, r1, Math.Min(steps, w.InChannels / 4)));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(pad);
+                ArrayPool<sbyte>.Shared.Return(quads);
+            }
             return;
         }
         if (path == QuantConvPath.Avx512Pairs)
         {
-            ushort[] wide = PadWide(codes, height, width, w.InChannels);
-            RowParallel.For(height, threads, (r0, r1) => Avx512PairRows(wide, pw, w, acc, width, r0, r1));
+            ushort[] wide = RentPaddedWide(codes, height, width, w.InChannels);
+            sbyte[] quads = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
+            short[] pairs = ArrayPool<short>.Shared.Rent(w.CodeCount);
+            try
+            {
+                w.UnpackPairs(quads, pairs);
+                RowParallel.For(height, threads, (r0, r1) => Avx512PairRows(wide, pw, w, pairs, acc, width, r0, r1));
+            }
+            finally
+            {
+                ArrayPool<ushort>.Shared.Return(wide);
+                ArrayPool<sbyte>.Shared.Return(quads);
+                ArrayPool<short>.Shared.Return(pairs);
+            }
             return;
         }
-        byte[] padded = Pad(codes, height, width, w.InChannels);
-        RowParallel.For(height, threads, (r0, r1) =>
+        byte[] padded = RentPadded(codes, height, width, w.InChannels);
+        try
         {
-            if (path == QuantConvPath.AvxVnni) VnniRows(padded, pw, w, acc, width, r0, r1);
-            else Avx2Rows(padded, pw, w, acc, width, r0, r1);
-        });
+            sbyte[] byTap = w.UnpackOutTapIn();
+            RowParallel.For(height, threads, (r0, r1) =>
+            {
+                if (path == QuantConvPath.AvxVnni) VnniRows(padded, pw, w, byTap, acc, width, r0, r1);
+                else Avx2Rows(padded, pw, w, byTap, acc, width, r0, r1);
+            });
+        }
+        finally { ArrayPool<byte>.Shared.Return(padded); }
     }
 
-    internal static byte[] Pad(ReadOnlySpan<byte> codes, int h, int w, int c)
+    /// <summary>The codes with a one-pixel ring of zero codes, in a pooled array with
+    /// <see cref="Int16TilePixels"/> pixels of slack at the end (a partial tile of the
+    /// multi-pixel kernels reads, but never stores, pixels past the last).</summary>
+    internal static byte[] RentPadded(ReadOnlySpan<byte> codes, int h, int w, int c)
     {
-        int pw = w + 2;
-        var p = new byte[checked((h + 2) * pw * c)];
+        int pw = w + 2, len = checked((h + 2) * pw * c + Int16TilePixels * c);
+        var p = ArrayPool<byte>.Shared.Rent(len);
+        var span = p.AsSpan(0, len);
+        span[..(pw * c + c)].Clear();                                 // top row, first left border
         for (int y = 0; y < h; y++)
-            codes.Slice(y * w * c, w * c).CopyTo(p.AsSpan(((y + 1) * pw + 1) * c, w * c));
+        {
+            codes.Slice(y * w * c, w * c).CopyTo(span.Slice(((y + 1) * pw + 1) * c, w * c));
+            span.Slice(((y + 1) * pw + 1 + w) * c, 2 * c).Clear();   // right border, next left border
+        }
+        span[((h + 1) * pw * c)..].Clear();                           // bottom row and the slack
         return p;
     }
 
     // Four output channels per pass share each 32-byte activation load.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void VnniRows(byte[] padded, int pw, QuantConvWeights w, int[] acc, int width, int r0, int r1)
+    static unsafe void VnniRows(byte[] padded, int pw, QuantConvWeights w, sbyte[] byTap, int[] acc, int width, int r0, int r1)
     {
         int cin = w.InChannels, cout = w.OutChannels, tapStride = cin;
         int coStride = 9 * cin;
         fixed (byte* pin = padded)
-        fixed (sbyte* pwt = w.Codes)
+        fixed (sbyte* pwt = byTap)
         fixed (int* pout = acc)
         {
             for (int y = r0; y < r1; y++)
@@ -173,11 +211,11 @@ public static partial class QuantConv3x3
 
     // Without VNNI: widen both operands to int16 and use vpmaddwd (exact, no saturation).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Avx2Rows(byte[] padded, int pw, QuantConvWeights w, int[] acc, int width, int r0, int r1)
+    static unsafe void Avx2Rows(byte[] padded, int pw, QuantConvWeights w, sbyte[] byTap, int[] acc, int width, int r0, int r1)
     {
         int cin = w.InChannels, cout = w.OutChannels, coStride = 9 * cin;
         fixed (byte* pin = padded)
-        fixed (sbyte* pwt = w.Codes)
+        fixed (sbyte* pwt = byTap)
         fixed (int* pout = acc)
         {
             for (int y = r0; y < r1; y++)
@@ -200,67 +238,5 @@ public static partial class QuantConv3x3
                         pout[(y * width + x) * cout + co] = Vector256.Sum(sum);
                     }
         }
-    }
-}
-
-/// <summary>Signed weight codes of a 3x3 conv, repacked [out][tap][in] for the SIMD
-/// paths, with the per-tap code sums the zero-point correction needs.</summary>
-public sealed class QuantConvWeights
-{
-    public int OutChannels { get; }
-    public int InChannels { get; }
-    internal sbyte[] Codes { get; }
-    internal sbyte[] CodesOihw { get; }
-    /// <summary>[out][tap]: sum over input channels of the codes at that tap.</summary>
-    public int[] TapSums { get; }
-    internal int FullTapSum(int outChannel) => fullSums[outChannel];
-
-    /// <summary>Bytes held: the codes in each kernel's layout plus the correction sums.</summary>
-    public long ResidentBytes => CodesOihw.Length + Codes.Length + 2L * Pairs.Length + Quads.Length + 4L * (TapSums.Length + fullSums.Length);
-    readonly int[] fullSums;
-    internal bool Vectorizable => InChannels % 32 == 0 && OutChannels % 4 == 0;
-    internal bool PairsVectorizable => InChannels % 2 == 0 && OutChannels % 64 == 0;
-    internal bool QuadsVectorizable => InChannels % 4 == 0 && OutChannels % 64 == 0;
-    /// <summary>Largest |code|: bounds the int16 accumulation of the Avx512Int16 path.</summary>
-    public int MaxAbsCode { get; }
-    /// <summary>[tap][in/4][out][4] bytes: the layout of the Avx512Int16 path.</summary>
-    internal sbyte[] Quads { get; }
-    /// <summary>[tap][in/2][out][2] int16: the pair layout of the Avx512 path.</summary>
-    internal short[] Pairs { get; }
-
-    public QuantConvWeights(ReadOnlySpan<sbyte> codesOihw, int outChannels, int inChannels)
-    {
-        if (outChannels <= 0 || inChannels <= 0)
-            throw new ArgumentException($"quantized conv weights: bad shape [{outChannels}, {inChannels}, 3, 3]");
-        if (codesOihw.Length != outChannels * inChannels * 9)
-            throw new ArgumentException($"quantized conv weights: {codesOihw.Length} codes for shape [{outChannels}, {inChannels}, 3, 3]");
-        OutChannels = outChannels; InChannels = inChannels;
-        CodesOihw = codesOihw.ToArray();
-        Codes = new sbyte[CodesOihw.Length];
-        TapSums = new int[outChannels * 9];
-        for (int co = 0; co < outChannels; co++)
-            for (int ci = 0; ci < inChannels; ci++)
-                for (int t = 0; t < 9; t++)
-                {
-                    sbyte v = CodesOihw[(co * inChannels + ci) * 9 + t];
-                    Codes[(co * 9 + t) * inChannels + ci] = v;
-                    TapSums[co * 9 + t] += v;
-                }
-        Pairs = new short[outChannels * inChannels * 9];
-        if (inChannels % 2 == 0)
-            for (int co = 0; co < outChannels; co++)
-                for (int ci = 0; ci < inChannels; ci++)
-                    for (int t = 0; t < 9; t++)
-                        Pairs[((t * (inChannels / 2) + ci / 2) * outChannels + co) * 2 + (ci & 1)] = CodesOihw[(co * inChannels + ci) * 9 + t];
-        Quads = new sbyte[outChannels * inChannels * 9];
-        if (inChannels % 4 == 0)
-            for (int co = 0; co < outChannels; co++)
-                for (int ci = 0; ci < inChannels; ci++)
-                    for (int t = 0; t < 9; t++)
-                        Quads[((t * (inChannels / 4) + ci / 4) * outChannels + co) * 4 + (ci & 3)] = CodesOihw[(co * inChannels + ci) * 9 + t];
-        foreach (var v in CodesOihw) MaxAbsCode = Math.Max(MaxAbsCode, Math.Abs((int)v));
-        fullSums = new int[outChannels];
-        for (int co = 0; co < outChannels; co++)
-            for (int t = 0; t < 9; t++) fullSums[co] += TapSums[co * 9 + t];
     }
 }

@@ -64,7 +64,7 @@ internal sealed class DeviceQuantConv : IDisposable
         if (w.InChannels % 4 != 0)
             throw new NotSupportedException($"the GPU backend packs 4 input channels per word; {w.InChannels} channels are not a multiple of 4");
         WeightQuantizer = q;
-        sbyte[] byTap = w.Codes;   // [out][tap][in]
+        sbyte[] byTap = w.UnpackOutTapIn();   // [out][tap][in]
         var packed = new int[byTap.Length / 4];
         for (int i = 0; i < packed.Length; i++)
             packed[i] = (byte)byTap[4 * i] | (byte)byTap[4 * i + 1] << 8 | (byte)byTap[4 * i + 2] << 16 | (byte)byTap[4 * i + 3] << 24;

@@ -9,14 +9,18 @@ namespace RefQsr.Engine.Networks;
 internal sealed class QuantizedConv
 {
     public int Channels { get; }
-    public float[] Master { get; }
+    float[]? master;
+
+    /// <summary>The float weights; gone once <see cref="ReleaseMaster"/> has run.</summary>
+    public float[] Master => master ?? throw new InvalidOperationException(
+        $"the float master weights of this conv were released after quantizing at {string.Join(", ", byBits.Keys)} bits");
     readonly float lo, hi;
     readonly QuantizerKind kind;
     readonly Dictionary<int, (QuantConvWeights Weights, Quantizer Q)> byBits = [];
 
     public QuantizedConv(float[] master, float lo, float hi, QuantizerKind kind, int channels)
     {
-        Master = master; this.lo = lo; this.hi = hi; this.kind = kind; Channels = channels;
+        this.master = master; this.lo = lo; this.hi = hi; this.kind = kind; Channels = channels;
     }
 
     public static QuantizedConv Load(ModelFile f, string prefix, QuantizerKind kind, int channels)
@@ -29,10 +33,17 @@ internal sealed class QuantizedConv
         return new QuantizedConv(f.Floats(prefix + "weight"), range[0], range[1], kind, channels);
     }
 
-    /// <summary>Bytes held: the float master and every bit-width's integer layouts.</summary>
+    /// <summary>Bytes held: the float master (until released) and every bit-width's packed codes.</summary>
     public long ResidentBytes
     {
-        get { lock (byBits) return 4L * Master.Length + byBits.Values.Sum(v => v.Weights.ResidentBytes); }
+        get { lock (byBits) return 4L * (master?.Length ?? 0) + byBits.Values.Sum(v => v.Weights.ResidentBytes); }
+    }
+
+    /// <summary>Drops the float master once every bit-width the model runs at is quantized:
+    /// a quantized model then keeps b bits per weight, not 32 + b.</summary>
+    public void ReleaseMaster()
+    {
+        lock (byBits) master = null;
     }
 
     public Quantizer WeightQuantizer(int bits)
@@ -44,9 +55,11 @@ internal sealed class QuantizedConv
         {
             if (byBits.TryGetValue(bits, out var r)) return r;
             var q = WeightQuantizer(bits);
-            var codes = new sbyte[Master.Length];
-            for (int i = 0; i < codes.Length; i++) codes[i] = (sbyte)q.Code(Master[i]);
-            r = (new QuantConvWeights(codes, Channels, Channels), q);
+            float[] m = master ?? throw new InvalidOperationException(
+                $"this conv holds weights at {string.Join(", ", byBits.Keys)} bits only; its float masters were released, so {bits} bits cannot be made");
+            var codes = new sbyte[m.Length];
+            for (int i = 0; i < codes.Length; i++) codes[i] = (sbyte)q.Code(m[i]);
+            r = (new QuantConvWeights(codes, Channels, Channels, bits), q);
             byBits[bits] = r;
             return r;
         }

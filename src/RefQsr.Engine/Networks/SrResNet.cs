@@ -70,10 +70,13 @@ public sealed partial class SrResNet
             b.Conv1.At(high);
             b.Conv2.At(high);
         }
+        foreach (var c in Blocks.SelectMany(b => new[] { b.Conv1, b.Conv2 }).Concat(RefEr.SelectMany(b => new[] { b.Conv1, b.Conv2 })))
+            c.ReleaseMaster();
     }
 
-    /// <summary>Bytes of weights this network keeps in memory (float masters, the integer
-    /// layouts of each bit-width it runs at, FP32 conv layouts, BN affines).</summary>
+    /// <summary>Bytes of weights this network keeps in memory: the bit-packed codes of each
+    /// bit-width a quantized model runs at (its float masters are released after
+    /// quantizing), FP32 conv layouts, BN affines.</summary>
     public long ResidentBytes
         => head.ResidentBytes + bodyEnd.ResidentBytes + up0.ResidentBytes + up1.ResidentBytes + tail.ResidentBytes
            + Blocks.Sum(b => b.ResidentBytes) + RefEr.Sum(b => b.Conv1.ResidentBytes + b.Conv2.ResidentBytes)

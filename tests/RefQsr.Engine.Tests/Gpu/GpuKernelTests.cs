@@ -35,7 +35,7 @@ public sealed class GpuKernelTests
     {
         var a = k.Accelerator;
         using var dCodes = a.Allocate1D(Pack(codes));
-        using var dWeights = a.Allocate1D(Pack(qw.Codes));
+        using var dWeights = a.Allocate1D(Pack(qw.UnpackOutTapIn()));
         using var dAcc = a.Allocate1D<int>(h * w * qw.OutChannels);
         k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, new QuantConvDims(h, w, qw.InChannels, qw.OutChannels), variant);
         k.Synchronize();

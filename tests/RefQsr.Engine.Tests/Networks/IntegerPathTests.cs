@@ -37,7 +37,7 @@ public class IntegerPathTests
         codes[name] = x.Select(aq.UnsignedCode).ToArray();
         var xq = x.Select(v => aq.Value(aq.Code(v))).ToArray();
         var wq = conv.WeightQuantizer(wBits);
-        var wdq = conv.Master.Select(v => wq.Value(wq.Code(v))).ToArray();
+        var wdq = conv.At(wBits).Weights.UnpackOihw().Select(c => wq.Value(c)).ToArray();
         var y = new float[x.Length];
         FloatConv2d.Reference(xq, wdq, y, new ConvShape(H, W, conv.Channels, conv.Channels, 3));
         return y;

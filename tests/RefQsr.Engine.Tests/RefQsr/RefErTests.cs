@@ -96,7 +96,7 @@ public class RefErTests
         var xq = x.Select(v => aq.Value(aq.Code(v))).ToArray();
         var wq = conv.WeightQuantizer(8);
         var y = new float[x.Length];
-        FloatConv2d.Reference(xq, conv.Master.Select(v => wq.Value(wq.Code(v))).ToArray(), y, new ConvShape(h, w, 64, 64, 3));
+        FloatConv2d.Reference(xq, conv.At(8).Weights.UnpackOihw().Select(c => wq.Value(c)).ToArray(), y, new ConvShape(h, w, 64, 64, 3));
         return y;
     }
 }

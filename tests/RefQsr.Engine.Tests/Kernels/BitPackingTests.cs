@@ -1,0 +1,99 @@
+using RefQsr.Kernels;
+
+namespace RefQsr.Engine.Tests.Kernels;
+
+public class BitPackingTests
+{
+    static sbyte[] Codes(int n, int bits, int seed)
+    {
+        var r = new Random(seed);
+        var c = new sbyte[n];
+        for (int i = 0; i < n; i++) c[i] = (sbyte)r.Next(-(1 << (bits - 1)), 1 << (bits - 1));
+        return c;
+    }
+
+    public static TheoryData<int> Widths() => [2, 3, 4, 5, 6, 7, 8];
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void RoundTripsEveryCodeOfEveryWidth(int bits)
+    {
+        foreach (int n in new[] { 1, 63, 64, 65, 200, 36864 })
+        {
+            var codes = Codes(n, bits, n * 7 + bits);
+            // the extremes of the range must survive too
+            codes[0] = (sbyte)-(1 << (bits - 1));
+            codes[n - 1] = (sbyte)((1 << (bits - 1)) - 1);
+            var packed = BitPacking.Pack(codes, bits);
+            Assert.Equal((n + 63) / 64 * 8 * bits, packed.Length);
+            var scalar = new sbyte[n];
+            BitPacking.UnpackReference(packed, bits, scalar);
+            Assert.Equal(codes, scalar);
+            var simd = new sbyte[n];
+            BitPacking.Unpack(packed, bits, simd);
+            Assert.Equal(codes, simd);
+        }
+    }
+
+    [Fact]
+    public void StoresExactlyBitsPerCode()
+    {
+        // 64 codes of 3 bits are 24 bytes: nothing is rounded up to a nibble
+        Assert.Equal(24, BitPacking.PackedLength(64, 3));
+        Assert.Equal(48, BitPacking.PackedLength(64, 6));
+        Assert.Equal(16, BitPacking.PackedLength(64, 2));
+    }
+
+    [Fact]
+    public void LayoutOfOneBlockIsTheDocumentedOne()
+    {
+        // 3 bits = crumb field (high 2 bits) then bit field (low bit), offset-binary
+        var codes = new sbyte[64];
+        codes[17] = 3;    // u = 7 = 0b11|1: crumb 3 at byte 1, bits 2..3; bit 1 at byte 1, bit 2
+        var packed = BitPacking.Pack(codes, 3);
+        // every other code is 0, u = 4 = 0b10|0: crumb 2 in every crumb slot, low bit 0
+        Assert.Equal(0b10_10_11_10, packed[1]);
+        Assert.Equal(0b10_10_10_10, packed[0]);
+        Assert.Equal(0b0000_0100, packed[16 + 1]);
+        Assert.Equal(0, packed[16]);
+    }
+
+    [Fact]
+    public void RejectsCodesOutsideTheWidth()
+    {
+        var e = Assert.Throws<ArgumentException>(() => BitPacking.Pack(new sbyte[] { 0, 8 }, 4));
+        Assert.Contains("index 1", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => BitPacking.Pack(new sbyte[] { 0 }, 9));
+        Assert.Throws<ArgumentException>(() => BitPacking.Unpack(new byte[5], 4, new sbyte[64]));
+    }
+
+    [Fact]
+    public void NarrowestWidthHoldsEveryCode()
+    {
+        Assert.Equal(2, BitPacking.BitsFor(new sbyte[] { -2, 1 }));
+        Assert.Equal(3, BitPacking.BitsFor(new sbyte[] { -2, 2 }));
+        Assert.Equal(8, BitPacking.BitsFor(new sbyte[] { -128 }));
+        Assert.Equal(7, BitPacking.BitsFor(new sbyte[] { 63, -64 }));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(8)]
+    public void ConvWeightsKeepBBitsPerWeightAndGiveBackTheCodes(int bits)
+    {
+        foreach (var (cout, cin) in new[] { (64, 64), (7, 12), (64, 6) })
+        {
+            var codes = Codes(cout * cin * 9, bits, cout + cin + bits);
+            var w = new QuantConvWeights(codes, cout, cin, bits);
+            Assert.Equal(bits, w.Bits);
+            Assert.Equal(codes, w.UnpackOihw());
+            long packedBytes = BitPacking.PackedLength(codes.Length, bits);
+            Assert.Equal(packedBytes + 4L * (cout * 9 + cout), w.ResidentBytes);
+        }
+        Assert.Throws<ArgumentException>(() => new QuantConvWeights(new sbyte[] { 0, 0, 0, 0, 5, 0, 0, 0, 0 }, 1, 1, 2));
+    }
+}
