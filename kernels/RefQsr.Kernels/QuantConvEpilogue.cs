@@ -1,3 +1,8 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace RefQsr.Kernels;
 
 /// <summary>Turns the int32 accumulators of <see cref="QuantConv3x3"/> into the real conv
@@ -25,6 +30,17 @@ public static class QuantConvEpilogue
         RowParallel.For(height, threads, (r0, r1) => Rows(chanSum, acc, w, height, width, za, zw, scale, output, ops, r0, r1));
     }
 
+    /// <summary>Every pixel through the scalar int64 path (the truth the vector path is tested against).</summary>
+    internal static void DequantizeScalar(byte[] codes, int[] acc, QuantConvWeights w,
+        int height, int width, int za, int zw, float scale, float[] output, EpilogueOps ops)
+    {
+        Validate(codes.Length, acc.Length, output.Length, w, height, width, ops);
+        var chanSum = ChannelSums(codes, height * width, w.InChannels);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, x);
+    }
+
     static void Validate(int codes, int acc, int output, QuantConvWeights w, int height, int width, EpilogueOps ops)
     {
         int cin = w.InChannels, cout = w.OutChannels;
@@ -36,64 +52,133 @@ public static class QuantConvEpilogue
             throw new ArgumentException("conv epilogue: residual is smaller than the output");
     }
 
-    /// <summary>Per position, the sum of the activation codes over the input channels.</summary>
+    /// <summary>Per position, the sum of the activation codes over the input channels
+    /// (vpsadbw against zero sums 64 bytes into eight lanes).</summary>
     static int[] ChannelSums(ReadOnlySpan<byte> codes, int pixels, int cin)
     {
         var chanSum = new int[pixels];
         for (int p = 0; p < pixels; p++)
         {
-            int s = 0;
             var px = codes.Slice(p * cin, cin);
-            for (int c = 0; c < cin; c++) s += px[c];
+            int s = 0, c = 0;
+            if (Avx512BW.IsSupported)
+            {
+                var sums = Vector512<ulong>.Zero;
+                for (; c + 64 <= cin; c += 64)
+                    sums += Avx512BW.SumAbsoluteDifferences(Vector512.Create(px.Slice(c, 64)), Vector512<byte>.Zero).AsUInt64();
+                s = (int)Vector512.Sum(sums);
+            }
+            for (; c < cin; c++) s += px[c];
             chanSum[p] = s;
         }
         return chanSum;
     }
 
+    /// <summary>Interior pixels (all nine taps valid) take the Vector512 path when every
+    /// intermediate of the correction fits in int32 (<see cref="FitsInt32"/>); the rest, and
+    /// CPUs without Avx512F, take <see cref="ScalarPixel"/>. Both give the same bits: the
+    /// integer total is the same number, and the float steps are the same single multiplies
+    /// and adds (never fused) in the same order.</summary>
     static void Rows(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int height, int width, int za, int zw,
         float scale, Span<float> output, EpilogueOps ops, int r0, int r1)
+    {
+        bool vector = Avx512F.IsSupported && w.OutChannels % 16 == 0 && FitsInt32(w.InChannels, za, zw);
+        int[]? zaFull = null;
+        if (vector)
+        {
+            zaFull = new int[w.OutChannels];
+            for (int co = 0; co < zaFull.Length; co++) zaFull[co] = za * w.FullTapSum(co);
+        }
+        for (int y = r0; y < r1; y++)
+            for (int x = 0; x < width; x++)
+            {
+                if (vector && y > 0 && y < height - 1 && x > 0 && x < width - 1)
+                    VectorPixel(chanSum, acc, w, width, za, zw, zaFull!, scale, output, ops, y, x);
+                else
+                    ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, x);
+            }
+    }
+
+    /// <summary>Whether |acc| + |zw·Σa| + |za·zw·9·cin| + |za·Σw| stays below 2^31 for any
+    /// codes (activations ≤ 255, |weights| ≤ 128).</summary>
+    internal static bool FitsInt32(int cin, int za, int zw)
+    {
+        long perTap = 255L * 128 + Math.Abs((long)zw) * 255 + Math.Abs((long)za) * Math.Abs((long)zw) + Math.Abs((long)za) * 128;
+        return 9L * cin * perTap < int.MaxValue;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void VectorPixel(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int width, int za, int zw, int[] zaFull,
+        float scale, Span<float> output, EpilogueOps ops, int y, int x)
+    {
+        int cin = w.InChannels, cout = w.OutChannels;
+        int sumA = 0;
+        for (int ky = -1; ky <= 1; ky++)
+        {
+            int row = (y + ky) * width + x;
+            sumA += chanSum[row - 1] + chanSum[row] + chanSum[row + 1];
+        }
+        var constPart = Vector512.Create(zw * sumA + za * zw * 9 * cin);
+        var vscale = Vector512.Create(scale);
+        var slope = Vector512.Create(ops.PReluSlope ?? 0f);
+        int baseIdx = (y * width + x) * cout;
+        ref int pacc = ref MemoryMarshal.GetReference(acc);
+        ref float pout = ref MemoryMarshal.GetReference(output);
+        for (int co = 0; co < cout; co += 16)
+        {
+            var total = Vector512.LoadUnsafe(ref pacc, (nuint)(baseIdx + co)) + constPart + Vector512.Create(zaFull.AsSpan(co, 16));
+            var v = Avx512F.Multiply(Avx512F.ConvertToVector512Single(total), vscale);
+            if (ops.AffineA is { } a)
+                v = Avx512F.Add(Avx512F.Multiply(v, Vector512.Create(a.AsSpan(co, 16))), Vector512.Create(ops.AffineB!.AsSpan(co, 16)));
+            if (ops.PReluSlope.HasValue)
+                v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(slope, v));
+            if (ops.Residual is { } r)
+                v = Avx512F.Add(Vector512.Create(r.AsSpan(baseIdx + co, 16)), v);
+            v.StoreUnsafe(ref pout, (nuint)(baseIdx + co));
+        }
+    }
+
+    /// <summary>The scalar truth for one pixel: int64 corrections over its valid taps.</summary>
+    static void ScalarPixel(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int height, int width, int za, int zw,
+        float scale, Span<float> output, EpilogueOps ops, int y, int x)
     {
         int cin = w.InChannels, cout = w.OutChannels;
         int[] tapSums = w.TapSums;
         float[]? affA = ops.AffineA, affB = ops.AffineB, residual = ops.Residual;
         bool prelu = ops.PReluSlope.HasValue;
         float slope = ops.PReluSlope ?? 0f;
-        for (int y = r0; y < r1; y++)
-            for (int x = 0; x < width; x++)
+        // the box sum of the channel sums over the valid taps
+        long sumA = 0;
+        int validMask = 0, validTaps = 0;
+        for (int ky = 0; ky < 3; ky++)
+        {
+            int iy = y + ky - 1;
+            if ((uint)iy >= (uint)height) continue;
+            for (int kx = 0; kx < 3; kx++)
             {
-                // the box sum of the channel sums over the valid taps
-                long sumA = 0;
-                int validMask = 0, validTaps = 0;
-                for (int ky = 0; ky < 3; ky++)
-                {
-                    int iy = y + ky - 1;
-                    if ((uint)iy >= (uint)height) continue;
-                    for (int kx = 0; kx < 3; kx++)
-                    {
-                        int ix = x + kx - 1;
-                        if ((uint)ix >= (uint)width) continue;
-                        sumA += chanSum[iy * width + ix];
-                        validMask |= 1 << (ky * 3 + kx);
-                        validTaps++;
-                    }
-                }
-                long constPart = (long)zw * sumA + (long)za * zw * validTaps * cin;
-                int baseIdx = (y * width + x) * cout;
-                for (int co = 0; co < cout; co++)
-                {
-                    long sumW = 0;
-                    if (validMask == 0x1FF)
-                        sumW = w.FullTapSum(co);
-                    else
-                        for (int t = 0; t < 9; t++)
-                            if ((validMask & (1 << t)) != 0) sumW += tapSums[co * 9 + t];
-                    long total = acc[baseIdx + co] + constPart + za * sumW;
-                    float v = (float)total * scale;
-                    if (affA is not null) v = v * affA[co] + affB![co];
-                    if (prelu && !(v > 0f)) v = slope * v;
-                    if (residual is not null) v = residual[baseIdx + co] + v;
-                    output[baseIdx + co] = v;
-                }
+                int ix = x + kx - 1;
+                if ((uint)ix >= (uint)width) continue;
+                sumA += chanSum[iy * width + ix];
+                validMask |= 1 << (ky * 3 + kx);
+                validTaps++;
             }
+        }
+        long constPart = (long)zw * sumA + (long)za * zw * validTaps * cin;
+        int baseIdx = (y * width + x) * cout;
+        for (int co = 0; co < cout; co++)
+        {
+            long sumW = 0;
+            if (validMask == 0x1FF)
+                sumW = w.FullTapSum(co);
+            else
+                for (int t = 0; t < 9; t++)
+                    if ((validMask & (1 << t)) != 0) sumW += tapSums[co * 9 + t];
+            long total = acc[baseIdx + co] + constPart + za * sumW;
+            float v = (float)total * scale;
+            if (affA is not null) v = v * affA[co] + affB![co];
+            if (prelu && !(v > 0f)) v = slope * v;
+            if (residual is not null) v = residual[baseIdx + co] + v;
+            output[baseIdx + co] = v;
+        }
     }
 }

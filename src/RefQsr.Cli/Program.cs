@@ -8,7 +8,7 @@ public static class Program
         refqsr: quantized x4 super-resolution (RefQSR engine)
 
           refqsr demo [--out DIR] [--model M] [--threads N] [--device D]
-          refqsr upscale IN OUT [--model M] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--device D] [--max-pixels N] [--json]
+          refqsr upscale IN OUT [--model M] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--device D] [--max-pixels N] [--profile] [--json]
           refqsr eval --data DIR [--model M] [--patch P | --full-image] [--limit N] [--threads N] [--device D] [--json]
           refqsr info [--model M] [--lr WxH | --image IN] [--patch P | --full-image] [--json]
           refqsr models

@@ -1,3 +1,4 @@
+using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Inference;
 
 namespace RefQsr.Cli;
@@ -6,8 +7,8 @@ internal static class UpscaleCommand
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var a = new ArgParser(args, Common.TilingFlags, [.. Common.TilingValued, "clusters"]);
-        if (a.Positionals.Count != 2) throw CliException.Usage("usage: refqsr upscale IN OUT [--model M] [--clustblock C] [--clusters MAP.png] [--patch P | --full-image] [--threads N]");
+        var a = new ArgParser(args, [.. Common.TilingFlags, "profile"], [.. Common.TilingValued, "clusters"]);
+        if (a.Positionals.Count != 2) throw CliException.Usage("usage: refqsr upscale IN OUT [--model M] [--clustblock C] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--profile]");
         string input = a.Positionals[0], output = a.Positionals[1];
         string? clusterMap = a.Get("clusters");
         if (ImageFiles.SameFile(input, output)) throw CliException.Usage($"refusing to overwrite the input image {input}");
@@ -18,7 +19,7 @@ internal static class UpscaleCommand
             if (ImageFiles.SameFile(input, clusterMap) || ImageFiles.SameFile(output, clusterMap))
                 throw CliException.Usage($"--clusters {clusterMap} would overwrite the input or the output image");
         }
-        var options = Common.Options(a);
+        var options = Common.Options(a) with { Profile = a.Has("profile") ? new StageTimes() : null };
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
         var lr = ImageFiles.Load(input, maxPixels);
         var model = Common.LoadRunner(a);
@@ -37,12 +38,21 @@ internal static class UpscaleCommand
                 patches = result.Grid.Patches.Count, bitops_g = Common.Round(result.GigaBitOps, 4), fqr = Common.Round(result.Fqr, 4),
                 reference_ratio = Ratio(result), references = result.Clusters?.ReferenceCount, clusters = clusterMap,
                 seconds = Common.Round(result.Elapsed.TotalSeconds, 3), device = result.Device,
+                stage_seconds = options.Profile?.Totals.ToDictionary(t => t.Stage, t => Common.Round(t.Seconds, 4)),
             });
         else
+        {
             stdout.WriteLine($"wrote {output} ({result.Image.Width}x{result.Image.Height}) from {result.Grid.Patches.Count} patch(es): " +
                 $"{result.GigaBitOps:F2} G BitOPs, FQR {result.Fqr:F2}, " +
                 (result.Clusters is { } c ? $"{c.ReferenceCount} reference(s) ({c.ReferenceRatio:P1}), " : "") +
                 $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
+            if (options.Profile is { } profile)
+            {
+                stdout.WriteLine("time per stage, summed over patches:");
+                foreach (var (stage, seconds) in profile.Totals)
+                    stdout.WriteLine($"  {stage,-48} {seconds,8:F3} s");
+            }
+        }
         return 0;
     }
 

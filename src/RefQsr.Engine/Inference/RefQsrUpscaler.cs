@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Metrics;
 using RefQsr.Engine.Networks;
@@ -40,8 +41,9 @@ public sealed class RefQsrUpscaler
         ComputeDevices.Check(options.Device, Network.Config);
         var sw = Stopwatch.StartNew();
         var grid = Grid(lr, options);
-        clusters ??= Cluster(lr, grid, options.Threads);
-        var hrPatches = RunPatches(lr, grid, clusters, options.Threads);
+        using (StageTimes.Time(options.Profile, StageTimes.ClustBlock))
+            clusters ??= Cluster(lr, grid, options.Threads);
+        var hrPatches = RunPatches(lr, grid, clusters, options.Threads, options.Profile);
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
         for (int i = 0; i < hrPatches.Length; i++) PatchMerger.WritePatch(hr, grid.Patches[i], Scale, hrPatches[i]);
         var (bitOps, fqr) = Cost(grid, clusters);
@@ -71,7 +73,7 @@ public sealed class RefQsrUpscaler
     }
 
     /// <summary>The float HR patches, in grid order: references first (as a batch), then queries.</summary>
-    internal float[][] RunPatches(RgbImage lr, PatchGrid grid, ClusterAssignment clusters, int threads)
+    internal float[][] RunPatches(RgbImage lr, PatchGrid grid, ClusterAssignment clusters, int threads, StageTimes? times = null)
     {
         if (clusters.PatchCount != grid.Patches.Count)
             throw new ArgumentException($"the clusters cover {clusters.PatchCount} patches, the grid has {grid.Patches.Count}");
@@ -84,7 +86,7 @@ public sealed class RefQsrUpscaler
         {
             int i = refs[k];
             var p = grid.Patches[i];
-            var (output, kept) = Network.ForwardReference(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t);
+            var (output, kept) = Network.ForwardReference(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t, null, times);
             hr[i] = output;
             if (needed[i]) features[i] = kept;
         });
@@ -94,7 +96,7 @@ public sealed class RefQsrUpscaler
             int i = queries[k];
             var p = grid.Patches[i];
             hr[i] = Network.ForwardQuery(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width,
-                features[clusters.ReferenceOf[i]]!, t);
+                features[clusters.ReferenceOf[i]]!, t, null, times);
         });
         return hr;
     }

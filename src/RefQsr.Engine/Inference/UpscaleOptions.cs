@@ -1,3 +1,4 @@
+using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Tiling;
 
 namespace RefQsr.Engine.Inference;
@@ -14,6 +15,9 @@ public sealed record UpscaleOptions
     /// <summary>Where a plain SRResNet runs (docs/gpu.md); RefQSR models run on the CPU, and
     /// ask for <see cref="ComputeDevice.Cpu"/> or <see cref="ComputeDevice.Auto"/>.</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
+    /// <summary>If set, the CPU forward adds its time per stage to it (head, quantized body,
+    /// RefER, FP32 upsampler and tail, ClustBlock).</summary>
+    public StageTimes? Profile { get; init; }
 
     internal void Validate()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Gpu;
 using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Metrics;
@@ -37,17 +38,17 @@ public sealed class Upscaler(SrResNet network)
         }
         else if (threads > 1 && patches.Count >= threads)
             Parallel.For(0, patches.Count, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                i => RunPatch(lr, hr, patches[i], 1));
+                i => RunPatch(lr, hr, patches[i], 1, options.Profile));
         else
-            foreach (var p in patches) RunPatch(lr, hr, p, threads);
+            foreach (var p in patches) RunPatch(lr, hr, p, threads, options.Profile);
         var (bitOps, fqr) = Cost(grid);
         return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Device = device };
     }
 
-    void RunPatch(RgbImage lr, RgbImage hr, Patch p, int threads)
+    void RunPatch(RgbImage lr, RgbImage hr, Patch p, int threads, StageTimes? times)
     {
         var input = ToFloats(lr, p.X, p.Y, p.Width, p.Height);
-        var output = Network.Forward(input, p.Height, p.Width, threads);
+        var output = Network.Forward(input, p.Height, p.Width, threads, null, times);
         PatchMerger.WritePatch(hr, p, Scale, output);
     }
 

@@ -102,7 +102,7 @@ public sealed class ClustBlock
     static byte[] Codes(ReadOnlySpan<float> x, Quantizer q)
     {
         var codes = new byte[x.Length];
-        for (int i = 0; i < x.Length; i++) codes[i] = q.UnsignedCode(x[i]);
+        q.UnsignedCodes(x, codes);
         return codes;
     }
 

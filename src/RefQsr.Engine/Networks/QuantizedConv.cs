@@ -1,3 +1,4 @@
+using System.Buffers;
 using RefQsr.Engine.Quantization;
 using RefQsr.Engine.Weights;
 using RefQsr.Kernels;
@@ -79,12 +80,17 @@ internal sealed class QuantizedConv
         int rowLen = w * Channels;
         RowParallel.For(h, threads, (r0, r1) =>
         {
-            for (int i = r0 * rowLen; i < r1 * rowLen; i++) codes[i] = aq.UnsignedCode(x[i]);
+            aq.UnsignedCodes(x.AsSpan(r0 * rowLen, (r1 - r0) * rowLen), codes.AsSpan(r0 * rowLen, (r1 - r0) * rowLen));
         });
-        var acc = new int[h * w * Channels];
-        QuantConv3x3.Run(codes, weights, acc, h, w, threads);
-        float scale = 1f / (aq.S * wq.S);
-        QuantConvEpilogue.Dequantize(codes, acc, weights, h, w, aq.UnsignedZero, (int)wq.Zp, scale, output, ops, threads);
+        // the int32 accumulators live only between the conv and its epilogue: pooled
+        var acc = ArrayPool<int>.Shared.Rent(h * w * Channels);
+        try
+        {
+            QuantConv3x3.Run(codes, weights, acc, h, w, threads);
+            float scale = 1f / (aq.S * wq.S);
+            QuantConvEpilogue.Dequantize(codes, acc, weights, h, w, aq.UnsignedZero, (int)wq.Zp, scale, output, ops, threads);
+        }
+        finally { ArrayPool<int>.Shared.Return(acc); }
         return codes;
     }
 }

@@ -1,3 +1,4 @@
+using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Weights;
 
 namespace RefQsr.Engine.Networks;
@@ -13,34 +14,37 @@ public sealed partial class SrResNet
 
     /// <summary>Reference path: every block at b_high with the standard quantizers (the same
     /// arithmetic as <see cref="Forward"/>); also returns the inputs to the RefER blocks.</summary>
-    internal (float[] Hr, ReferenceFeatures Features) ForwardReference(ReadOnlySpan<float> lr, int h, int w, int threads, ForwardTrace? trace = null)
+    internal (float[] Hr, ReferenceFeatures Features) ForwardReference(ReadOnlySpan<float> lr, int h, int w, int threads, ForwardTrace? trace = null, StageTimes? times = null)
     {
         var s = Settings;
-        var headOut = Head(lr, h, w, threads);
+        var headOut = Head(lr, h, w, threads, times);
         var x = (float[])headOut.Clone();
         var kept = new float[s.RefErBlocks.Count][];
         var prec = new BlockPrecision(s.BHigh, s.BHigh);
-        RunBlocks(x, h, w, 0, Blocks.Length, _ => (prec, QuantizerSet.Standard), threads, trace, (i, input) =>
-        {
-            int k = i - s.FirstRefEr;
-            if (k >= 0) kept[k] = (float[])input.Clone();
-        });
-        return (BodyEndAndTail(x, headOut, h, w, threads), new ReferenceFeatures(h, w, kept));
+        using (StageTimes.Time(times, StageTimes.Body))
+            RunBlocks(x, h, w, 0, Blocks.Length, _ => (prec, QuantizerSet.Standard), threads, trace, (i, input) =>
+            {
+                int k = i - s.FirstRefEr;
+                if (k >= 0) kept[k] = (float[])input.Clone();
+            });
+        return (BodyEndAndTail(x, headOut, h, w, threads, times), new ReferenceFeatures(h, w, kept));
     }
 
     /// <summary>Query path: block 0 at b_high (standard quantizers), blocks 1 .. FirstRefEr−1
     /// with b_medium weights and b_low activations (qlow), then the RefER blocks against
     /// the reference's kept features.</summary>
-    internal float[] ForwardQuery(ReadOnlySpan<float> lr, int h, int w, ReferenceFeatures reference, int threads, ForwardTrace? trace = null)
+    internal float[] ForwardQuery(ReadOnlySpan<float> lr, int h, int w, ReferenceFeatures reference, int threads, ForwardTrace? trace = null, StageTimes? times = null)
     {
         var s = Settings;
-        var headOut = Head(lr, h, w, threads);
+        var headOut = Head(lr, h, w, threads, times);
         var x = (float[])headOut.Clone();
         var high = new BlockPrecision(s.BHigh, s.BHigh);
         var low = new BlockPrecision(s.BMedium, s.BLow);
-        RunBlocks(x, h, w, 0, s.FirstRefEr, i => i == 0 ? (high, QuantizerSet.Standard) : (low, QuantizerSet.QueryLow), threads, trace);
-        for (int k = 0; k < RefEr.Length; k++)
-            RefEr[k].Forward(x, h, w, reference.RefErInputs[k], reference.Height, reference.Width, s.BHigh, s.BLow, threads, trace);
-        return BodyEndAndTail(x, headOut, h, w, threads);
+        using (StageTimes.Time(times, StageTimes.Body))
+            RunBlocks(x, h, w, 0, s.FirstRefEr, i => i == 0 ? (high, QuantizerSet.Standard) : (low, QuantizerSet.QueryLow), threads, trace);
+        using (StageTimes.Time(times, StageTimes.RefEr))
+            for (int k = 0; k < RefEr.Length; k++)
+                RefEr[k].Forward(x, h, w, reference.RefErInputs[k], reference.Height, reference.Width, s.BHigh, s.BLow, threads, trace);
+        return BodyEndAndTail(x, headOut, h, w, threads, times);
     }
 }

@@ -1,3 +1,4 @@
+using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Weights;
 using RefQsr.Kernels;
 
@@ -96,8 +97,9 @@ public sealed partial class SrResNet
         ? new BlockPrecision(Config.WeightBits, Config.ActivationBits) : BlockPrecision.Float;
 
     /// <summary>Head: conv 9x9 3→C, PReLU.</summary>
-    internal float[] Head(ReadOnlySpan<float> lr, int h, int w, int threads)
+    internal float[] Head(ReadOnlySpan<float> lr, int h, int w, int threads, StageTimes? times = null)
     {
+        using var _ = StageTimes.Time(times, StageTimes.Head);
         var f = new float[h * w * Config.Channels];
         FloatConv2d.Run(lr, head, f, h, w, threads);
         Elementwise.PRelu(f, headSlope);
@@ -105,39 +107,49 @@ public sealed partial class SrResNet
     }
 
     /// <summary>Body end conv + BN, global skip from the head, then the x4 upsampler and tail.</summary>
-    internal float[] BodyEndAndTail(float[] body, float[] headOut, int h, int w, int threads)
+    internal float[] BodyEndAndTail(float[] body, float[] headOut, int h, int w, int threads, StageTimes? times = null)
     {
         int ch = Config.Channels;
-        var y = new float[body.Length];
-        FloatConv2d.Run(body, bodyEnd, y, h, w, threads);
-        bodyEndBn.Apply(y);
-        Elementwise.Add(y, headOut);
-        var x = y;
-        int ch4 = 4 * ch;
-        foreach (var (conv, slope) in new[] { (up0, up0Slope), (up1, up1Slope) })
+        float[] x;
+        using (StageTimes.Time(times, StageTimes.BodyEnd))
         {
-            var t = new float[h * w * ch4];
-            FloatConv2d.Run(x, conv, t, h, w, threads);
-            x = new float[t.Length];
-            PixelShuffle.Run(t, h, w, ch4, 2, x);
-            h *= 2; w *= 2;
-            Elementwise.PRelu(x, slope);
+            x = GC.AllocateUninitializedArray<float>(body.Length);
+            FloatConv2d.Run(body, bodyEnd, x, h, w, threads);
+            bodyEndBn.Apply(x);
+            Elementwise.Add(x, headOut);
         }
-        var outHr = new float[h * w * 3];
-        FloatConv2d.Run(x, tail, outHr, h, w, threads);
-        return outHr;
+        int ch4 = 4 * ch;
+        using (StageTimes.Time(times, StageTimes.Upsampler))
+            foreach (var (conv, slope) in new[] { (up0, up0Slope), (up1, up1Slope) })
+            {
+                // both buffers are written in full before they are read: no zeroing
+                var t = GC.AllocateUninitializedArray<float>(h * w * ch4);
+                FloatConv2d.Run(x, conv, t, h, w, threads);
+                x = GC.AllocateUninitializedArray<float>(t.Length);
+                PixelShuffle.Run(t, h, w, ch4, 2, x);
+                h *= 2; w *= 2;
+                Elementwise.PRelu(x, slope);
+            }
+        using (StageTimes.Time(times, StageTimes.Tail))
+        {
+            var outHr = GC.AllocateUninitializedArray<float>(h * w * 3);
+            FloatConv2d.Run(x, tail, outHr, h, w, threads);
+            return outHr;
+        }
     }
 
     /// <summary>Super-resolves one HWC RGB image (0..255 floats); returns HWC RGB at 4x
     /// (not clamped).</summary>
-    public float[] Forward(ReadOnlySpan<float> lr, int height, int width, int threads = 1, ForwardTrace? trace = null)
+    /// <param name="times">Adds this forward's time per stage, if given.</param>
+    public float[] Forward(ReadOnlySpan<float> lr, int height, int width, int threads = 1, ForwardTrace? trace = null, StageTimes? times = null)
     {
         if (height <= 0 || width <= 0) throw new ArgumentException($"image size {width}x{height} must be positive");
         if (lr.Length != height * width * 3) throw new ArgumentException($"input has {lr.Length} values, expected {height}x{width}x3");
-        var headOut = Head(lr, height, width, threads);
+        var headOut = Head(lr, height, width, threads, times);
         var x = (float[])headOut.Clone();
-        RunBlocks(x, height, width, 0, Blocks.Length, _ => (DefaultPrecision, QuantizerSet.Standard), threads, trace);
-        return BodyEndAndTail(x, headOut, height, width, threads);
+        using (StageTimes.Time(times, StageTimes.Body))
+            RunBlocks(x, height, width, 0, Blocks.Length, _ => (DefaultPrecision, QuantizerSet.Standard), threads, trace);
+        return BodyEndAndTail(x, headOut, height, width, threads, times);
     }
 
     /// <summary>Runs ResBlocks [<paramref name="from"/>, <paramref name="to"/>) on x in place,

@@ -27,6 +27,24 @@ public sealed class RefQsrCliTests : CliTestBase
     }
 
     [Fact]
+    public void ProfileReportsTheTimeOfEveryStageTheScheduleRan()
+    {
+        string input = Png(40, 30), output = Path.Combine(Dir, "prof.png");
+        var (code, stdout, err) = Run("upscale", input, output, "--model", RefQsrModel(), "--clustblock", ClustModel(),
+            "--patch", "16", "--threads", "1", "--profile", "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        var stages = doc.RootElement.GetProperty("stage_seconds").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
+        // queries exist only if the ClustBlock paired some patches; every other stage always runs
+        foreach (var stage in new[] { "ClustBlock", "head (FP32 9x9)", "quantized body", "upsampler (FP32 3x3 to 4C, shuffle, PReLU, x2)", "tail (FP32 9x9)" })
+            Assert.True(stages.TryGetValue(stage, out double s) && s > 0, $"stage '{stage}' missing or zero in {string.Join(", ", stages.Keys)}");
+        Assert.Equal(doc.RootElement.GetProperty("references").GetInt32() < doc.RootElement.GetProperty("patches").GetInt32(), stages.ContainsKey("RefER blocks"));
+        (code, stdout, _) = Run("upscale", input, output, "--model", RefQsrModel(), "--clustblock", ClustModel(), "--patch", "16", "--profile");
+        Assert.Equal(0, code);
+        Assert.Contains("time per stage", stdout);
+    }
+
+    [Fact]
     public void RefQsrModelWithoutAClustBlockIsAClearError()
     {
         string input = Png(20, 20);

@@ -1,0 +1,52 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RefQsr.Kernels;
+
+/// <summary>Float activations to unsigned codes (docs/integer-arithmetic.md):
+/// code = clamp(round(clip(x, lo, hi)·s − zp), qlo, qhi) − qlo, in float32 in exactly that
+/// order (a multiply and a subtract, never fused), rounding half to even; NaN gives 0.</summary>
+public static class ActivationQuantize
+{
+    /// <summary>The scalar truth, one element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte Reference(float x, float lo, float hi, float s, float zp, int qlo, int qhi)
+    {
+        float c = Math.Clamp(x, lo, hi);
+        float t = c * s - zp;
+        float r = MathF.Round(t);
+        if (!(r >= qlo)) return 0;   // NaN lands here too
+        return (byte)((r > qhi ? qhi : (int)r) - qlo);
+    }
+
+    /// <summary>Vector512 where available (16 codes per step), the reference elsewhere; the
+    /// same bytes either way.</summary>
+    public static void Run(ReadOnlySpan<float> x, Span<byte> codes, float lo, float hi, float s, float zp, int qlo, int qhi)
+    {
+        if (codes.Length < x.Length) throw new ArgumentException($"{codes.Length} codes cannot hold {x.Length} activations");
+        if (qhi - qlo > 255 || qhi < qlo) throw new ArgumentException($"code range [{qlo}, {qhi}] does not fit in a byte");
+        int i = 0;
+        if (Avx512F.IsSupported)
+        {
+            ref float px = ref MemoryMarshal.GetReference(x);
+            ref byte pc = ref MemoryMarshal.GetReference(codes);
+            var vlo = Vector512.Create(lo); var vhi = Vector512.Create(hi);
+            var vs = Vector512.Create(s); var vzp = Vector512.Create(zp);
+            var vqlo = Vector512.Create(qlo); var vqhi = Vector512.Create(qhi);
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref px, (nuint)i);
+                // operand order makes a NaN input propagate (maxps/minps return the second
+                // operand on NaN); it converts to int.MinValue and clamps to qlo, as above
+                var c = Avx512F.Min(vhi, Avx512F.Max(vlo, v));
+                var t = Avx512F.Subtract(Avx512F.Multiply(c, vs), vzp);
+                var r = Avx512F.ConvertToVector512Int32(t);   // MXCSR default: nearest, ties to even
+                r = Avx512F.Min(Avx512F.Max(r, vqlo), vqhi) - vqlo;
+                Avx512F.ConvertToVector128Byte(r).StoreUnsafe(ref pc, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) codes[i] = Reference(x[i], lo, hi, s, zp, qlo, qhi);
+    }
+}
