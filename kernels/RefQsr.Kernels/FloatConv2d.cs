@@ -132,7 +132,7 @@ public static partial class FloatConv2d
     // Out channels in blocks of 64 (four Vector512), four output pixels at a time: 16
     // accumulators; each weight load feeds four FMAs and each broadcast four.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void BroadcastRows512(float[] padded, int pw, FloatConvWeights w, float[] output, int width, int r0, int r1)
+    static unsafe void BroadcastRows512(float[] padded, int pw, FloatConvWeights w, float[] output, int width, int r0, int r1, SubPixelStore sub = default)
     {
         int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels;
         fixed (float* pin = padded, pwt = w.Packed, pout = output)
@@ -170,11 +170,12 @@ public static partial class FloatConv2d
                                     d2 = Avx512F.FusedMultiplyAdd(vd, w2, d2); d3 = Avx512F.FusedMultiplyAdd(vd, w3, d3);
                                 }
                             }
-                        float* o = pout + (y * width + x) * cout + cb;
-                        a0.Store(o); a1.Store(o + 16); a2.Store(o + 32); a3.Store(o + 48); o += cout;
-                        b0.Store(o); b1.Store(o + 16); b2.Store(o + 32); b3.Store(o + 48); o += cout;
-                        c0.Store(o); c1.Store(o + 16); c2.Store(o + 32); c3.Store(o + 48); o += cout;
-                        d0.Store(o); d1.Store(o + 16); d2.Store(o + 32); d3.Store(o + 48);
+                        int os = sub.PixelStride(cout);
+                        float* o = pout + sub.Offset(y, x, cb, width, cout);
+                        sub.Store(o, a0, a1, a2, a3); o += os;
+                        sub.Store(o, b0, b1, b2, b3); o += os;
+                        sub.Store(o, c0, c1, c2, c3); o += os;
+                        sub.Store(o, d0, d1, d2, d3);
                     }
                     for (; x < width; x++)
                     {
@@ -193,8 +194,7 @@ public static partial class FloatConv2d
                                     a3 = Avx512F.FusedMultiplyAdd(va, Vector512.Load(wt + 48), a3);
                                 }
                             }
-                        float* o = pout + (y * width + x) * cout + cb;
-                        a0.Store(o); a1.Store(o + 16); a2.Store(o + 32); a3.Store(o + 48);
+                        sub.Store(pout + sub.Offset(y, x, cb, width, cout), a0, a1, a2, a3);
                     }
                 }
         }

@@ -21,4 +21,19 @@ public static class PixelShuffle
                             output[((y * r + i) * ow + x * r + j) * c + ch] = src[ch * r * r + i * r + j];
             }
     }
+
+    /// <summary>Conv weights [r²·C][...] (OIHW, PyTorch's order for PixelShuffle: output
+    /// channel c·r² + i·r + j) reordered so that output channel (i·r + j)·C + c comes
+    /// first-by-sub-pixel: the order <see cref="FloatConv2d.RunSubPixel2"/> reads.</summary>
+    public static float[] SubPixelOrder(ReadOnlySpan<float> weightsOihw, int outChannels, int r)
+    {
+        if (r <= 0 || outChannels % (r * r) != 0 || weightsOihw.Length % outChannels != 0)
+            throw new ArgumentException($"pixel shuffle: {outChannels} output channels are not a multiple of {r}x{r}");
+        int c = outChannels / (r * r), per = weightsOihw.Length / outChannels;
+        var reordered = new float[weightsOihw.Length];
+        for (int ch = 0; ch < c; ch++)
+            for (int s = 0; s < r * r; s++)
+                weightsOihw.Slice((ch * r * r + s) * per, per).CopyTo(reordered.AsSpan((s * c + ch) * per, per));
+        return reordered;
+    }
 }

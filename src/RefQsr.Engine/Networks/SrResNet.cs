@@ -12,6 +12,9 @@ public sealed partial class SrResNet
     public ModelConfig Config { get; }
     public long ParameterCount { get; }
     readonly FloatConvWeights head, bodyEnd, up0, up1, tail;
+    /// <summary>The upsampler convs in sub-pixel order for the fused conv + shuffle + PReLU
+    /// (null where that kernel cannot run; the plain ones stay for that and the GPU).</summary>
+    readonly FloatConvWeights? up0Fused, up1Fused;
     readonly float headSlope, up0Slope, up1Slope;
     readonly Affine bodyEndBn;
     /// <summary>The FP32 layers as loaded (PyTorch-order weights), for the GPU backend.</summary>
@@ -35,6 +38,8 @@ public sealed partial class SrResNet
         bodyEndBn = Affine.Load(f, "body_end.bn.");
         up0 = new FloatConvWeights(f.Floats("up.0.conv.weight"), 4 * ch, ch, 3);
         up1 = new FloatConvWeights(f.Floats("up.1.conv.weight"), 4 * ch, ch, 3);
+        up0Fused = FusedUpsampler(f.Floats("up.0.conv.weight"), ch);
+        up1Fused = FusedUpsampler(f.Floats("up.1.conv.weight"), ch);
         up0Slope = f.Scalar("up.0.act.weight");
         up1Slope = f.Scalar("up.1.act.weight");
         tail = new FloatConvWeights(f.Floats("tail.weight"), 3, ch, 9);
@@ -43,6 +48,12 @@ public sealed partial class SrResNet
             new FloatConv(f.Floats("tail.weight"), tail));
         RefEr = Config.RefQsr is { } r ? r.RefErBlocks.Select(j => RefErBlock.Load(f, Config, j)).ToArray() : [];
         QuantizeWeightsOnce();
+    }
+
+    static FloatConvWeights? FusedUpsampler(float[] oihw, int ch)
+    {
+        var w = new FloatConvWeights(PixelShuffle.SubPixelOrder(oihw, 4 * ch, 2), 4 * ch, ch, 3);
+        return FloatConv2d.SubPixelSupported(w) ? w : null;
     }
 
     /// <summary>The weight layouts this model runs with (integer ones per bit-width, or the
@@ -80,6 +91,7 @@ public sealed partial class SrResNet
     /// quantizing), FP32 conv layouts, BN affines.</summary>
     public long ResidentBytes
         => head.ResidentBytes + bodyEnd.ResidentBytes + up0.ResidentBytes + up1.ResidentBytes + tail.ResidentBytes
+           + (up0Fused?.ResidentBytes ?? 0) + (up1Fused?.ResidentBytes ?? 0)
            + Blocks.Sum(b => b.ResidentBytes) + RefEr.Sum(b => b.Conv1.ResidentBytes + b.Conv2.ResidentBytes)
            + 8L * Config.Channels;
 
@@ -120,15 +132,21 @@ public sealed partial class SrResNet
         }
         int ch4 = 4 * ch;
         using (StageTimes.Time(times, StageTimes.Upsampler))
-            foreach (var (conv, slope) in new[] { (up0, up0Slope), (up1, up1Slope) })
+            foreach (var (conv, fused, slope) in new[] { (up0, up0Fused, up0Slope), (up1, up1Fused, up1Slope) })
             {
-                // both buffers are written in full before they are read: no zeroing
-                var t = GC.AllocateUninitializedArray<float>(h * w * ch4);
-                FloatConv2d.Run(x, conv, t, h, w, threads);
-                x = GC.AllocateUninitializedArray<float>(t.Length);
-                PixelShuffle.Run(t, h, w, ch4, 2, x);
+                // every buffer is written in full before it is read: no zeroing
+                var upscaled = GC.AllocateUninitializedArray<float>(h * w * ch4);
+                if (fused is not null)
+                    FloatConv2d.RunSubPixel2(x, fused, upscaled, h, w, slope, threads);
+                else
+                {
+                    var t = GC.AllocateUninitializedArray<float>(h * w * ch4);
+                    FloatConv2d.Run(x, conv, t, h, w, threads);
+                    PixelShuffle.Run(t, h, w, ch4, 2, upscaled);
+                    Elementwise.PRelu(upscaled, slope);
+                }
+                x = upscaled;
                 h *= 2; w *= 2;
-                Elementwise.PRelu(x, slope);
             }
         using (StageTimes.Time(times, StageTimes.Tail))
         {

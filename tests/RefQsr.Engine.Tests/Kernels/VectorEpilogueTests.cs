@@ -67,3 +67,46 @@ public class VectorEpilogueTests
         Assert.Equal(2, ActivationQuantize.Reference(2.5f, -4, 4, 1, 0, 0, 3));   // 2.5 rounds to 2
     }
 }
+
+/// <summary>The fused upsampler step against the three passes it replaces.</summary>
+public class SubPixelConvTests
+{
+    [Theory]
+    [InlineData(5, 7, 64)]
+    [InlineData(9, 4, 128)]
+    [InlineData(1, 1, 64)]
+    public void FusedConvShufflePReluEqualsTheSeparatePassesBitForBit(int h, int w, int c)
+    {
+        var r = new Random(h * w + c);
+        var x = Enumerable.Range(0, h * w * c).Select(_ => (float)(r.NextDouble() * 4 - 2)).ToArray();
+        var oihw = Enumerable.Range(0, 4 * c * c * 9).Select(_ => (float)(r.NextDouble() - 0.5) * 0.1f).ToArray();
+        const float slope = 0.23f;
+        var plain = new FloatConvWeights(oihw, 4 * c, c, 3);
+        var fused = new FloatConvWeights(PixelShuffle.SubPixelOrder(oihw, 4 * c, 2), 4 * c, c, 3);
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, FloatConv2d.SubPixelSupported(fused));
+        if (!FloatConv2d.SubPixelSupported(fused)) return;
+
+        var t = new float[h * w * 4 * c];
+        FloatConv2d.Run(x, plain, t, h, w, 1);
+        var expected = new float[t.Length];
+        PixelShuffle.Run(t, h, w, 4 * c, 2, expected);
+        for (int i = 0; i < expected.Length; i++) if (!(expected[i] > 0f)) expected[i] = slope * expected[i];
+
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var actual = new float[expected.Length];
+            FloatConv2d.RunSubPixel2(x, fused, actual, h, w, slope, threads);
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    [Fact]
+    public void SubPixelOrderPutsEachSubPixelsChannelsTogether()
+    {
+        // 8 output channels = 2 channels x 4 sub-pixels, one weight each
+        var w = Enumerable.Range(0, 8).Select(i => (float)i).ToArray();
+        // PyTorch order c·4 + s  ->  s·2 + c
+        Assert.Equal(new float[] { 0, 4, 1, 5, 2, 6, 3, 7 }, PixelShuffle.SubPixelOrder(w, 8, 2));
+        Assert.Throws<ArgumentException>(() => PixelShuffle.SubPixelOrder(w, 6, 2));
+    }
+}

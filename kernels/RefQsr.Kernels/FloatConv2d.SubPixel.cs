@@ -1,0 +1,63 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RefQsr.Kernels;
+
+public static partial class FloatConv2d
+{
+    /// <summary>The x2 upsampler step in one pass: a 3x3 conv C→4C, pixel shuffle(2) and
+    /// PReLU, the conv's results stored straight into the 2x-upscaled HWC image. The weights
+    /// must be in sub-pixel order (<see cref="PixelShuffle.SubPixelOrder"/>), so that each
+    /// 64-channel block of the conv's output is one sub-pixel's channels. Bit-identical to
+    /// <see cref="Run"/> on the original weights, then <see cref="PixelShuffle.Run"/>, then
+    /// PReLU: the same sums, only stored elsewhere. Needs Avx512F and C a multiple of 64
+    /// (<see cref="SubPixelSupported"/>).</summary>
+    public static void RunSubPixel2(ReadOnlySpan<float> input, FloatConvWeights subPixelWeights, float[] output, int height, int width, float preluSlope, int threads)
+    {
+        var w = subPixelWeights;
+        if (!SubPixelSupported(w)) throw new NotSupportedException($"the fused upsampler needs Avx512F and a 3x3 conv C->4C with C a multiple of 64, got {w.InChannels}->{w.OutChannels} k{w.Kernel}");
+        var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
+        s.Validate(input.Length, w.Length, output.Length);
+        float[] padded = PadHwc(input, height, width, s.InChannels, s.Pad);
+        var store = new SubPixelStore(w.OutChannels / 4, preluSlope);
+        RowParallel.For(height, threads, (r0, r1) => BroadcastRows512(padded, width + 2, w, output, width, r0, r1, store));
+    }
+
+    public static bool SubPixelSupported(FloatConvWeights w)
+        => Avx512F.IsSupported && w.Kernel == 3 && w.Scheme == FloatConvWeights.Layout.TapInOut
+           && w.OutChannels == 4 * w.InChannels && w.InChannels % 64 == 0;
+
+    /// <summary>Where <see cref="BroadcastRows512"/> stores a 64-channel block of one pixel:
+    /// by default the conv's own HWC output; for the fused upsampler (Channels &gt; 0), the
+    /// block's sub-pixel of the 2x image, with PReLU applied on the way.</summary>
+    internal readonly struct SubPixelStore(int channels, float slope)
+    {
+        readonly int channels = channels;
+        readonly float slope = slope;
+
+        public int PixelStride(int cout) => channels == 0 ? cout : 2 * channels;
+
+        public int Offset(int y, int x, int cb, int width, int cout)
+        {
+            if (channels == 0) return (y * width + x) * cout + cb;
+            int sp = cb / channels, i = sp >> 1, j = sp & 1;   // block cb holds sub-pixel (i, j)
+            return ((2 * y + i) * 2 * width + 2 * x + j) * channels + cb % channels;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public unsafe void Store(float* o, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
+        {
+            if (channels != 0)
+            {
+                // PReLU as Elementwise.PRelu: x stays if x > 0, else slope·x (NaN included)
+                var s = Vector512.Create(slope);
+                v0 = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v0, Vector512<float>.Zero), v0, Avx512F.Multiply(s, v0));
+                v1 = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v1, Vector512<float>.Zero), v1, Avx512F.Multiply(s, v1));
+                v2 = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v2, Vector512<float>.Zero), v2, Avx512F.Multiply(s, v2));
+                v3 = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v3, Vector512<float>.Zero), v3, Avx512F.Multiply(s, v3));
+            }
+            v0.Store(o); v1.Store(o + 16); v2.Store(o + 32); v3.Store(o + 48);
+        }
+    }
+}
