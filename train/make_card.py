@@ -24,6 +24,7 @@ def main(argv=None):
     ap.add_argument("--run", required=True)
     ap.add_argument("--eval", default=os.path.join(ROOT, "out", "eval"))
     ap.add_argument("--note", default="")
+    ap.add_argument("--patch", type=int, default=96, help="LR patch size the --eval results were measured with")
     a = ap.parse_args(argv)
     wdir = os.path.join(ROOT, "weights")
     model = os.path.join(wdir, a.name + ".safetensors")
@@ -57,7 +58,8 @@ def main(argv=None):
         lines += ["", a.note]
     if cfg.get("network") != "clustblock":
         lines += ["", "## Measured by the engine", "",
-                  "`refqsr eval --data ../shared/data/<set> --model " + a.name + " --json` (x4, Y channel, 96-px patches):", "",
+                  "`refqsr eval --data ../shared/data/<set> --model " + a.name
+                  + (f" --patch {a.patch}" if a.patch != 96 else "") + f" --json` (x4, Y channel, {a.patch}-px patches):", "",
                   "| set | PSNR | SSIM | BitOPs (G, mean) | FQR |", "|---|---|---|---|---|"]
         for s in ("Set5", "Set14", "BSD100", "Kodak24"):
             p = os.path.join(a.eval, f"{a.name}-{s}.json")

@@ -7,11 +7,13 @@ namespace RefQsr.Kernels;
 public static partial class FloatConv2d
 {
     const int PixelLanes = 16;
+    const int RowsPerPass = 4;
 
     /// <summary>Few output channels (the 9x9 64→3 tail): vectorise over 16 neighbouring
     /// output pixels instead. The padded input is transposed to CHW once so those pixels'
     /// values for one channel are one load; output channels go in groups of four (weights
-    /// zero-padded, no branches in the loop) and two output rows share every weight.</summary>
+    /// zero-padded, no branches in the loop) and four output rows share every weight
+    /// broadcast (16 accumulators: each load or broadcast feeds four FMAs).</summary>
     static void PixelVectorConv(float[] padded, int ph, int pw, FloatConvWeights w, float[] output, int height, int width, int threads)
     {
         int cin = w.InChannels, cout = w.OutChannels, taps = w.Kernel * w.Kernel;
@@ -25,46 +27,58 @@ public static partial class FloatConv2d
             for (int ci = 0; ci < cin; ci++)
                 for (int t = 0; t < taps; t++)
                     w4[(((co / 4) * cin + ci) * taps + t) * 4 + co % 4] = w.Packed[(co * taps + t) * cin + ci];
-        int pairs = (height + 1) / 2;
-        RowParallel.For(pairs, threads, (r0, r1) => PixelVectorRows(chw, ph, pw, w4, w, output, width, 2 * r0, Math.Min(height, 2 * r1)));
+        int quads = (height + RowsPerPass - 1) / RowsPerPass;
+        RowParallel.For(quads, threads, (r0, r1) => PixelVectorRows(chw, ph, pw, w4, w, output, width, RowsPerPass * r0, Math.Min(height, RowsPerPass * r1)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void PixelVectorRows(float[] chw, int ph, int pw, float[] w4, FloatConvWeights w, float[] output, int width, int y0, int y1)
     {
         int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels, taps = k * k, plane = ph * pw;
-        var lane = stackalloc float[PixelLanes * 8];
+        var lane = stackalloc float[PixelLanes * 4 * RowsPerPass];
         fixed (float* pin = chw, pw4 = w4, pout = output)
         {
-            for (int y = y0; y < y1; y += 2)
+            for (int y = y0; y < y1; y += RowsPerPass)
             {
-                // an odd last row computes a row below the image (padding) and drops it
-                int rows = Math.Min(2, y1 - y);
+                // rows past the last compute a duplicate of the first row and are dropped
+                int rows = Math.Min(RowsPerPass, y1 - y);
                 for (int x = 0; x < width; x += PixelLanes)
                     for (int g = 0; g * 4 < cout; g++)
                     {
                         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                         Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+                        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default;
                         float* wt = pw4 + g * cin * taps * 4;
                         for (int ci = 0; ci < cin; ci++)
                             for (int ky = 0; ky < k; ky++)
                             {
                                 float* row0 = pin + ci * plane + (y + ky) * pw + x;
-                                float* row1 = rows == 2 ? row0 + pw : row0;
+                                float* row1 = rows > 1 ? row0 + pw : row0;
+                                float* row2 = rows > 2 ? row0 + 2 * pw : row0;
+                                float* row3 = rows > 3 ? row0 + 3 * pw : row0;
                                 for (int kx = 0; kx < k; kx++, wt += 4)
                                 {
-                                    var v0 = Vector512.Load(row0 + kx);
-                                    var v1 = Vector512.Load(row1 + kx);
                                     var w0 = Vector512.Create(wt[0]); var w1 = Vector512.Create(wt[1]);
                                     var w2 = Vector512.Create(wt[2]); var w3 = Vector512.Create(wt[3]);
-                                    a0 = Avx512F.FusedMultiplyAdd(v0, w0, a0); b0 = Avx512F.FusedMultiplyAdd(v1, w0, b0);
-                                    a1 = Avx512F.FusedMultiplyAdd(v0, w1, a1); b1 = Avx512F.FusedMultiplyAdd(v1, w1, b1);
-                                    a2 = Avx512F.FusedMultiplyAdd(v0, w2, a2); b2 = Avx512F.FusedMultiplyAdd(v1, w2, b2);
-                                    a3 = Avx512F.FusedMultiplyAdd(v0, w3, a3); b3 = Avx512F.FusedMultiplyAdd(v1, w3, b3);
+                                    var v = Vector512.Load(row0 + kx);
+                                    a0 = Avx512F.FusedMultiplyAdd(v, w0, a0); a1 = Avx512F.FusedMultiplyAdd(v, w1, a1);
+                                    a2 = Avx512F.FusedMultiplyAdd(v, w2, a2); a3 = Avx512F.FusedMultiplyAdd(v, w3, a3);
+                                    v = Vector512.Load(row1 + kx);
+                                    b0 = Avx512F.FusedMultiplyAdd(v, w0, b0); b1 = Avx512F.FusedMultiplyAdd(v, w1, b1);
+                                    b2 = Avx512F.FusedMultiplyAdd(v, w2, b2); b3 = Avx512F.FusedMultiplyAdd(v, w3, b3);
+                                    v = Vector512.Load(row2 + kx);
+                                    c0 = Avx512F.FusedMultiplyAdd(v, w0, c0); c1 = Avx512F.FusedMultiplyAdd(v, w1, c1);
+                                    c2 = Avx512F.FusedMultiplyAdd(v, w2, c2); c3 = Avx512F.FusedMultiplyAdd(v, w3, c3);
+                                    v = Vector512.Load(row3 + kx);
+                                    d0 = Avx512F.FusedMultiplyAdd(v, w0, d0); d1 = Avx512F.FusedMultiplyAdd(v, w1, d1);
+                                    d2 = Avx512F.FusedMultiplyAdd(v, w2, d2); d3 = Avx512F.FusedMultiplyAdd(v, w3, d3);
                                 }
                             }
                         a0.Store(lane); a1.Store(lane + 16); a2.Store(lane + 32); a3.Store(lane + 48);
                         b0.Store(lane + 64); b1.Store(lane + 80); b2.Store(lane + 96); b3.Store(lane + 112);
+                        c0.Store(lane + 128); c1.Store(lane + 144); c2.Store(lane + 160); c3.Store(lane + 176);
+                        d0.Store(lane + 192); d1.Store(lane + 208); d2.Store(lane + 224); d3.Store(lane + 240);
                         int n = Math.Min(PixelLanes, width - x), m = Math.Min(4, cout - 4 * g);
                         for (int r = 0; r < rows; r++)
                         {
