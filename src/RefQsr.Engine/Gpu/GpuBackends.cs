@@ -10,7 +10,8 @@ namespace RefQsr.Engine.Gpu;
 /// the network, so a second image costs no kernel compilation or weight upload.</summary>
 internal static class GpuBackends
 {
-    /// <summary>The backend for a plain SRResNet forward, or null for the CPU engine.</summary>
+    /// <summary>The backend for an SRResNet forward (plain, or RefQSR's reference and query
+    /// paths), or null for the CPU engine.</summary>
     public static GpuBackend? Resolve(ComputeDevice device, SrResNet network) => device switch
     {
         ComputeDevice.Cpu => null,

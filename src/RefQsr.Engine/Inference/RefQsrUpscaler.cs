@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using RefQsr.Engine.Gpu;
 using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Metrics;
 using RefQsr.Engine.Networks;
 using RefQsr.Engine.RefQsr;
 using RefQsr.Engine.Tiling;
+using RefQsr.Kernels.Gpu;
 
 namespace RefQsr.Engine.Inference;
 
@@ -13,7 +15,9 @@ namespace RefQsr.Engine.Inference;
 /// their reference), and merge. A batch runs its patches concurrently when there are at
 /// least as many patches as threads, else one after the other with each conv's rows
 /// split; every patch is computed by the same arithmetic either way, so the output does
-/// not depend on the thread count.</summary>
+/// not depend on the thread count. With a GPU device (<see cref="UpscaleOptions.Device"/>)
+/// the references and queries run on the device (<see cref="GpuRefQsrSchedule"/>) and the
+/// ClustBlock on the host.</summary>
 public sealed class RefQsrUpscaler
 {
     public SrResNet Network { get; }
@@ -41,11 +45,19 @@ public sealed class RefQsrUpscaler
         var sw = Stopwatch.StartNew();
         var grid = Grid(lr, options);
         clusters ??= Cluster(lr, grid, options.Threads);
-        var hrPatches = RunPatches(lr, grid, clusters, options.Threads);
+        float[][] hrPatches;
+        string device = "cpu";
+        if (GpuBackends.Resolve(options.Device, Network) is { } backend)
+        {
+            var gpu = GpuBackends.For(Network, backend);
+            device = $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
+            hrPatches = GpuRefQsrSchedule.Run(gpu, lr, grid, clusters);
+        }
+        else hrPatches = RunPatches(lr, grid, clusters, options.Threads);
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
         for (int i = 0; i < hrPatches.Length; i++) PatchMerger.WritePatch(hr, grid.Patches[i], Scale, hrPatches[i]);
         var (bitOps, fqr) = Cost(grid, clusters);
-        return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Clusters = clusters };
+        return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Clusters = clusters, Device = device };
     }
 
     public static PatchGrid Grid(RgbImage lr, UpscaleOptions options)
