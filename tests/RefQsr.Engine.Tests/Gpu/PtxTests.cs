@@ -51,6 +51,9 @@ public sealed class PtxTests
     [InlineData("FlowKernels.Upsample", "div.rn.f32")]
     [InlineData("WarpKernel.Warp", "cvt.rmi.f32.f32")]
     [InlineData("WarpKernel.Warp", "sub.rn.f32")]
+    [InlineData("ClustBlockKernels.Quantize", "cvt.rni.f32.f32")]
+    [InlineData("ClustBlockKernels.Conv", "mul.rn.f32")]
+    [InlineData("ClustBlockKernels.Conv", "add.rn.f32")]
     public void KernelCarriesItsInstruction(string kernel, string instruction)
         => Assert.Contains(instruction, ptx.Value[kernel]);
 
@@ -62,6 +65,8 @@ public sealed class PtxTests
     [InlineData("MatchCodeKernels.PooledCodes")]
     [InlineData("FlowKernels.Upsample")]
     [InlineData("WarpKernel.Warp")]
+    [InlineData("ClustBlockKernels.Quantize")]
+    [InlineData("ClustBlockKernels.Conv")]
     public void NoFloatOpThatPtxasCouldContract(string kernel)
     {
         // a plain mul.f32 next to an add could become an FMA the CPU does not perform
