@@ -42,6 +42,7 @@ internal sealed partial class GpuSrResNet
             var kept = keepFeatures ? new DeviceReferenceFeatures(Device.Accelerator, h, w, ch, s.RefErBlocks.Count) : null;
             try
             {
+                StartBody();
                 for (int i = 0; i < blocks.Length; i++)
                 {
                     int k = i - s.FirstRefEr;
@@ -52,6 +53,7 @@ internal sealed partial class GpuSrResNet
                     }
                     Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
                 }
+                StopBody();
                 return (BodyEndAndTail(ws), kept);
             }
             catch
@@ -75,6 +77,7 @@ internal sealed partial class GpuSrResNet
         lock (gate)
         {
             var ws = Head(lr, h, w);
+            StartBody();
             for (int i = 0; i < s.FirstRefEr; i++)
             {
                 var b = i == 0 ? blocks[0] : lowBlocks[i]!;
@@ -86,6 +89,7 @@ internal sealed partial class GpuSrResNet
                 }
             }
             for (int k = 0; k < refEr.Length; k++) RefEr(refEr[k], ws, reference, k, trace);
+            StopBody();
             return BodyEndAndTail(ws);
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -50,6 +51,25 @@ internal sealed partial class GpuSrResNet : IDisposable
 
     DeviceKernels K => Device.Kernels;
 
+    /// <summary>When set, accumulates the time of the quantised body (the ResBlocks, and RefER on
+    /// the query path) with a device synchronisation on each side (benchmarks only: the
+    /// synchronisations cost a little).</summary>
+    public Stopwatch? BodyTimer { get; set; }
+
+    void StartBody()
+    {
+        if (BodyTimer is null) return;
+        K.Synchronize();
+        BodyTimer.Start();
+    }
+
+    void StopBody()
+    {
+        if (BodyTimer is null) return;
+        K.Synchronize();
+        BodyTimer.Stop();
+    }
+
     /// <summary>Super-resolves one HWC RGB image (0..255 floats); returns HWC RGB at 4x, as
     /// <see cref="SrResNet.Forward"/>.</summary>
     public float[] Forward(ReadOnlySpan<float> lr, int h, int w, ForwardTrace? trace = null)
@@ -57,7 +77,9 @@ internal sealed partial class GpuSrResNet : IDisposable
         lock (gate)
         {
             var ws = Head(lr, h, w);
+            StartBody();
             for (int i = 0; i < blocks.Length; i++) Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
+            StopBody();
             return BodyEndAndTail(ws);
         }
     }
