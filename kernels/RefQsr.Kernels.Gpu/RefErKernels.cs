@@ -8,7 +8,6 @@ namespace RefQsr.Kernels.Gpu;
 /// default stream, like <see cref="DeviceKernels"/>.</summary>
 public sealed class RefErKernels
 {
-    readonly Accelerator accelerator;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int> pixelNorms;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, QuantizerArgs> pooledCodes;
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int> argmax;
@@ -17,7 +16,7 @@ public sealed class RefErKernels
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> warp;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>> subtractFrom;
 
-    RefErKernels(Accelerator a,
+    RefErKernels(
         Action<Index1D, ArrayView<float>, ArrayView<float>, int> pixelNorms,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, QuantizerArgs> pooledCodes,
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int> argmax,
@@ -26,14 +25,13 @@ public sealed class RefErKernels
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int> warp,
         Action<Index1D, ArrayView<float>, ArrayView<float>> subtractFrom)
     {
-        accelerator = a;
         this.pixelNorms = pixelNorms; this.pooledCodes = pooledCodes; this.argmax = argmax; this.pooledFlow = pooledFlow;
         this.upsample = upsample; this.warp = warp; this.subtractFrom = subtractFrom;
     }
 
     /// <summary>Compiles and loads the RefER kernels for <typeparamref name="TMath"/>.</summary>
     public static RefErKernels Load<TMath>(Accelerator a) where TMath : struct, IDeviceMath
-        => new(a,
+        => new(
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int>(MatchCodeKernels.PixelNorms<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int, int, QuantizerArgs>(MatchCodeKernels.PooledCodes<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int>(CostVolumeKernel.Argmax<TMath>),
@@ -102,8 +100,6 @@ public sealed class RefErKernels
         Require(x.Length >= y.Length, "subtract: the first buffer is shorter than the second");
         subtractFrom((int)y.Length, x, y);
     }
-
-    public void Synchronize() => accelerator.Synchronize();
 
     static void Require(bool ok, string message)
     {

@@ -78,15 +78,12 @@ internal sealed partial class GpuSrResNet
         {
             var ws = Head(lr, h, w);
             StartBody();
-            for (int i = 0; i < s.FirstRefEr; i++)
+            Block(blocks[0], blocks[0].Block.Q1, blocks[0].Block.Q2, ws, trace, "body.0.q");
+            for (int i = 1; i < s.FirstRefEr; i++)
             {
-                var b = i == 0 ? blocks[0] : lowBlocks[i]!;
-                if (i == 0) Block(b, b.Block.Q1, b.Block.Q2, ws, trace, "body.0.q");
-                else
-                {
-                    if (b.Block.QLow1 is null || b.Block.QLow2 is null) throw new InvalidOperationException($"block {i} has no query-path (qlow) quantizers");
-                    Block(b, b.Block.QLow1, b.Block.QLow2, ws, trace, $"body.{i}.qlow");
-                }
+                var b = lowBlocks[i]!;
+                if (b.Block.QLow1 is null || b.Block.QLow2 is null) throw new InvalidOperationException($"block {i} has no query-path (qlow) quantizers");
+                Block(b, b.Block.QLow1, b.Block.QLow2, ws, trace, $"body.{i}.qlow");
             }
             for (int k = 0; k < refEr.Length; k++) RefEr(refEr[k], ws, reference, k, trace);
             StopBody();
