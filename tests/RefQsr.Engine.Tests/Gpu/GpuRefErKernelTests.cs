@@ -58,8 +58,12 @@ public sealed class GpuRefErKernelTests
             var r = Enumerable.Range(0, nr * ch).Select(_ => (sbyte)rng.Next(-levels, levels + 1)).ToArray();
             // duplicated reference rows: the same cost at two positions, the lower must win
             if (nr > 4) Array.Copy(r, 0, r, 3 * ch, ch);
+            // the engine's fast path and the scalar truth agree; the device must give the same
             var expected = new int[nq];
-            ArgmaxCostVolume.Reference(q, r, ch, expected);
+            ArgmaxCostVolume.Run(q, r, ch, expected);
+            var scalar = new int[nq];
+            ArgmaxCostVolume.Reference(q, r, ch, scalar);
+            Assert.Equal(scalar, expected);
             using var dq = a.Allocate1D(Pack(q));
             using var dr = a.Allocate1D(Pack(r));
             using var dArg = a.Allocate1D<int>(nq);
