@@ -8,27 +8,43 @@ using RefQsr.Kernels.Gpu;
 namespace RefQsr.GpuBench;
 
 /// <summary>The GPU backend's check and benchmark for the GPU machine (bench/gpu/run.sh):
-/// 1. whole-network parity with the CPU engine on small random models (activation codes
-///    identical, HR difference), 2. the integer 3x3 conv alone, naive vs tiled kernel,
+/// 1. whole-network parity with the CPU engine on small random models and on the shipped
+///    RefQSR 8-4 model (a reference and a query patch: activation codes, RefER argmax and
+///    flow identical, HR difference), 2. the integer 3x3 conv alone, naive vs tiled kernel,
 ///    3. timings of a paper-size SRResNet (16 blocks, 64 channels) on one LR image, device
-///    vs the CPU engine. Writes results.json to OUTDIR.
-/// usage: RefQsr.GpuBench OUTDIR [--device cuda|ilgpu-cpu] [--lr WxH] [--repeats N] [--cpu-threads N]</summary>
+///    vs the CPU engine, 4. the shipped DDTB w8a8, w4a4 and RefQSR 8-4 models on a larger
+///    LR image in patches (whole network and quantised body). Writes results.json to OUTDIR.
+/// usage: RefQsr.GpuBench OUTDIR [--device cuda|ilgpu-cpu] [--lr WxH] [--repeats N] [--cpu-threads N]
+///        [--weights DIR] [--patched-lr WxH] [--patch P] [--parity-only]</summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        if (args.Length < 1) { Console.Error.WriteLine("usage: RefQsr.GpuBench OUTDIR [--device cuda|ilgpu-cpu] [--lr WxH] [--repeats N] [--cpu-threads N]"); return 2; }
+        if (args.Length < 1)
+        {
+            Console.Error.WriteLine("usage: RefQsr.GpuBench OUTDIR [--device cuda|ilgpu-cpu] [--lr WxH] [--repeats N] [--cpu-threads N] [--weights DIR] [--patched-lr WxH] [--patch P] [--parity-only]");
+            return 2;
+        }
         string outDir = args[0];
         string Opt(string name, string fallback) { int i = Array.IndexOf(args, "--" + name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
         var backend = Opt("device", "cuda") == "ilgpu-cpu" ? GpuBackend.IlgpuCpu : GpuBackend.Cuda;
         var lrSize = Opt("lr", "320x180").Split('x').Select(int.Parse).ToArray();
         int repeats = int.Parse(Opt("repeats", "5")), cpuThreads = int.Parse(Opt("cpu-threads", Environment.ProcessorCount.ToString()));
+        var patchedSize = Opt("patched-lr", "1024x540").Split('x').Select(int.Parse).ToArray();
+        int patch = int.Parse(Opt("patch", "96"));
+        bool parityOnly = args.Contains("--parity-only");
+        // the shipped weights (bench/gpu/run.sh runs from the repository root)
+        string weightsDir = Opt("weights", "weights");
+        string refQsrModel = Path.Combine(weightsDir, "srresnet-ddtb-refqsr-8-4.safetensors");
+        foreach (var f in new[] { refQsrModel, Path.Combine(weightsDir, "clustblock-8bit.safetensors"), Path.Combine(weightsDir, "srresnet-ddtb-w8a8.safetensors"), Path.Combine(weightsDir, "srresnet-ddtb-w4a4.safetensors") })
+            if (!File.Exists(f)) { Console.Error.WriteLine($"RefQsr.GpuBench: {f} not found (run from the repository root, or pass --weights DIR)"); return 2; }
         Directory.CreateDirectory(outDir);
         var results = new Dictionary<string, object>();
         void Log(string s) { Console.WriteLine(s); File.AppendAllText(Path.Combine(outDir, "log.txt"), s + Environment.NewLine); }
 
         var sw = Stopwatch.StartNew();
-        var device = GpuDevice.Open(backend);
+        // the process-wide device: the upscalers of the patched timings reuse it
+        var device = GpuDevice.Shared(backend);
         Log($"device: {backend} {device.Name}; opened and kernels compiled in {sw.Elapsed.TotalSeconds:F2} s");
         results["device"] = $"{backend} {device.Name}";
         results["open_seconds"] = sw.Elapsed.TotalSeconds;
@@ -60,7 +76,9 @@ public static class Program
             Log($"parity {name,-18} {w}x{h}: code mismatches {codeMismatches} of {cpuTrace.Codes.Sum(kv => kv.Value.Length)}, HR max |diff| {maxDiff:G3}, bit-identical HR values {exact}/{cpu.Length} {(ok ? "OK" : "FAIL")}");
             parity.Add(new { name, width = w, height = h, code_mismatches = codeMismatches, hr_max_abs_diff = maxDiff, hr_identical = exact, hr_values = cpu.Length, ok });
         }
+        parity.Add(RefQsrParity.Run(device, refQsrModel, cpuThreads, Log, ref allOk));
         results["parity"] = parity;
+        if (parityOnly) return Finish();
 
         // 2. the integer conv alone (64→64 on the LR size): naive vs shared-memory tiles
         int lw = lrSize[0], lh = lrSize[1];
@@ -86,9 +104,17 @@ public static class Program
             timings.Add(new { name, lr_width = lw, lr_height = lh, device_first_s = first, device_median_s = times[times.Count / 2], device_min_s = times[0], cpu_s = cpuSeconds, cpu_threads = cpuThreads });
         }
         results["timings"] = timings;
-        results["parity_ok"] = allOk;
-        File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-        Log(allOk ? "all parity checks passed" : "PARITY FAILED");
-        return allOk ? 0 : 1;
+
+        // 4. the shipped models on a larger LR image in patches, as refqsr upscale runs them
+        results["patched_timings"] = PatchedTiming.Run(backend, weightsDir, patchedSize[1], patchedSize[0], patch, repeats, cpuThreads, Log);
+        return Finish();
+
+        int Finish()
+        {
+            results["parity_ok"] = allOk;
+            File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+            Log(allOk ? "all parity checks passed" : "PARITY FAILED");
+            return allOk ? 0 : 1;
+        }
     }
 }

@@ -10,6 +10,10 @@ namespace RefQsr.Kernels.Gpu;
 public sealed class DeviceKernels
 {
     public Accelerator Accelerator { get; }
+    /// <summary>RefER's matching and warping kernels (RefQSR queries).</summary>
+    public RefErKernels RefEr { get; }
+    /// <summary>RefQSR's ClustBlock kernels.</summary>
+    public ClustKernels Clust { get; }
 
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
     readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
@@ -22,9 +26,11 @@ public sealed class DeviceKernels
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>> add;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int> pixelShuffle;
 
-    DeviceKernels(Accelerator a, Loaded k)
+    DeviceKernels(Accelerator a, Loaded k, RefErKernels refEr, ClustKernels clust)
     {
         Accelerator = a;
+        RefEr = refEr;
+        Clust = clust;
         (accumulate, accumulateTiled, epilogue, quantize, channelMeans, floatConv, affine, prelu, add, pixelShuffle) = k;
     }
 
@@ -42,7 +48,9 @@ public sealed class DeviceKernels
 
     /// <summary>Compiles and loads all kernels (seconds on first use).</summary>
     public static DeviceKernels Load(Accelerator a)
-        => new(a, a.AcceleratorType == AcceleratorType.Cuda ? LoadWith<CudaMath>(a) : LoadWith<HostMath>(a));
+        => a.AcceleratorType == AcceleratorType.Cuda
+            ? new(a, LoadWith<CudaMath>(a), RefErKernels.Load<CudaMath>(a), ClustKernels.Load<CudaMath>(a))
+            : new(a, LoadWith<HostMath>(a), RefErKernels.Load<HostMath>(a), ClustKernels.Load<HostMath>(a));
 
     static Loaded LoadWith<TMath>(Accelerator a) where TMath : struct, IDeviceMath
         => new(

@@ -27,6 +27,11 @@ public static class ElementwiseKernels
         where TMath : struct, IDeviceMath
         => x[i] = default(TMath).Add(x[i], y[i]);
 
+    /// <summary>y = x − y (RefER's difference of the query and the warped reference).</summary>
+    public static void SubtractFrom<TMath>(Index1D i, ArrayView<float> x, ArrayView<float> y)
+        where TMath : struct, IDeviceMath
+        => y[i] = default(TMath).Sub(x[i], y[i]);
+
     /// <summary>PyTorch PixelShuffle(r) on HWC: input channel c·r² + a·r + b of pixel (y, x) goes to
     /// output channel c of pixel (y·r + a, x·r + b). One thread per output value.</summary>
     public static void PixelShuffle(Index1D i, ArrayView<float> input, ArrayView<float> output, int height, int width, int inChannels, int r)

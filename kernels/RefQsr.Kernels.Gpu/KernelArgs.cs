@@ -37,3 +37,14 @@ public readonly struct FloatConvDims(int height, int width, int inChannels, int 
     public readonly int ChannelMajor = order == FloatConvOrder.ChannelMajor ? 1 : 0;
     public int Outputs => Height * Width * OutChannels;
 }
+
+/// <summary>Geometry of a small integer conv on unpacked codes (ClustBlock): any kernel,
+/// stride and zero padding, output OutHeight x OutWidth.</summary>
+public readonly struct StridedConvDims(int height, int width, int inChannels, int outChannels, int kernel, int stride, int pad)
+{
+    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels, Kernel = kernel, Stride = stride, Pad = pad;
+    public int OutHeight => OutputSize(Height);
+    public int OutWidth => OutputSize(Width);
+    public int Outputs => OutHeight * OutWidth * OutChannels;
+    int OutputSize(int size) => size + 2 * Pad - Kernel < 0 ? 0 : (size + 2 * Pad - Kernel) / Stride + 1;
+}

@@ -15,7 +15,8 @@ public static class PtxCompiler
     /// <summary>The kernels as (name, method) with TMath = <see cref="CudaMath"/>.</summary>
     public static IEnumerable<(string Name, MethodInfo Method)> Kernels()
     {
-        foreach (var type in new[] { typeof(QuantConvKernels), typeof(QuantizeKernels), typeof(FloatConvKernels), typeof(ElementwiseKernels), typeof(QuantConvTiledKernel) })
+        foreach (var type in new[] { typeof(QuantConvKernels), typeof(QuantizeKernels), typeof(FloatConvKernels), typeof(ElementwiseKernels), typeof(QuantConvTiledKernel),
+            typeof(MatchCodeKernels), typeof(CostVolumeKernel), typeof(FlowKernels), typeof(WarpKernel), typeof(ClustBlockKernels) })
             foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.DeclaringType == type && m.ReturnType == typeof(void)))
                 yield return ($"{type.Name}.{m.Name}", m.IsGenericMethodDefinition ? m.MakeGenericMethod(typeof(CudaMath)) : m);
     }

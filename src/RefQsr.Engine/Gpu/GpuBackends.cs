@@ -6,11 +6,13 @@ using RefQsr.Kernels.Gpu;
 namespace RefQsr.Engine.Gpu;
 
 /// <summary>Resolves a <see cref="ComputeDevice"/> to an ILGPU backend (null: the CPU engine)
-/// and keeps one uploaded <see cref="GpuSrResNet"/> per network and backend for the life of
-/// the network, so a second image costs no kernel compilation or weight upload.</summary>
+/// and keeps one uploaded <see cref="GpuSrResNet"/> (and <see cref="DeviceClustBlock"/>) per
+/// network and backend for the life of the network, so a second image costs no kernel
+/// compilation or weight upload.</summary>
 internal static class GpuBackends
 {
-    /// <summary>The backend for a plain SRResNet forward, or null for the CPU engine.</summary>
+    /// <summary>The backend for an SRResNet forward (plain, or RefQSR's reference and query
+    /// paths), or null for the CPU engine.</summary>
     public static GpuBackend? Resolve(ComputeDevice device, SrResNet network) => device switch
     {
         ComputeDevice.Cpu => null,
@@ -26,10 +28,18 @@ internal static class GpuBackends
     }
 
     static readonly ConditionalWeakTable<SrResNet, Dictionary<GpuBackend, GpuSrResNet>> uploaded = [];
+    static readonly ConditionalWeakTable<ClustBlock, Dictionary<GpuBackend, DeviceClustBlock>> uploadedClust = [];
 
     public static GpuSrResNet For(SrResNet network, GpuBackend backend)
+        => Uploaded(uploaded, network, backend, d => new GpuSrResNet(network, d));
+
+    public static DeviceClustBlock For(ClustBlock clustBlock, GpuBackend backend)
+        => Uploaded(uploadedClust, clustBlock, backend, d => new DeviceClustBlock(clustBlock, d));
+
+    static TDevice Uploaded<THost, TDevice>(ConditionalWeakTable<THost, Dictionary<GpuBackend, TDevice>> table, THost host, GpuBackend backend, Func<GpuDevice, TDevice> upload)
+        where THost : class
     {
-        var byBackend = uploaded.GetOrCreateValue(network);
+        var byBackend = table.GetOrCreateValue(host);
         lock (byBackend)
         {
             if (!byBackend.TryGetValue(backend, out var g))
@@ -37,7 +47,7 @@ internal static class GpuBackends
                 GpuDevice device;
                 try { device = GpuDevice.Shared(backend); }
                 catch (GpuUnavailableException e) { throw new DeviceUnavailableException(e.Message); }
-                byBackend[backend] = g = new GpuSrResNet(network, device);
+                byBackend[backend] = g = upload(device);
             }
             return g;
         }

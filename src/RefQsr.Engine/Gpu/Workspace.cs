@@ -11,6 +11,10 @@ internal sealed class Workspace : IDisposable
     public int Width { get; }
     public MemoryBuffer1D<float, Stride1D.Dense> Input, HeadOut, X, Y, Z, Means, Up0, Shuffled0, Up1, Shuffled1, Hr;
     public MemoryBuffer1D<int, Stride1D.Dense> Codes, Acc;
+    /// <summary>RefER scratch: per-pixel norms, the query's pooled match codes, the argmax,
+    /// the pooled and the pixel flow.</summary>
+    public MemoryBuffer1D<float, Stride1D.Dense> Norms, PooledFlow, Flow;
+    public MemoryBuffer1D<int, Stride1D.Dense> MatchCodes, Argmax;
     readonly List<IDisposable> all = [];
 
     public Workspace(Accelerator a, int h, int w, int ch)
@@ -26,6 +30,9 @@ internal sealed class Workspace : IDisposable
         Up0 = F(px * 4 * ch); Shuffled0 = F(px * 4 * ch);
         Up1 = F(px * 16 * ch); Shuffled1 = F(px * 16 * ch);
         Hr = F(px * 16 * 3);
+        long pooled = Math.Max(1L, (long)(h / 3) * (w / 3));
+        Norms = F(px); Flow = F(px * 2); PooledFlow = F(pooled * 2);
+        MatchCodes = I(pooled * ch / 4); Argmax = I(pooled);
     }
 
     public void Dispose()

@@ -1,7 +1,7 @@
 namespace RefQsr.Engine.Inference;
 
-/// <summary>Where a plain SRResNet forward runs (docs/gpu.md). RefQSR models always run on
-/// the CPU engine.</summary>
+/// <summary>Where an SRResNet forward runs (docs/gpu.md): plain models and RefQSR's reference
+/// and query paths; the RefQSR ClustBlock and the patch pairing always run on the host.</summary>
 public enum ComputeDevice
 {
     /// <summary>The CPU engine (SIMD kernels, threads).</summary>
@@ -24,12 +24,12 @@ public static class ComputeDevices
     public static bool CudaAvailable => global::RefQsr.Kernels.Gpu.GpuDevice.CudaAvailable;
 
     /// <summary>Throws the error a run would give, before any work: <see cref="DeviceUnavailableException"/>
-    /// for CUDA without a CUDA GPU, <see cref="NotSupportedException"/> for a RefQSR model on a
-    /// GPU backend.</summary>
+    /// for CUDA without a CUDA GPU, <see cref="NotSupportedException"/> for a model the GPU
+    /// backend cannot run (channels not a multiple of 4).</summary>
     public static void Check(ComputeDevice device, Weights.ModelConfig config)
     {
-        if (config.RefQsr is not null && device is not (ComputeDevice.Cpu or ComputeDevice.Auto))
-            throw new NotSupportedException($"RefQSR models run on the CPU only (the RefQSR schedule is not on the GPU backend yet); use --device cpu or auto, not {Name(device)}");
+        if (device is ComputeDevice.Cuda or ComputeDevice.IlgpuCpu && config.Channels % 4 != 0)
+            throw new NotSupportedException($"the GPU backend needs a channel count that is a multiple of 4, the model has {config.Channels}; use --device cpu");
         if (device == ComputeDevice.Cuda && !CudaAvailable)
             throw new DeviceUnavailableException("--device cuda: no CUDA device found (no NVIDIA driver, or no GPU visible to it); use --device cpu or auto");
     }

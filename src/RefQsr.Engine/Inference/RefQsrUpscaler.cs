@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using RefQsr.Engine.Diagnostics;
+using RefQsr.Engine.Gpu;
 using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Metrics;
 using RefQsr.Engine.Networks;
 using RefQsr.Engine.RefQsr;
 using RefQsr.Engine.Tiling;
+using RefQsr.Kernels.Gpu;
 
 namespace RefQsr.Engine.Inference;
 
@@ -14,7 +16,10 @@ namespace RefQsr.Engine.Inference;
 /// their reference), and merge. A batch runs its patches concurrently when there are at
 /// least as many patches as threads, else one after the other with each conv's rows
 /// split; every patch is computed by the same arithmetic either way, so the output does
-/// not depend on the thread count.</summary>
+/// not depend on the thread count. With a GPU device (<see cref="UpscaleOptions.Device"/>)
+/// the ClustBlock, the references and the queries run on the device
+/// (<see cref="DeviceClustBlock"/>, <see cref="GpuRefQsrSchedule"/>); the pairing, from the
+/// patches' logits, on the host.</summary>
 public sealed class RefQsrUpscaler
 {
     public SrResNet Network { get; }
@@ -41,13 +46,26 @@ public sealed class RefQsrUpscaler
         ComputeDevices.Check(options.Device, Network.Config);
         var sw = Stopwatch.StartNew();
         var grid = Grid(lr, options);
-        using (StageTimes.Time(options.Profile, StageTimes.ClustBlock))
-            clusters ??= Cluster(lr, grid, options.Threads);
-        var hrPatches = RunPatches(lr, grid, clusters, options.Threads, options.Profile);
+        float[][] hrPatches;
+        string device = "cpu";
+        if (GpuBackends.Resolve(options.Device, Network) is { } backend)
+        {
+            // the stage split is a CPU profile: a device run is not split
+            var gpu = GpuBackends.For(Network, backend);
+            device = $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
+            clusters ??= Cluster(lr, grid, GpuBackends.For(ClustBlock, backend), Network.Config.RefQsr!.Tau);
+            hrPatches = GpuRefQsrSchedule.Run(gpu, lr, grid, clusters);
+        }
+        else
+        {
+            using (StageTimes.Time(options.Profile, StageTimes.ClustBlock))
+                clusters ??= Cluster(lr, grid, options.Threads);
+            hrPatches = RunPatches(lr, grid, clusters, options.Threads, options.Profile);
+        }
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
         for (int i = 0; i < hrPatches.Length; i++) PatchMerger.WritePatch(hr, grid.Patches[i], Scale, hrPatches[i]);
         var (bitOps, fqr) = Cost(grid, clusters);
-        return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Clusters = clusters };
+        return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Clusters = clusters, Device = device };
     }
 
     public static PatchGrid Grid(RgbImage lr, UpscaleOptions options)
@@ -64,6 +82,10 @@ public sealed class RefQsrUpscaler
         });
         return PatchClustering.Assign(logits, Network.Config.RefQsr!.Tau);
     }
+
+    /// <summary>As <see cref="Cluster(RgbImage, PatchGrid, int)"/>, the logits computed on the device.</summary>
+    static ClusterAssignment Cluster(RgbImage lr, PatchGrid grid, DeviceClustBlock clustBlock, double tau)
+        => PatchClustering.Assign(grid.Patches.Select(p => clustBlock.Logits(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width)).ToList(), tau);
 
     /// <summary>BitOPs (G) and FQR of this pairing on this grid (docs/refqsr.md "Complexity").</summary>
     public (double GigaBitOps, double Fqr) Cost(PatchGrid grid, ClusterAssignment clusters)

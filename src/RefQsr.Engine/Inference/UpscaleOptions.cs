@@ -12,8 +12,7 @@ public sealed record UpscaleOptions
     public bool FullImage { get; init; }
     /// <summary>Worker threads; the output bytes do not depend on it.</summary>
     public int Threads { get; init; } = 1;
-    /// <summary>Where a plain SRResNet runs (docs/gpu.md); RefQSR models run on the CPU, and
-    /// ask for <see cref="ComputeDevice.Cpu"/> or <see cref="ComputeDevice.Auto"/>.</summary>
+    /// <summary>Where the SRResNet runs (docs/gpu.md), for plain and RefQSR models alike.</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
     /// <summary>If set, the CPU forward adds its time per stage to it (head, quantized body,
     /// RefER, FP32 upsampler and tail, ClustBlock).</summary>

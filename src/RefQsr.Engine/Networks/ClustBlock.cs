@@ -46,6 +46,14 @@ public sealed class ClustBlock
 
     public static ClustBlock Load(string path) => Load(ModelFile.Load(path));
 
+    /// <summary>Layer <paramref name="n"/> as loaded (1..3: conv1..conv3, 4: fc): weight codes
+    /// [out][in][k][k], weight and input quantizers, bias (for the GPU backend).</summary>
+    internal (sbyte[] Codes, Quantizer Weights, Quantizer Input, float[] Bias) LayerAt(int n)
+    {
+        var l = n switch { 1 => conv1, 2 => conv2, 3 => conv3, 4 => fc, _ => throw new ArgumentOutOfRangeException(nameof(n)) };
+        return (l.Codes, l.Weights, l.Input, l.Bias);
+    }
+
     static Layer Load(ModelFile f, string name, int input)
     {
         var wq = Asymmetric(f, name + ".w_range");

@@ -59,10 +59,10 @@ public sealed class GpuNetworkTests
     }
 
     [Fact]
-    public void RefQsrModelsAreRefusedWithAClearError()
+    public void ChannelsNotAMultipleOf4AreRefusedWithAClearError()
     {
-        var net = SrResNet.Load(TestModels.File(TestModels.RefQsrConfig()));
+        var net = SrResNet.Load(TestModels.File(TestModels.Config(QuantizerKind.Pams, 4, 1) with { Channels = 6 }));
         var e = Assert.Throws<NotSupportedException>(() => new GpuSrResNet(net, Accelerators.Get(Accelerators.Cpu)));
-        Assert.Contains("RefQSR", e.Message);
+        Assert.Contains("multiple of 4", e.Message);
     }
 }

@@ -38,6 +38,22 @@ public sealed class PtxTests
     [InlineData("ElementwiseKernels.Affine", "add.rn.f32")]
     [InlineData("ElementwiseKernels.PRelu", "mul.rn.f32")]
     [InlineData("ElementwiseKernels.Add", "add.rn.f32")]
+    [InlineData("ElementwiseKernels.SubtractFrom", "sub.rn.f32")]
+    [InlineData("MatchCodeKernels.PixelNorms", "mul.rn.f64")]
+    [InlineData("MatchCodeKernels.PixelNorms", "add.rn.f64")]
+    [InlineData("MatchCodeKernels.PixelNorms", "sqrt.rn.f64")]
+    [InlineData("MatchCodeKernels.PooledCodes", "div.rn.f32")]
+    [InlineData("MatchCodeKernels.PooledCodes", "div.rn.f64")]
+    [InlineData("MatchCodeKernels.PooledCodes", "add.rn.f64")]
+    [InlineData("MatchCodeKernels.PooledCodes", "cvt.rni.f32.f32")]
+    [InlineData("CostVolumeKernel.Argmax", "dp4a.s32.s32")]
+    [InlineData("FlowKernels.Upsample", "mul.rn.f32")]
+    [InlineData("FlowKernels.Upsample", "div.rn.f32")]
+    [InlineData("WarpKernel.Warp", "cvt.rmi.f32.f32")]
+    [InlineData("WarpKernel.Warp", "sub.rn.f32")]
+    [InlineData("ClustBlockKernels.Quantize", "cvt.rni.f32.f32")]
+    [InlineData("ClustBlockKernels.Conv", "mul.rn.f32")]
+    [InlineData("ClustBlockKernels.Conv", "add.rn.f32")]
     public void KernelCarriesItsInstruction(string kernel, string instruction)
         => Assert.Contains(instruction, ptx.Value[kernel]);
 
@@ -45,11 +61,19 @@ public sealed class PtxTests
     [InlineData("QuantizeKernels.Quantize")]
     [InlineData("ElementwiseKernels.Affine")]
     [InlineData("FloatConvKernels.Conv")]
+    [InlineData("MatchCodeKernels.PixelNorms")]
+    [InlineData("MatchCodeKernels.PooledCodes")]
+    [InlineData("FlowKernels.Upsample")]
+    [InlineData("WarpKernel.Warp")]
+    [InlineData("ClustBlockKernels.Quantize")]
+    [InlineData("ClustBlockKernels.Conv")]
     public void NoFloatOpThatPtxasCouldContract(string kernel)
     {
         // a plain mul.f32 next to an add could become an FMA the CPU does not perform
         Assert.DoesNotContain("mul.f32", ptx.Value[kernel]);
         Assert.DoesNotContain("add.f32", ptx.Value[kernel]);
         Assert.DoesNotContain("sub.f32", ptx.Value[kernel]);
+        Assert.DoesNotContain("mul.f64", ptx.Value[kernel]);
+        Assert.DoesNotContain("add.f64", ptx.Value[kernel]);
     }
 }
