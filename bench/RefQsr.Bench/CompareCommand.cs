@@ -49,7 +49,8 @@ internal static class CompareCommand
         rows.AddRange(NetworkRows(models, weights, quick ? [2] : threadCounts, quick ? 1 : 3, budget));
 
         string md = Markdown(rows, quick);
-        File.WriteAllText(Path.Combine(root, "bench", "RESULTS.md"), md);
+        string results = Path.Combine(root, "bench", "RESULTS.md");
+        File.WriteAllText(results, md + KeptSections(results));
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(rows.Select(r => new
             {
@@ -224,6 +225,16 @@ internal static class CompareCommand
         sb.AppendLine("The machine is shared and noisy: compare ratios within one run, not across runs. RefQSR 8-4 needs patches, so its rows compare it with DDTB w8a8 on the same 72-px patches (SPEC §5); the RefQSR model is short-trained (weights/srresnet-ddtb-refqsr-8-4.md), its speed does not depend on that.");
         sb.AppendLine("Our side runs with the CLI's GC setting (`System.GC.ConserveMemory` 7, docs/performance.md); whole-network rows are full-image runs of the same 320x180 input on both sides.");
         return sb.ToString();
+    }
+
+    /// <summary>Sections of the old RESULTS.md this command does not measure (the GPU
+    /// timings, "## GPU ..."), carried over unchanged.</summary>
+    static string KeptSections(string path)
+    {
+        if (!File.Exists(path)) return "";
+        string old = File.ReadAllText(path);
+        int at = old.IndexOf("\n## GPU", StringComparison.Ordinal);
+        return at < 0 ? "" : old[at..];
     }
 
     static string? Arg(string[] args, string name)
