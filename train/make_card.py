@@ -42,6 +42,9 @@ def main(argv=None):
     else:
         q = cfg.get("quantizer", "none")
         desc = "FP32" if q == "none" else f"{q.upper()} w{cfg['w_bits']}a{cfg['a_bits']}"
+        if cfg.get("refqsr"):
+            r = cfg["refqsr"]
+            desc += f", RefQSR {r['b_high']}-{r['b_low']} (queries: b_medium {r['b_medium']} weights, RefER in blocks {r['refer_blocks']})"
         lines.append(f"SRResNet x{cfg['scale']}, {cfg['blocks']} blocks, {cfg['channels']} channels, {desc} (SPEC §2–3).")
     lines += ["", "## Training", "",
               f"- data: {train.get('data', '?')}",

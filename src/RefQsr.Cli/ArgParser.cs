@@ -66,6 +66,16 @@ public sealed class ArgParser
         return v;
     }
 
+    /// <summary>A finite number in [min, max], or null when the option is absent.</summary>
+    public double? GetDouble(string name, double min, double max)
+    {
+        var s = Get(name);
+        if (s is null) return null;
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v) || v < min || v > max)
+            throw CliException.Usage($"--{name} must be a number in {min}..{max}, got '{s}'");
+        return v;
+    }
+
     public (int W, int H) GetSize(string name, (int, int) fallback)
     {
         var s = Get(name);

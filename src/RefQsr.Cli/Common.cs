@@ -9,7 +9,7 @@ namespace RefQsr.Cli;
 internal static class Common
 {
     public static readonly HashSet<string> TilingFlags = ["full-image", "json"];
-    public static readonly HashSet<string> TilingValued = ["model", "clustblock", "patch", "threads", "max-pixels", "device"];
+    public static readonly HashSet<string> TilingValued = ["model", "clustblock", "patch", "threads", "max-pixels", "device", "tau"];
 
     public static UpscaleOptions Options(ArgParser a)
     {
@@ -20,6 +20,7 @@ internal static class Common
             PatchSize = a.GetInt("patch", 96, 12, 4096),
             Threads = a.GetInt("threads", Math.Max(1, Environment.ProcessorCount), 1, 256),
             Device = Device(a),
+            Tau = a.GetDouble("tau", -1, 1),
         };
     }
 
@@ -47,6 +48,7 @@ internal static class Common
         if (net.Config.RefQsr is null)
         {
             if (a.Has("clustblock")) throw CliException.Usage($"--clustblock is only used with RefQSR models; {Path.GetFileName(path)} is a {net.Config.Describe()}");
+            if (a.Has("tau")) throw CliException.Usage($"--tau is only used with RefQSR models; {Path.GetFileName(path)} is a {net.Config.Describe()}");
             return new Model(net, path, null, null);
         }
         string cbPath = ModelLocator.ResolveClustBlock(a.Get("clustblock"), Path.GetFileName(path));

@@ -20,7 +20,7 @@ internal static class InfoCommand
         var grid = options.FullImage ? PatchGrid.FullImage(w, h) : PatchGrid.Create(w, h, options.PatchSize);
         // RefQSR's cost depends on the pairing: exact with --image, else the bound where every patch is a reference
         ClusterAssignment? clusters = model.RefQsr is { } rq
-            ? image is not null ? rq.Cluster(image, grid, options.Threads) : ClusterAssignment.AllReferences(grid.Patches.Count)
+            ? image is not null ? rq.Cluster(image, grid, options.Threads, options.Tau) : ClusterAssignment.AllReferences(grid.Patches.Count)
             : null;
         var (bitOps, fqr) = model.RefQsr is { } r ? r.Cost(grid, clusters!) : new Upscaler(net).Cost(grid);
         string? basis = clusters is null ? null : image is not null ? "clustered image" : "every patch a reference (pass --image to cluster one)";

@@ -16,11 +16,12 @@ public static class Program
         Common: --verbose prints stack traces on errors. --model takes a file or a shipped
         model name (see `refqsr models`); the default is the best shipped model. RefQSR
         models pair their patches with a ClustBlock: --clustblock C (default the shipped
-        clustblock-8bit). --clusters writes the LR image x4 with each patch tinted by its
-        cluster and the reference patches outlined. --device cpu|cuda|auto (default cpu)
-        runs a plain SRResNet on the CPU engine or a CUDA GPU (auto: CUDA when present);
-        ilgpu-cpu runs the GPU code on ILGPU's slow CPU accelerator, for debugging. RefQSR
-        models run on the CPU.
+        clustblock-8bit), --tau T (-1..1) overrides the model's cosine threshold of the
+        pairing (lower: more queries). --clusters writes the LR image x4 with each patch
+        tinted by its cluster and the reference patches outlined. --device cpu|cuda|auto
+        (default cpu) runs on the CPU engine or a CUDA GPU (auto: CUDA when present);
+        ilgpu-cpu runs the GPU code on ILGPU's slow CPU accelerator, for debugging.
+        --profile prints the time per stage (CPU runs).
         """;
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);

@@ -53,13 +53,13 @@ public sealed class RefQsrUpscaler
             // the stage split is a CPU profile: a device run is not split
             var gpu = GpuBackends.For(Network, backend);
             device = $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
-            clusters ??= Cluster(lr, grid, GpuBackends.For(ClustBlock, backend), Network.Config.RefQsr!.Tau);
+            clusters ??= Cluster(lr, grid, GpuBackends.For(ClustBlock, backend), options.Tau ?? Network.Config.RefQsr!.Tau);
             hrPatches = GpuRefQsrSchedule.Run(gpu, lr, grid, clusters);
         }
         else
         {
             using (StageTimes.Time(options.Profile, StageTimes.ClustBlock))
-                clusters ??= Cluster(lr, grid, options.Threads);
+                clusters ??= Cluster(lr, grid, options.Threads, options.Tau);
             hrPatches = RunPatches(lr, grid, clusters, options.Threads, options.Profile);
         }
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
@@ -71,19 +71,21 @@ public sealed class RefQsrUpscaler
     public static PatchGrid Grid(RgbImage lr, UpscaleOptions options)
         => options.FullImage ? PatchGrid.FullImage(lr.Width, lr.Height) : PatchGrid.Create(lr.Width, lr.Height, options.PatchSize);
 
-    /// <summary>ClustBlock logits of every patch, then the pairing.</summary>
-    public ClusterAssignment Cluster(RgbImage lr, PatchGrid grid, int threads)
+    /// <summary>ClustBlock logits of every patch, then the pairing at <paramref name="tau"/>
+    /// (the model's own when null).</summary>
+    public ClusterAssignment Cluster(RgbImage lr, PatchGrid grid, int threads, double? tau = null)
     {
+        if (tau is { } t0 && !(t0 >= -1 && t0 <= 1)) throw new ArgumentException($"tau is a cosine threshold in -1..1, got {t0}");
         var logits = new float[grid.Patches.Count][];
         ForEach(grid.Patches.Count, threads, (i, t) =>
         {
             var p = grid.Patches[i];
             logits[i] = ClustBlock.Logits(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t);
         });
-        return PatchClustering.Assign(logits, Network.Config.RefQsr!.Tau);
+        return PatchClustering.Assign(logits, tau ?? Network.Config.RefQsr!.Tau);
     }
 
-    /// <summary>As <see cref="Cluster(RgbImage, PatchGrid, int)"/>, the logits computed on the device.</summary>
+    /// <summary>As <see cref="Cluster(RgbImage, PatchGrid, int, double?)"/>, the logits computed on the device.</summary>
     static ClusterAssignment Cluster(RgbImage lr, PatchGrid grid, DeviceClustBlock clustBlock, double tau)
         => PatchClustering.Assign(grid.Patches.Select(p => clustBlock.Logits(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width)).ToList(), tau);
 

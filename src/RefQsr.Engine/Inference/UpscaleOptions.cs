@@ -17,10 +17,14 @@ public sealed record UpscaleOptions
     /// <summary>If set, the CPU forward adds its time per stage to it (head, quantized body,
     /// RefER, FP32 upsampler and tail, ClustBlock).</summary>
     public StageTimes? Profile { get; init; }
+    /// <summary>RefQSR only: the cosine threshold tau of the patch pairing (SPEC §4) in
+    /// place of the model's own; a lower tau pairs more patches as queries.</summary>
+    public double? Tau { get; init; }
 
     internal void Validate()
     {
         if (!Enum.IsDefined(Device)) throw new ArgumentException($"unknown compute device {(int)Device}");
+        if (Tau is { } tau && !(tau >= -1 && tau <= 1)) throw new ArgumentException($"tau is a cosine threshold in -1..1, got {tau}");
         if (Threads < 1 || Threads > 256) throw new ArgumentException($"threads must be 1..256, got {Threads}");
         if (!FullImage && (PatchSize < 12 || PatchSize > 4096))
             throw new ArgumentException($"patch size must be 12..4096 LR pixels, got {PatchSize}");

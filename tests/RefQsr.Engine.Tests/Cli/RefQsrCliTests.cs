@@ -45,6 +45,27 @@ public sealed class RefQsrCliTests : CliTestBase
     }
 
     [Fact]
+    public void TauOverridesThePairingThreshold()
+    {
+        string input = Png(40, 30), model = RefQsrModel(), cb = ClustModel();
+        int References(string tau)
+        {
+            var (code, stdout, err) = Run("upscale", input, Path.Combine(Dir, $"t{tau}.png"), "--model", model, "--clustblock", cb,
+                "--patch", "16", "--threads", "1", "--tau", tau, "--json");
+            Assert.True(code == 0, err);
+            using var doc = JsonDocument.Parse(stdout);
+            return doc.RootElement.GetProperty("references").GetInt32();
+        }
+        // every cosine is > -1 and none is > 1: the loosest threshold pairs the most patches
+        int loose = References("-1"), strict = References("1");
+        Assert.Equal(6, strict);
+        Assert.True(loose < strict, $"tau -1 gave {loose} references, tau 1 gave {strict}");
+        var (c, _, e) = Run("upscale", input, Path.Combine(Dir, "bad.png"), "--model", model, "--clustblock", cb, "--tau", "1.5");
+        Assert.Equal(2, c);
+        Assert.Contains("--tau must be a number in -1..1", e);
+    }
+
+    [Fact]
     public void RefQsrModelWithoutAClustBlockIsAClearError()
     {
         string input = Png(20, 20);
