@@ -5,6 +5,10 @@ using System.Runtime.Intrinsics.X86;
 
 namespace RefQsr.Kernels;
 
+/// <summary>The parameters of <see cref="ActivationQuantize"/>: clip range, scale, zero point
+/// and the signed code range (stored codes are code − QLo).</summary>
+public readonly record struct CodeQuantizer(float Lo, float Hi, float S, float Zp, int QLo, int QHi);
+
 /// <summary>Float activations to unsigned codes (docs/integer-arithmetic.md):
 /// code = clamp(round(clip(x, lo, hi)·s − zp), qlo, qhi) − qlo, in float32 in exactly that
 /// order (a multiply and a subtract, never fused), rounding half to even; NaN gives 0.</summary>
@@ -21,6 +25,23 @@ public static class ActivationQuantize
         return (byte)((r > qhi ? qhi : (int)r) - qlo);
     }
 
+    public static byte Reference(float x, CodeQuantizer q) => Reference(x, q.Lo, q.Hi, q.S, q.Zp, q.QLo, q.QHi);
+
+    public static void Run(ReadOnlySpan<float> x, Span<byte> codes, CodeQuantizer q) => Run(x, codes, q.Lo, q.Hi, q.S, q.Zp, q.QLo, q.QHi);
+
+    /// <summary>16 codes from one vector, as <see cref="Reference(float, CodeQuantizer)"/> per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<byte> Vector(Vector512<float> v, CodeQuantizer q)
+    {
+        // operand order makes a NaN input propagate (maxps/minps return the second operand
+        // on NaN); it converts to int.MinValue and clamps to qlo, as the reference does
+        var c = Avx512F.Min(Vector512.Create(q.Hi), Avx512F.Max(Vector512.Create(q.Lo), v));
+        var t = Avx512F.Subtract(Avx512F.Multiply(c, Vector512.Create(q.S)), Vector512.Create(q.Zp));
+        var r = Avx512F.ConvertToVector512Int32(t);   // MXCSR default: nearest, ties to even
+        r = Avx512F.Min(Avx512F.Max(r, Vector512.Create(q.QLo)), Vector512.Create(q.QHi)) - Vector512.Create(q.QLo);
+        return Avx512F.ConvertToVector128Byte(r);
+    }
+
     /// <summary>Vector512 where available (16 codes per step), the reference elsewhere; the
     /// same bytes either way.</summary>
     public static void Run(ReadOnlySpan<float> x, Span<byte> codes, float lo, float hi, float s, float zp, int qlo, int qhi)
@@ -32,20 +53,9 @@ public static class ActivationQuantize
         {
             ref float px = ref MemoryMarshal.GetReference(x);
             ref byte pc = ref MemoryMarshal.GetReference(codes);
-            var vlo = Vector512.Create(lo); var vhi = Vector512.Create(hi);
-            var vs = Vector512.Create(s); var vzp = Vector512.Create(zp);
-            var vqlo = Vector512.Create(qlo); var vqhi = Vector512.Create(qhi);
+            var q = new CodeQuantizer(lo, hi, s, zp, qlo, qhi);
             for (; i + 16 <= x.Length; i += 16)
-            {
-                var v = Vector512.LoadUnsafe(ref px, (nuint)i);
-                // operand order makes a NaN input propagate (maxps/minps return the second
-                // operand on NaN); it converts to int.MinValue and clamps to qlo, as above
-                var c = Avx512F.Min(vhi, Avx512F.Max(vlo, v));
-                var t = Avx512F.Subtract(Avx512F.Multiply(c, vs), vzp);
-                var r = Avx512F.ConvertToVector512Int32(t);   // MXCSR default: nearest, ties to even
-                r = Avx512F.Min(Avx512F.Max(r, vqlo), vqhi) - vqlo;
-                Avx512F.ConvertToVector128Byte(r).StoreUnsafe(ref pc, (nuint)i);
-            }
+                Vector(Vector512.LoadUnsafe(ref px, (nuint)i), q).StoreUnsafe(ref pc, (nuint)i);
         }
         for (; i < x.Length; i++) codes[i] = Reference(x[i], lo, hi, s, zp, qlo, qhi);
     }

@@ -50,6 +50,10 @@ public static class QuantConvEpilogue
             throw new ArgumentException($"conv epilogue: the affine needs {cout} scales and {cout} shifts");
         if (ops.Residual is { } r && r.Length < height * width * cout)
             throw new ArgumentException("conv epilogue: residual is smaller than the output");
+        if (ops.NextCodes is { } n && n.Length < height * width * cout)
+            throw new ArgumentException("conv epilogue: the next conv's codes are smaller than the output");
+        if (ops.NextCodes is not null && !(ops.NextQuantizer.QHi > ops.NextQuantizer.QLo && ops.NextQuantizer.QHi - ops.NextQuantizer.QLo <= 255))
+            throw new ArgumentException($"conv epilogue: next code range [{ops.NextQuantizer.QLo}, {ops.NextQuantizer.QHi}] is empty or wider than a byte");
     }
 
     /// <summary>Per position, the sum of the activation codes over the input channels
@@ -135,6 +139,8 @@ public static class QuantConvEpilogue
             if (ops.Residual is { } r)
                 v = Avx512F.Add(Vector512.Create(r.AsSpan(baseIdx + co, 16)), v);
             v.StoreUnsafe(ref pout, (nuint)(baseIdx + co));
+            if (ops.NextCodes is { } next)
+                ActivationQuantize.Vector(v, ops.NextQuantizer).CopyTo(next.AsSpan(baseIdx + co, 16));
         }
     }
 
@@ -179,6 +185,7 @@ public static class QuantConvEpilogue
             if (prelu && !(v > 0f)) v = slope * v;
             if (residual is not null) v = residual[baseIdx + co] + v;
             output[baseIdx + co] = v;
+            if (ops.NextCodes is { } next) next[baseIdx + co] = ActivationQuantize.Reference(v, ops.NextQuantizer);
         }
     }
 }

@@ -72,16 +72,24 @@ internal sealed class QuantizedConv
         => Forward(x, aq, wBits, h, w, output, threads, default);
 
     /// <summary>As above, with the element-wise ops that follow the conv fused into its
-    /// epilogue. <paramref name="output"/> may be the residual itself (updated in place).</summary>
-    public byte[] Forward(float[] x, Quantizer aq, int wBits, int h, int w, float[] output, int threads, EpilogueOps ops)
+    /// epilogue. <paramref name="output"/> may be the residual itself (updated in place).
+    /// <paramref name="codes"/>, if given, are x already quantized with <paramref name="aq"/>
+    /// (by the previous conv's epilogue), so x itself is not read.</summary>
+    public byte[] Forward(float[] x, Quantizer aq, int wBits, int h, int w, float[] output, int threads, EpilogueOps ops, byte[]? codes = null)
     {
         var (weights, wq) = At(wBits);
-        var codes = new byte[x.Length];
-        int rowLen = w * Channels;
-        RowParallel.For(h, threads, (r0, r1) =>
+        if (codes is null)
         {
-            aq.UnsignedCodes(x.AsSpan(r0 * rowLen, (r1 - r0) * rowLen), codes.AsSpan(r0 * rowLen, (r1 - r0) * rowLen));
-        });
+            codes = new byte[x.Length];
+            int rowLen = w * Channels;
+            var c = codes;
+            RowParallel.For(h, threads, (r0, r1) =>
+            {
+                aq.UnsignedCodes(x.AsSpan(r0 * rowLen, (r1 - r0) * rowLen), c.AsSpan(r0 * rowLen, (r1 - r0) * rowLen));
+            });
+        }
+        else if (codes.Length < h * w * Channels)
+            throw new ArgumentException($"{codes.Length} precomputed codes for a {w}x{h}x{Channels} input");
         // the int32 accumulators live only between the conv and its epilogue: pooled
         var acc = ArrayPool<int>.Shared.Rent(h * w * Channels);
         try

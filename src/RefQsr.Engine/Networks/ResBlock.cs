@@ -1,3 +1,4 @@
+using RefQsr.Engine.Quantization;
 using RefQsr.Engine.Weights;
 using RefQsr.Kernels;
 
@@ -71,14 +72,23 @@ internal sealed class ResBlock
             ForwardFloat(x, h, w, threads);
             return;
         }
-        // BN and PReLU fused into conv1's epilogue; BN and the skip add into conv2's,
-        // which writes x + block(x) straight into x
+        // BN and PReLU fused into conv1's epilogue, and, unless conv2's quantizer is gated
+        // (it then needs y's channel means first), conv2's input codes too; BN and the skip
+        // add into conv2's epilogue, which writes x + block(x) straight into x
         var y = new float[x.Length];
-        var codes = Conv1.Forward(x, q1.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads,
-            new EpilogueOps { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope });
+        var ops1 = new EpilogueOps { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope };
+        Quantizer? aq2 = null;
+        byte[]? codes2 = null;
+        if (!q2.IsGated)
+        {
+            aq2 = q2.ForMeans(default, prec.ActivationBits);
+            codes2 = new byte[x.Length];
+            ops1 = ops1 with { NextCodes = codes2, NextQuantizer = aq2.Value.ForKernels };
+        }
+        var codes = Conv1.Forward(x, q1.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads, ops1);
         trace?.Record(traceName + "1", codes);
-        codes = Conv2.Forward(y, q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads,
-            new EpilogueOps { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x });
+        codes = Conv2.Forward(y, aq2 ?? q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads,
+            new EpilogueOps { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x }, codes2);
         trace?.Record(traceName + "2", codes);
     }
 

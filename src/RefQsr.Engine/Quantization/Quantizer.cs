@@ -38,6 +38,9 @@ public readonly record struct Quantizer(float Lo, float Hi, float S, float Zp, i
     /// <summary>The stored unsigned activation code (0..2^b−1).</summary>
     public byte UnsignedCode(float x) => (byte)(Code(x) - QLo);
 
+    /// <summary>This quantizer as the kernels' parameter record.</summary>
+    public global::RefQsr.Kernels.CodeQuantizer ForKernels => new(Lo, Hi, S, Zp, QLo, QHi);
+
     /// <summary><see cref="UnsignedCode"/> of every element, vectorised (the same bytes).</summary>
     public void UnsignedCodes(ReadOnlySpan<float> x, Span<byte> codes)
         => global::RefQsr.Kernels.ActivationQuantize.Run(x, codes, Lo, Hi, S, Zp, QLo, QHi);

@@ -39,6 +39,33 @@ public class VectorEpilogueTests
     }
 
     [Fact]
+    public void FusedRequantizationGivesTheCodesOfTheOutput()
+    {
+        int h = 6, w = 9, c = 64;
+        var r = new Random(12);
+        var codes = Enumerable.Range(0, h * w * c).Select(_ => (byte)r.Next(16)).ToArray();
+        var weights = Enumerable.Range(0, c * c * 9).Select(_ => (sbyte)r.Next(-32, 32)).ToArray();
+        var qw = new QuantConvWeights(weights, c, c);
+        var acc = new int[h * w * c];
+        QuantConv3x3.Run(codes, qw, acc, h, w, 1);
+        var next = new CodeQuantizer(-0.7f, 1.3f, 7.5f, -2f, -8, 7);
+        foreach (bool scalar in new[] { false, true })
+        {
+            var y = new float[acc.Length];
+            var fused = new byte[acc.Length];
+            var ops = new EpilogueOps { PReluSlope = 0.2f, NextCodes = fused, NextQuantizer = next };
+            if (scalar) QuantConvEpilogue.DequantizeScalar(codes, acc, qw, h, w, -8, 1, 0.003f, y, ops);
+            else QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, -8, 1, 0.003f, y, ops, threads: 2);
+            var separate = new byte[y.Length];
+            ActivationQuantize.Run(y, separate, next);
+            Assert.Equal(separate, fused);
+            Assert.True(separate.Distinct().Count() > 8, "the test codes must span the range");
+        }
+        Assert.Throws<ArgumentException>(() => QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, 0, 0, 1f, new float[acc.Length],
+            new EpilogueOps { NextCodes = new byte[acc.Length] }));   // no quantizer given
+    }
+
+    [Fact]
     public void Int32BoundHoldsForSrResNetAndFailsWhereItMust()
     {
         Assert.True(QuantConvEpilogue.FitsInt32(64, -255, 128));
