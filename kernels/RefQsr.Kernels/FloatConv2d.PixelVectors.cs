@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -14,21 +15,67 @@ public static partial class FloatConv2d
     /// values for one channel are one load; output channels go in groups of four (weights
     /// zero-padded, no branches in the loop) and four output rows share every weight
     /// broadcast (16 accumulators: each load or broadcast feeds four FMAs).</summary>
-    static void PixelVectorConv(float[] padded, int ph, int pw, FloatConvWeights w, float[] output, int height, int width, int threads)
+    static void PixelVectorConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
     {
-        int cin = w.InChannels, cout = w.OutChannels, taps = w.Kernel * w.Kernel;
-        // slack at the end: the last vector of the last row may read past the image
-        var chw = new float[padded.Length + PixelLanes];
-        for (int p = 0; p < ph * pw; p++)
-            for (int c = 0; c < cin; c++) chw[c * ph * pw + p] = padded[p * cin + c];
+        int cin = w.InChannels, cout = w.OutChannels, taps = w.Kernel * w.Kernel, pad = w.Kernel / 2;
+        int ph = height + 2 * pad, pw = width + 2 * pad;
+        if (input.Length < height * width * cin) throw new ArgumentException($"conv: input has {input.Length} values, needs {height * width * cin}");
         int groups = (cout + 3) / 4;
         var w4 = new float[groups * cin * taps * 4];   // [group][ci][tap][4]
         for (int co = 0; co < cout; co++)
             for (int ci = 0; ci < cin; ci++)
                 for (int t = 0; t < taps; t++)
                     w4[(((co / 4) * cin + ci) * taps + t) * 4 + co % 4] = w.Packed[(co * taps + t) * cin + ci];
-        int quads = (height + RowsPerPass - 1) / RowsPerPass;
-        RowParallel.For(quads, threads, (r0, r1) => PixelVectorRows(chw, ph, pw, w4, w, output, width, RowsPerPass * r0, Math.Min(height, RowsPerPass * r1)));
+        // the padded CHW copy is built straight from the HWC input in one pass, in a pooled
+        // buffer: at HR size it is as large as the activations (240 MB for 1280x720x64)
+        float[] chw = ArrayPool<float>.Shared.Rent(checked(cin * ph * pw + PixelLanes));
+        try
+        {
+            ClearChwBorders(chw, height, width, cin, pad);
+            unsafe
+            {
+                fixed (float* src = input)
+                {
+                    float* s = src;   // a pointer, so the lambda can capture it
+                    RowParallel.For(height, threads, (r0, r1) => ChwRows(s, width, cin, pad, chw, ph, pw, r0, r1));
+                }
+            }
+            int quads = (height + RowsPerPass - 1) / RowsPerPass;
+            RowParallel.For(quads, threads, (r0, r1) => PixelVectorRows(chw, ph, pw, w4, w, output, width, RowsPerPass * r0, Math.Min(height, RowsPerPass * r1)));
+        }
+        finally { ArrayPool<float>.Shared.Return(chw); }
+    }
+
+    /// <summary>Zeroes the padding ring of every CHW plane and the slack after the last one
+    /// (the last vector of the last row reads past the image; those lanes are never stored).</summary>
+    static void ClearChwBorders(float[] chw, int height, int width, int cin, int pad)
+    {
+        int pw = width + 2 * pad, plane = (height + 2 * pad) * pw;
+        for (int c = 0; c < cin; c++)
+        {
+            var p = chw.AsSpan(c * plane, plane);
+            p[..(pad * pw + pad)].Clear();                                              // top rows, first left ring
+            for (int y = 0; y < height; y++) p.Slice((y + pad) * pw + pad + width, 2 * pad).Clear();   // right ring, next left ring
+            p[((height + pad) * pw + pad)..].Clear();                                   // bottom rows
+        }
+        chw.AsSpan(cin * plane, PixelLanes).Clear();
+    }
+
+    /// <summary>Rows [y0, y1) of the HWC input into the CHW planes, 16 pixels x all channels
+    /// at a time (4 KB for 64 channels, in L1 while it is scattered to the planes).</summary>
+    static unsafe void ChwRows(float* input, int width, int cin, int pad, float[] chw, int ph, int pw, int y0, int y1)
+    {
+        int plane = ph * pw;
+        fixed (float* dst0 = chw)
+            for (int y = y0; y < y1; y++)
+                for (int x0 = 0; x0 < width; x0 += PixelLanes)
+                {
+                    int n = Math.Min(PixelLanes, width - x0);
+                    float* src = input + ((long)y * width + x0) * cin;
+                    float* dst = dst0 + (y + pad) * pw + pad + x0;
+                    for (int c = 0; c < cin; c++, dst += plane)
+                        for (int i = 0; i < n; i++) dst[i] = src[i * cin + c];
+                }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

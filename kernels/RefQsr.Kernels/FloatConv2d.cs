@@ -42,13 +42,13 @@ public static partial class FloatConv2d
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
-        int pad = s.Pad, pw = width + 2 * pad;
-        float[] padded = PadHwc(input, height, width, s.InChannels, pad);
         if (w.Scheme == FloatConvWeights.Layout.OutTapIn && Avx512F.IsSupported)
         {
-            PixelVectorConv(padded, height + 2 * pad, pw, w, output, height, width, threads);
+            PixelVectorConv(input, w, output, height, width, threads);
             return;
         }
+        int pad = s.Pad, pw = width + 2 * pad;
+        float[] padded = PadHwc(input, height, width, s.InChannels, pad);
         RowParallel.For(height, threads, (r0, r1) =>
         {
             if (w.Scheme == FloatConvWeights.Layout.TapInOut && w.OutChannels % 64 == 0 && Avx512F.IsSupported)
