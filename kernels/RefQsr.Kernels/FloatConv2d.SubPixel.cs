@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -19,9 +20,13 @@ public static partial class FloatConv2d
         if (!SubPixelSupported(w)) throw new NotSupportedException($"the fused upsampler needs Avx512F and a 3x3 conv C->4C with C a multiple of 64, got {w.InChannels}->{w.OutChannels} k{w.Kernel}");
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
-        float[] padded = PadHwc(input, height, width, s.InChannels, s.Pad);
+        float[] padded = RentPaddedHwc(input, height, width, s.InChannels, s.Pad);
         var store = new SubPixelStore(w.OutChannels / 4, preluSlope);
-        RowParallel.For(height, threads, (r0, r1) => BroadcastRows512(padded, width + 2, w, output, width, r0, r1, store));
+        try
+        {
+            RowParallel.For(height, threads, (r0, r1) => BroadcastRows512(padded, width + 2, w, output, width, r0, r1, store));
+        }
+        finally { ArrayPool<float>.Shared.Return(padded); }
     }
 
     public static bool SubPixelSupported(FloatConvWeights w)

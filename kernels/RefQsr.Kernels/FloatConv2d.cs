@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -48,24 +49,36 @@ public static partial class FloatConv2d
             return;
         }
         int pad = s.Pad, pw = width + 2 * pad;
-        float[] padded = PadHwc(input, height, width, s.InChannels, pad);
-        RowParallel.For(height, threads, (r0, r1) =>
+        float[] padded = RentPaddedHwc(input, height, width, s.InChannels, pad);
+        try
         {
-            if (w.Scheme == FloatConvWeights.Layout.TapInOut && w.OutChannels % 64 == 0 && Avx512F.IsSupported)
-                BroadcastRows512(padded, pw, w, output, width, r0, r1);
-            else if (w.Scheme == FloatConvWeights.Layout.TapInOut)
-                BroadcastRows(padded, pw, w, output, width, r0, r1);
-            else
-                DotRows(padded, pw, w, output, width, r0, r1);
-        });
+            RowParallel.For(height, threads, (r0, r1) =>
+            {
+                if (w.Scheme == FloatConvWeights.Layout.TapInOut && w.OutChannels % 64 == 0 && Avx512F.IsSupported)
+                    BroadcastRows512(padded, pw, w, output, width, r0, r1);
+                else if (w.Scheme == FloatConvWeights.Layout.TapInOut)
+                    BroadcastRows(padded, pw, w, output, width, r0, r1);
+                else
+                    DotRows(padded, pw, w, output, width, r0, r1);
+            });
+        }
+        finally { ArrayPool<float>.Shared.Return(padded); }
     }
 
-    internal static float[] PadHwc(ReadOnlySpan<float> input, int h, int w, int c, int pad)
+    /// <summary>The input with a ring of <paramref name="pad"/> zero pixels, in a pooled array
+    /// (return it to <see cref="ArrayPool{T}.Shared"/>); only the ring is cleared.</summary>
+    internal static float[] RentPaddedHwc(ReadOnlySpan<float> input, int h, int w, int c, int pad)
     {
         int pw = w + 2 * pad;
-        var p = new float[checked((h + 2 * pad) * pw * c)];
+        var p = ArrayPool<float>.Shared.Rent(checked((h + 2 * pad) * pw * c));
+        var span = p.AsSpan(0, (h + 2 * pad) * pw * c);
+        span[..((pad * pw + pad) * c)].Clear();                                          // top rows, first left ring
         for (int y = 0; y < h; y++)
-            input.Slice(y * w * c, w * c).CopyTo(p.AsSpan(((y + pad) * pw + pad) * c, w * c));
+        {
+            input.Slice(y * w * c, w * c).CopyTo(span.Slice(((y + pad) * pw + pad) * c, w * c));
+            span.Slice(((y + pad) * pw + pad + w) * c, 2 * pad * c).Clear();           // right ring, next left ring
+        }
+        span[(((h + pad) * pw + pad) * c)..].Clear();                                   // bottom rows
         return p;
     }
 
