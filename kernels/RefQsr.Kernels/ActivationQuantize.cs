@@ -44,6 +44,7 @@ public static class ActivationQuantize
 
     /// <summary>Vector512 where available (16 codes per step), the reference elsewhere; the
     /// same bytes either way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ReadOnlySpan<float> x, Span<byte> codes, float lo, float hi, float s, float zp, int qlo, int qhi)
     {
         if (codes.Length < x.Length) throw new ArgumentException($"{codes.Length} codes cannot hold {x.Length} activations");

@@ -63,6 +63,7 @@ public static partial class FloatConv2d
 
     /// <summary>Rows [y0, y1) of the HWC input into the CHW planes, 16 pixels x all channels
     /// at a time (4 KB for 64 channels, in L1 while it is scattered to the planes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void ChwRows(float* input, int width, int cin, int pad, float[] chw, int ph, int pw, int y0, int y1)
     {
         int plane = ph * pw;

@@ -58,6 +58,7 @@ public static class QuantConvEpilogue
 
     /// <summary>Per position, the sum of the activation codes over the input channels
     /// (vpsadbw against zero sums 64 bytes into eight lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int[] ChannelSums(ReadOnlySpan<byte> codes, int pixels, int cin)
     {
         var chanSum = new int[pixels];
@@ -83,10 +84,11 @@ public static class QuantConvEpilogue
     /// CPUs without Avx512F, take <see cref="ScalarPixel"/>. Both give the same bits: the
     /// integer total is the same number, and the float steps are the same single multiplies
     /// and adds (never fused) in the same order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rows(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int height, int width, int za, int zw,
         float scale, Span<float> output, EpilogueOps ops, int r0, int r1)
     {
-        bool vector = Avx512F.IsSupported && w.OutChannels % 16 == 0 && FitsInt32(w.InChannels, za, zw);
+        bool vector = Avx512F.IsSupported && w.OutChannels % 16 == 0 && FitsInt32(w.InChannels, za, zw) && width >= 3;
         int[]? zaFull = null;
         if (vector)
         {
@@ -94,13 +96,17 @@ public static class QuantConvEpilogue
             for (int co = 0; co < zaFull.Length; co++) zaFull[co] = za * w.FullTapSum(co);
         }
         for (int y = r0; y < r1; y++)
-            for (int x = 0; x < width; x++)
+        {
+            if (vector && y > 0 && y < height - 1)
             {
-                if (vector && y > 0 && y < height - 1 && x > 0 && x < width - 1)
-                    VectorPixel(chanSum, acc, w, width, za, zw, zaFull!, scale, output, ops, y, x);
-                else
-                    ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, x);
+                ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, 0);
+                VectorInterior(chanSum, acc, w, width, za, zw, zaFull!, scale, output, ops, y);
+                ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, width - 1);
             }
+            else
+                for (int x = 0; x < width; x++)
+                    ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, x);
+        }
     }
 
     /// <summary>Whether |acc| + |zw·Σa| + |za·zw·9·cin| + |za·Σw| stays below 2^31 for any
@@ -111,40 +117,47 @@ public static class QuantConvEpilogue
         return 9L * cin * perTap < int.MaxValue;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void VectorPixel(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int width, int za, int zw, int[] zaFull,
-        float scale, Span<float> output, EpilogueOps ops, int y, int x)
+    /// <summary>Pixels 1 .. width−2 of an interior row y (all nine taps valid): 16 output
+    /// channels per step, everything loop-invariant hoisted out of the pixel loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void VectorInterior(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int width, int za, int zw, int[] zaFull,
+        float scale, Span<float> output, EpilogueOps ops, int y)
     {
         int cin = w.InChannels, cout = w.OutChannels;
-        int sumA = 0;
-        for (int ky = -1; ky <= 1; ky++)
-        {
-            int row = (y + ky) * width + x;
-            sumA += chanSum[row - 1] + chanSum[row] + chanSum[row + 1];
-        }
-        var constPart = Vector512.Create(zw * sumA + za * zw * 9 * cin);
         var vscale = Vector512.Create(scale);
+        bool prelu = ops.PReluSlope.HasValue;
         var slope = Vector512.Create(ops.PReluSlope ?? 0f);
-        int baseIdx = (y * width + x) * cout;
-        ref int pacc = ref MemoryMarshal.GetReference(acc);
-        ref float pout = ref MemoryMarshal.GetReference(output);
-        for (int co = 0; co < cout; co += 16)
+        float[]? affA = ops.AffineA, affB = ops.AffineB, residual = ops.Residual;
+        byte[]? next = ops.NextCodes;
+        var nq = ops.NextQuantizer;
+        int zazw = za * zw * 9 * cin;
+        fixed (int* pcs = chanSum, pzf = zaFull)
+        fixed (int* pacc = acc)
+        fixed (float* pout = output, pa = affA, pb = affB, pr = residual)
+        fixed (byte* pn = next)
         {
-            var total = Vector512.LoadUnsafe(ref pacc, (nuint)(baseIdx + co)) + constPart + Vector512.Create(zaFull.AsSpan(co, 16));
-            var v = Avx512F.Multiply(Avx512F.ConvertToVector512Single(total), vscale);
-            if (ops.AffineA is { } a)
-                v = Avx512F.Add(Avx512F.Multiply(v, Vector512.Create(a.AsSpan(co, 16))), Vector512.Create(ops.AffineB!.AsSpan(co, 16)));
-            if (ops.PReluSlope.HasValue)
-                v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(slope, v));
-            if (ops.Residual is { } r)
-                v = Avx512F.Add(Vector512.Create(r.AsSpan(baseIdx + co, 16)), v);
-            v.StoreUnsafe(ref pout, (nuint)(baseIdx + co));
-            if (ops.NextCodes is { } next)
-                ActivationQuantize.Vector(v, ops.NextQuantizer).CopyTo(next.AsSpan(baseIdx + co, 16));
+            int* up = pcs + (y - 1) * width, mid = up + width, down = mid + width;
+            for (int x = 1; x < width - 1; x++)
+            {
+                int sumA = up[x - 1] + up[x] + up[x + 1] + mid[x - 1] + mid[x] + mid[x + 1] + down[x - 1] + down[x] + down[x + 1];
+                var constPart = Vector512.Create(zw * sumA + zazw);
+                int baseIdx = (y * width + x) * cout;
+                for (int co = 0; co < cout; co += 16)
+                {
+                    var total = Vector512.Load(pacc + baseIdx + co) + constPart + Vector512.Load(pzf + co);
+                    var v = Avx512F.Multiply(Avx512F.ConvertToVector512Single(total), vscale);
+                    if (pa != null) v = Avx512F.Add(Avx512F.Multiply(v, Vector512.Load(pa + co)), Vector512.Load(pb + co));
+                    if (prelu) v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(slope, v));
+                    if (pr != null) v = Avx512F.Add(Vector512.Load(pr + baseIdx + co), v);
+                    v.Store(pout + baseIdx + co);
+                    if (pn != null) ActivationQuantize.Vector(v, nq).Store(pn + baseIdx + co);
+                }
+            }
         }
     }
 
     /// <summary>The scalar truth for one pixel: int64 corrections over its valid taps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ScalarPixel(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int height, int width, int za, int zw,
         float scale, Span<float> output, EpilogueOps ops, int y, int x)
     {
