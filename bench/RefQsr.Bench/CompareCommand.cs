@@ -130,7 +130,7 @@ internal static class CompareCommand
                 var up = new Upscaler(SrResNet.Load(path));
                 var opts = new UpscaleOptions { FullImage = true, Threads = t };
                 double ours = Timing.MedianMs(() => up.Run(lr, opts), minRuns, budget);
-                Profile($"{name}, full image", t, () => opts with { Profile = new StageTimes() }, o => up.Run(lr, o));
+                Profile($"{name}, full image", t, opts, o => up.Run(lr, o));
                 yield return new Row($"SRResNet x4 320x180 full image: {name} vs ORT FP32", t, ours, ortFp32, null, "");
                 if (name != "srresnet-fp32")
                     yield return new Row($"SRResNet x4 320x180 full image: {name} vs ORT int8 QDQ", t, ours, ortQdq, null,
@@ -152,25 +152,26 @@ internal static class CompareCommand
         var opts = new UpscaleOptions { PatchSize = patch, Threads = t };
         var ddtb = new Upscaler(SrResNet.Load(ddtbPath));
         double ddtbMs = Timing.MedianMs(() => ddtb.Run(lr, opts), minRuns, budget);
-        Profile($"srresnet-ddtb-w8a8, {patch}-px patches", t, () => opts with { Profile = new StageTimes() }, o => ddtb.Run(lr, o));
+        Profile($"srresnet-ddtb-w8a8, {patch}-px patches", t, opts, o => ddtb.Run(lr, o));
         var ddtbRun = ddtb.Run(lr, opts);
         yield return new Row($"SRResNet x4 320x180 {patch}-px patches: srresnet-ddtb-w8a8 vs ORT FP32 full image", t, ddtbMs, ortFp32, null,
             string.Create(CultureInfo.InvariantCulture, $"{ddtbRun.Grid.Patches.Count} patches, {ddtbRun.GigaBitOps:F2} G BitOPs"));
         if (!File.Exists(refPath) || !File.Exists(cbPath)) yield break;
         var refqsr = new RefQsrUpscaler(SrResNet.Load(refPath), ClustBlock.Load(cbPath));
         double refMs = Timing.MedianMs(() => refqsr.Run(lr, opts), minRuns, budget);
-        Profile($"srresnet-ddtb-refqsr-8-4, {patch}-px patches", t, () => opts with { Profile = new StageTimes() }, o => refqsr.Run(lr, o));
+        Profile($"srresnet-ddtb-refqsr-8-4, {patch}-px patches", t, opts, o => refqsr.Run(lr, o));
         var run = refqsr.Run(lr, opts);
         yield return new Row($"SRResNet x4 320x180 {patch}-px patches: srresnet-ddtb-refqsr-8-4 vs ORT FP32 full image", t, refMs, ortFp32, null,
             string.Create(CultureInfo.InvariantCulture,
                 $"{ddtbMs / refMs:F2}x our DDTB w8a8 on the same patches; {run.Clusters!.ReferenceCount} of {run.Grid.Patches.Count} patches are references; {run.GigaBitOps:F2} G BitOPs"));
     }
 
-    static void Profile(string name, int threads, Func<UpscaleOptions> options, Func<UpscaleOptions, UpscaleResult> run)
+    /// <summary>One more run of <paramref name="run"/> with its stages timed.</summary>
+    static void Profile(string name, int threads, UpscaleOptions options, Func<UpscaleOptions, UpscaleResult> run)
     {
-        var o = options();
-        var r = run(o);
-        Profiles.Add((name, threads, r.Elapsed.TotalMilliseconds, o.Profile!));
+        var stages = new StageTimes();
+        var r = run(options with { Profile = stages });
+        Profiles.Add((name, threads, r.Elapsed.TotalMilliseconds, stages));
     }
 
     static InferenceSession Session(string path, int threads)

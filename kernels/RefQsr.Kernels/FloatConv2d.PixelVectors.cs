@@ -50,14 +50,8 @@ public static partial class FloatConv2d
     /// (the last vector of the last row reads past the image; those lanes are never stored).</summary>
     static void ClearChwBorders(float[] chw, int height, int width, int cin, int pad)
     {
-        int pw = width + 2 * pad, plane = (height + 2 * pad) * pw;
-        for (int c = 0; c < cin; c++)
-        {
-            var p = chw.AsSpan(c * plane, plane);
-            p[..(pad * pw + pad)].Clear();                                              // top rows, first left ring
-            for (int y = 0; y < height; y++) p.Slice((y + pad) * pw + pad + width, 2 * pad).Clear();   // right ring, next left ring
-            p[((height + pad) * pw + pad)..].Clear();                                   // bottom rows
-        }
+        int plane = (height + 2 * pad) * (width + 2 * pad);
+        for (int c = 0; c < cin; c++) Padding.ClearRing(chw.AsSpan(c * plane, plane), height, width, 1, pad);
         chw.AsSpan(cin * plane, PixelLanes).Clear();
     }
 

@@ -20,7 +20,7 @@ public static partial class FloatConv2d
         if (!SubPixelSupported(w)) throw new NotSupportedException($"the fused upsampler needs Avx512F and a 3x3 conv C->4C with C a multiple of 64, got {w.InChannels}->{w.OutChannels} k{w.Kernel}");
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
-        float[] padded = RentPaddedHwc(input, height, width, s.InChannels, s.Pad);
+        float[] padded = Padding.Rent(input, height, width, s.InChannels, s.Pad, 0);
         var store = new SubPixelStore(w.OutChannels / 4, preluSlope);
         try
         {

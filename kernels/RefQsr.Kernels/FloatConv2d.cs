@@ -49,7 +49,7 @@ public static partial class FloatConv2d
             return;
         }
         int pad = s.Pad, pw = width + 2 * pad;
-        float[] padded = RentPaddedHwc(input, height, width, s.InChannels, pad);
+        float[] padded = Padding.Rent(input, height, width, s.InChannels, pad, 0);
         try
         {
             RowParallel.For(height, threads, (r0, r1) =>
@@ -63,23 +63,6 @@ public static partial class FloatConv2d
             });
         }
         finally { ArrayPool<float>.Shared.Return(padded); }
-    }
-
-    /// <summary>The input with a ring of <paramref name="pad"/> zero pixels, in a pooled array
-    /// (return it to <see cref="ArrayPool{T}.Shared"/>); only the ring is cleared.</summary>
-    internal static float[] RentPaddedHwc(ReadOnlySpan<float> input, int h, int w, int c, int pad)
-    {
-        int pw = w + 2 * pad;
-        var p = ArrayPool<float>.Shared.Rent(checked((h + 2 * pad) * pw * c));
-        var span = p.AsSpan(0, (h + 2 * pad) * pw * c);
-        span[..((pad * pw + pad) * c)].Clear();                                          // top rows, first left ring
-        for (int y = 0; y < h; y++)
-        {
-            input.Slice(y * w * c, w * c).CopyTo(span.Slice(((y + pad) * pw + pad) * c, w * c));
-            span.Slice(((y + pad) * pw + pad + w) * c, 2 * pad * c).Clear();           // right ring, next left ring
-        }
-        span[(((h + pad) * pw + pad) * c)..].Clear();                                   // bottom rows
-        return p;
     }
 
     // Out channels in blocks of 32 (four Vector256), two output pixels at a time: each

@@ -8,22 +8,20 @@ namespace RefQsr.Kernels;
 public static partial class QuantConv3x3
 {
     /// <summary>Padded activations widened to uint16 once per conv, so two neighbouring
-    /// input channels read as one int32 to broadcast (a pooled array with the zero ring
-    /// and slack of <see cref="RentPadded"/>).</summary>
+    /// input channels read as one int32 to broadcast (pooled, ring and slack as
+    /// <see cref="Padding.Rent"/>).</summary>
     internal static ushort[] RentPaddedWide(ReadOnlySpan<byte> codes, int h, int w, int c)
     {
         int pw = w + 2, len = checked((h + 2) * pw * c + Int16TilePixels * c);
         var p = ArrayPool<ushort>.Shared.Rent(len);
         var span = p.AsSpan(0, len);
-        span[..(pw * c + c)].Clear();
+        Padding.ClearRing(span, h, w, c, 1);
         for (int y = 0; y < h; y++)
         {
             var src = codes.Slice(y * w * c, w * c);
             var dst = span.Slice(((y + 1) * pw + 1) * c, w * c);
             for (int i = 0; i < src.Length; i++) dst[i] = src[i];
-            span.Slice(((y + 1) * pw + 1 + w) * c, 2 * c).Clear();
         }
-        span[((h + 1) * pw * c)..].Clear();
         return p;
     }
 

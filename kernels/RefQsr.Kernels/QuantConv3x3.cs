@@ -45,7 +45,10 @@ public static partial class QuantConv3x3
     /// reference loop. Exact integer results, so every path and every thread count gives
     /// identical output.</summary>
     public static void Run(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads)
-        => Run(codes, w, acc, height, width, threads, BestPath(w, MaxCode(codes)));
+    {
+        int maxCode = MaxCode(codes);
+        RunPath(codes, w, acc, height, width, threads, BestPath(w, maxCode), maxCode);
+    }
 
     /// <summary>The int16-accumulating path pays off once it can sum at least this many
     /// vpmaddubsw results before widening.</summary>
@@ -83,6 +86,10 @@ public static partial class QuantConv3x3
     /// <summary>Runs one chosen path (for tests and benchmarks); throws if this CPU or
     /// these weights cannot run it.</summary>
     public static void Run(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads, QuantConvPath path)
+        => RunPath(codes, w, acc, height, width, threads, path, path == QuantConvPath.Avx512Int16 ? MaxCode(codes) : 0);
+
+    /// <summary><paramref name="maxCode"/>: the largest activation code (read by the int16 path only).</summary>
+    static void RunPath(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads, QuantConvPath path, int maxCode)
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, Kernel);
         s.Validate(codes.Length, w.CodeCount, acc.Length);
@@ -105,10 +112,10 @@ public static partial class QuantConv3x3
         // every buffer comes from the shared pools: a network calls this 32 times per patch
         if (path == QuantConvPath.Avx512Int16)
         {
-            int steps = Int16Steps(MaxCode(codes), w.MaxAbsCode);
+            int steps = Int16Steps(maxCode, w.MaxAbsCode);
             if (steps < 1)
-                throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {MaxCode(codes)} with weight codes up to ±{w.MaxAbsCode}");
-            byte[] pad = RentPadded(codes, height, width, w.InChannels);
+                throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with weight codes up to ±{w.MaxAbsCode}");
+            byte[] pad = Padding.Rent(codes, height, width, w.InChannels, 1, Int16TilePixels);
             sbyte[] quads = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
             try
             {
@@ -140,7 +147,7 @@ public static partial class QuantConv3x3
             }
             return;
         }
-        byte[] padded = RentPadded(codes, height, width, w.InChannels);
+        byte[] padded = Padding.Rent(codes, height, width, w.InChannels, 1, Int16TilePixels);
         try
         {
             sbyte[] byTap = w.UnpackOutTapIn();
@@ -151,24 +158,6 @@ public static partial class QuantConv3x3
             });
         }
         finally { ArrayPool<byte>.Shared.Return(padded); }
-    }
-
-    /// <summary>The codes with a one-pixel ring of zero codes, in a pooled array with
-    /// <see cref="Int16TilePixels"/> pixels of slack at the end (a partial tile of the
-    /// multi-pixel kernels reads, but never stores, pixels past the last).</summary>
-    internal static byte[] RentPadded(ReadOnlySpan<byte> codes, int h, int w, int c)
-    {
-        int pw = w + 2, len = checked((h + 2) * pw * c + Int16TilePixels * c);
-        var p = ArrayPool<byte>.Shared.Rent(len);
-        var span = p.AsSpan(0, len);
-        span[..(pw * c + c)].Clear();                                 // top row, first left border
-        for (int y = 0; y < h; y++)
-        {
-            codes.Slice(y * w * c, w * c).CopyTo(span.Slice(((y + 1) * pw + 1) * c, w * c));
-            span.Slice(((y + 1) * pw + 1 + w) * c, 2 * c).Clear();   // right border, next left border
-        }
-        span[((h + 1) * pw * c)..].Clear();                           // bottom row and the slack
-        return p;
     }
 
     // Four output channels per pass share each 32-byte activation load.

@@ -18,7 +18,7 @@ public static class QuantConvEpilogue
     {
         Validate(codes.Length, acc.Length, output.Length, w, height, width, default);
         var chanSum = ChannelSums(codes, height * width, w.InChannels);
-        Rows(chanSum, acc, w, height, width, za, zw, scale, output, default, 0, height);
+        Rows(chanSum, acc, w, height, width, za, zw, VectorCorrections(w, width, za, zw), scale, output, default, 0, height);
     }
 
     /// <summary>Dequantize fused with BN, PReLU and the skip add, rows split over threads.</summary>
@@ -27,7 +27,8 @@ public static class QuantConvEpilogue
     {
         Validate(codes.Length, acc.Length, output.Length, w, height, width, ops);
         var chanSum = ChannelSums(codes, height * width, w.InChannels);
-        RowParallel.For(height, threads, (r0, r1) => Rows(chanSum, acc, w, height, width, za, zw, scale, output, ops, r0, r1));
+        var zaFull = VectorCorrections(w, width, za, zw);
+        RowParallel.For(height, threads, (r0, r1) => Rows(chanSum, acc, w, height, width, za, zw, zaFull, scale, output, ops, r0, r1));
     }
 
     /// <summary>Every pixel through the scalar int64 path (the truth the vector path is tested against).</summary>
@@ -85,28 +86,32 @@ public static class QuantConvEpilogue
     /// integer total is the same number, and the float steps are the same single multiplies
     /// and adds (never fused) in the same order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int height, int width, int za, int zw,
+    static void Rows(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int height, int width, int za, int zw, int[]? zaFull,
         float scale, Span<float> output, EpilogueOps ops, int r0, int r1)
     {
-        bool vector = Avx512F.IsSupported && w.OutChannels % 16 == 0 && FitsInt32(w.InChannels, za, zw) && width >= 3;
-        int[]? zaFull = null;
-        if (vector)
-        {
-            zaFull = new int[w.OutChannels];
-            for (int co = 0; co < zaFull.Length; co++) zaFull[co] = za * w.FullTapSum(co);
-        }
         for (int y = r0; y < r1; y++)
         {
-            if (vector && y > 0 && y < height - 1)
+            if (zaFull is not null && y > 0 && y < height - 1)
             {
                 ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, 0);
-                VectorInterior(chanSum, acc, w, width, za, zw, zaFull!, scale, output, ops, y);
+                VectorInterior(chanSum, acc, w, width, za, zw, zaFull, scale, output, ops, y);
                 ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, width - 1);
             }
             else
                 for (int x = 0; x < width; x++)
                     ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, x);
         }
+    }
+
+    /// <summary>za·Σw per output channel for the interior pixels' vector path, or null where
+    /// that path cannot run (no Avx512F, channels not a multiple of 16, the int32 bound,
+    /// rows too narrow to have an interior).</summary>
+    static int[]? VectorCorrections(QuantConvWeights w, int width, int za, int zw)
+    {
+        if (!(Avx512F.IsSupported && w.OutChannels % 16 == 0 && FitsInt32(w.InChannels, za, zw) && width >= 3)) return null;
+        var zaFull = new int[w.OutChannels];
+        for (int co = 0; co < zaFull.Length; co++) zaFull[co] = za * w.FullTapSum(co);
+        return zaFull;
     }
 
     /// <summary>Whether |acc| + |zw·Σa| + |za·zw·9·cin| + |za·Σw| stays below 2^31 for any

@@ -26,17 +26,11 @@ public readonly record struct Quantizer(float Lo, float Hi, float S, float Zp, i
         return new Quantizer(-alpha, alpha, qmax / alpha, 0f, -qmax, qmax, bits);
     }
 
-    public int Code(float x)
-    {
-        float c = Math.Clamp(x, Lo, Hi);
-        float t = c * S - Zp;
-        float r = MathF.Round(t);
-        if (!(r >= QLo)) return QLo; // NaN lands here too
-        return r > QHi ? QHi : (int)r;
-    }
+    /// <summary>The signed code: the kernels' formula (<see cref="global::RefQsr.Kernels.ActivationQuantize.Reference(float, global::RefQsr.Kernels.CodeQuantizer)"/>), one definition for weights and activations.</summary>
+    public int Code(float x) => global::RefQsr.Kernels.ActivationQuantize.Reference(x, ForKernels) + QLo;
 
     /// <summary>The stored unsigned activation code (0..2^b−1).</summary>
-    public byte UnsignedCode(float x) => (byte)(Code(x) - QLo);
+    public byte UnsignedCode(float x) => global::RefQsr.Kernels.ActivationQuantize.Reference(x, ForKernels);
 
     /// <summary>This quantizer as the kernels' parameter record.</summary>
     public global::RefQsr.Kernels.CodeQuantizer ForKernels => new(Lo, Hi, S, Zp, QLo, QHi);
