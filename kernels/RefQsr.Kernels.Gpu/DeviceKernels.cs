@@ -17,8 +17,8 @@ public sealed class DeviceKernels
 
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
     readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
-    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints> epilogue;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs> quantize;
+    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect> epilogue;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> quantize;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> channelMeans;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> floatConv;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> affine;
@@ -37,8 +37,8 @@ public sealed class DeviceKernels
     record struct Loaded(
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> Accumulate,
         Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> AccumulateTiled,
-        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints> Epilogue,
-        Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs> Quantize,
+        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect> Epilogue,
+        Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> Quantize,
         Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ChannelMeans,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> FloatConv,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> Affine,
@@ -56,8 +56,8 @@ public sealed class DeviceKernels
         => new(
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvKernels.Accumulate<TMath>),
             a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvTiledKernel.Accumulate<TMath>),
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints>(QuantConvKernels.Epilogue<TMath>),
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs>(QuantizeKernels.Quantize<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect>(QuantConvKernels.Epilogue<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect>(QuantizeKernels.Quantize<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(QuantizeKernels.ChannelMeans),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims>(FloatConvKernels.Conv<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.Affine<TMath>),
@@ -74,7 +74,8 @@ public sealed class DeviceKernels
         QuantConvVariant variant = QuantConvVariant.Auto)
     {
         Require(d.InChannels % 4 == 0, $"integer conv: {d.InChannels} input channels are not a multiple of 4");
-        Require(codes.Length >= (long)d.Height * d.Width * d.Words && weights.Length >= (long)d.OutChannels * 9 * d.Words && acc.Length >= d.Outputs,
+        Require(d.Batch >= 1 && (long)d.Batch * d.Height * d.Width * d.OutChannels <= int.MaxValue, $"integer conv: a batch of {d.Batch} does not fit 32-bit indices");
+        Require(codes.Length >= (long)d.Batch * d.Height * d.Width * d.Words && weights.Length >= (long)d.OutChannels * 9 * d.Words && acc.Length >= d.Outputs,
             "integer conv: a buffer is smaller than the shape needs");
         var tile = QuantConvTiledKernel.Tile(Accelerator.MaxNumThreadsPerGroup);
         bool fits = QuantConvTiledKernel.Fits(d.InChannels, tile);
@@ -84,40 +85,58 @@ public sealed class DeviceKernels
             accumulate(d.Outputs, codes, weights, acc, d);
             return;
         }
-        const int ob = QuantConvTiledKernel.OutBlock;
         var config = new KernelConfig(
-            new Index3D((d.Width + tile.W - 1) / tile.W, (d.Height + tile.H - 1) / tile.H, (d.OutChannels + ob - 1) / ob),
+            new Index3D((d.Width + tile.W - 1) / tile.W, (d.Height + tile.H - 1) / tile.H, QuantConvTiledKernel.OutBlocks(d.OutChannels) * d.Batch),
             new Index3D(tile.W, tile.H, 1),
             SharedMemoryConfig.RequestDynamic<int>(QuantConvTiledKernel.SharedInts(d.InChannels, tile)));
         accumulateTiled(config, codes, weights, acc, d);
     }
 
-    /// <summary>Zero-point corrections and scale (see <see cref="QuantConvKernels.Epilogue{TMath}"/>).</summary>
-    public void QuantConvEpilogue(ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums, ArrayView<float> output, QuantConvDims d, QuantZeroPoints z)
+    /// <summary>Zero-point corrections and scale (see <see cref="QuantConvKernels.Epilogue{TMath}"/>), with
+    /// <paramref name="z"/> for every sample, or with <paramref name="perSample"/>[n] for sample n
+    /// when that view is given (one entry per sample of the batch).</summary>
+    public void QuantConvEpilogue(ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums, ArrayView<float> output, QuantConvDims d, QuantZeroPoints z,
+        ArrayView<QuantZeroPoints>? perSample = null)
     {
         Require(tapSums.Length >= d.OutChannels * 9 && output.Length >= d.Outputs && acc.Length >= d.Outputs, "conv epilogue: a buffer is smaller than the shape needs");
-        epilogue(d.Outputs, codes, acc, tapSums, output, d, z);
+        var select = Select(perSample, d.Batch, d.SamplePixels * d.OutChannels, "conv epilogue");
+        epilogue(d.Outputs, codes, acc, tapSums, output, d, z, perSample ?? tapSums.Cast<QuantZeroPoints>(), select);
     }
 
-    /// <summary>Packed unsigned activation codes of x (length a multiple of 4).</summary>
-    public void Quantize(ArrayView<float> x, ArrayView<int> codes, QuantizerArgs q)
+    /// <summary>Packed unsigned activation codes of x (length a multiple of 4): with <paramref name="q"/>,
+    /// or, when <paramref name="perSample"/> is given, with its entry n for sample n of the
+    /// <paramref name="samples"/> equal parts of x.</summary>
+    public void Quantize(ArrayView<float> x, ArrayView<int> codes, QuantizerArgs q, ArrayView<QuantizerArgs>? perSample = null, int samples = 1)
     {
         Require(x.Length % 4 == 0 && codes.Length >= x.Length / 4, "quantize: input length must be a multiple of 4 and codes hold a quarter of it");
-        quantize((int)(x.Length / 4), x, codes, q);
+        Require(samples >= 1 && x.Length / 4 % samples == 0, $"quantize: {x.Length} values do not split into {samples} samples of whole words");
+        var select = Select(perSample, samples, (int)(x.Length / 4 / samples), "quantize");
+        quantize((int)(x.Length / 4), x, codes, q, perSample ?? codes.Cast<QuantizerArgs>(), select);
     }
 
-    /// <summary>Per-channel means of HWC data (the DDTB gate's GAP), float64 sums in pixel order.</summary>
-    public void ChannelMeans(ArrayView<float> x, ArrayView<float> means, int pixels, int channels)
+    /// <summary>The per-sample choice of a batched kernel; without a per-sample view the kernel
+    /// gets some valid view it never reads (CUDA needs a real pointer).</summary>
+    static SampleSelect Select<T>(ArrayView<T>? perSample, int samples, int itemsPerSample, string what) where T : unmanaged
     {
-        Require(x.Length >= (long)pixels * channels && means.Length >= channels, "channel means: a buffer is smaller than the shape needs");
-        channelMeans(channels, x, means, pixels, channels);
+        if (perSample is not { } v) return SampleSelect.Shared;
+        Require(v.Length >= samples, $"{what}: {v.Length} per-sample entries for a batch of {samples}");
+        return new SampleSelect(1, itemsPerSample);
+    }
+
+    /// <summary>Per-channel means of each of <paramref name="samples"/> NHWC samples (the DDTB gate's
+    /// GAP): means[n·C + c], float64 sums in pixel order.</summary>
+    public void ChannelMeans(ArrayView<float> x, ArrayView<float> means, int pixels, int channels, int samples = 1)
+    {
+        Require(x.Length >= (long)samples * pixels * channels && means.Length >= (long)samples * channels, "channel means: a buffer is smaller than the shape needs");
+        channelMeans(samples * channels, x, means, pixels, channels);
     }
 
     /// <summary>FP32 "same" conv (see <see cref="FloatConvKernels.Conv{TMath}"/>).</summary>
     public void FloatConv(ArrayView<float> input, ArrayView<float> weightsOihw, ArrayView<float> output, FloatConvDims d)
     {
         Require(d.Kernel > 0 && d.Kernel % 2 == 1, $"conv: kernel {d.Kernel} must be odd and positive");
-        Require(input.Length >= (long)d.Height * d.Width * d.InChannels && weightsOihw.Length >= (long)d.OutChannels * d.InChannels * d.Kernel * d.Kernel
+        Require(d.Batch >= 1 && (long)d.Batch * d.Height * d.Width * Math.Max(d.InChannels, d.OutChannels) <= int.MaxValue, $"conv: a batch of {d.Batch} does not fit 32-bit indices");
+        Require(input.Length >= (long)d.Batch * d.Height * d.Width * d.InChannels && weightsOihw.Length >= (long)d.OutChannels * d.InChannels * d.Kernel * d.Kernel
             && output.Length >= d.Outputs, "conv: a buffer is smaller than the shape needs");
         floatConv(d.Outputs, input, weightsOihw, output, d);
     }

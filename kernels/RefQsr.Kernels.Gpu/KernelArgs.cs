@@ -1,12 +1,15 @@
 namespace RefQsr.Kernels.Gpu;
 
 /// <summary>Geometry of an integer 3x3 conv on packed codes: every 4 input channels are one
-/// int (byte k = channel 4g + k), so <see cref="InChannels"/> is a multiple of 4.</summary>
-public readonly struct QuantConvDims(int height, int width, int inChannels, int outChannels)
+/// int (byte k = channel 4g + k), so <see cref="InChannels"/> is a multiple of 4.
+/// <see cref="Batch"/> samples of Height x Width lie one after the other (NHWC); each is
+/// zero-padded on its own, so a batch gives the same integers as its samples one by one.</summary>
+public readonly struct QuantConvDims(int height, int width, int inChannels, int outChannels, int batch = 1)
 {
-    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels;
+    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels, Batch = batch;
     public int Words => InChannels / 4;
-    public int Outputs => Height * Width * OutChannels;
+    public int SamplePixels => Height * Width;
+    public int Outputs => Batch * Height * Width * OutChannels;
 }
 
 /// <summary>The zero points and the one float scale of the conv epilogue
@@ -30,12 +33,23 @@ public readonly struct QuantizerArgs(float lo, float hi, float s, float zp, int 
 /// channel-major (ci, ky, kx) for the few-output-channel pixel-vector path.</summary>
 public enum FloatConvOrder { TapMajor = 0, ChannelMajor = 1 }
 
-/// <summary>Geometry of a stride-1 "same" FP32 conv (odd kernel, zero padding, no bias).</summary>
-public readonly struct FloatConvDims(int height, int width, int inChannels, int outChannels, int kernel, FloatConvOrder order)
+/// <summary>Geometry of a stride-1 "same" FP32 conv (odd kernel, zero padding, no bias) on
+/// <see cref="Batch"/> NHWC samples, each padded on its own.</summary>
+public readonly struct FloatConvDims(int height, int width, int inChannels, int outChannels, int kernel, FloatConvOrder order, int batch = 1)
 {
-    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels, Kernel = kernel;
+    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels, Kernel = kernel, Batch = batch;
     public readonly int ChannelMajor = order == FloatConvOrder.ChannelMajor ? 1 : 0;
-    public int Outputs => Height * Width * OutChannels;
+    public int Outputs => Batch * Height * Width * OutChannels;
+}
+
+/// <summary>Which quantizer or epilogue constants a batched kernel uses: the shared ones
+/// (<see cref="PerSample"/> 0) or entry <c>index / ItemsPerSample</c> of a per-sample array
+/// (DDTB's gated quantizers differ per patch).</summary>
+public readonly struct SampleSelect(int perSample, int itemsPerSample)
+{
+    public readonly int PerSample = perSample, ItemsPerSample = itemsPerSample;
+    public static SampleSelect Shared => new(0, 1);
+    public int Of(int index) => PerSample != 0 ? index / ItemsPerSample : -1;
 }
 
 /// <summary>Geometry of a small integer conv on unpacked codes (ClustBlock): any kernel,

@@ -5,16 +5,17 @@ namespace RefQsr.Kernels.Gpu;
 /// <summary>Device twins of <c>QuantConv3x3</c> and <c>QuantConvEpilogue</c>: the int32
 /// accumulation over valid taps (4-way byte dot products, <c>dp4a</c> on CUDA) and the exact
 /// zero-point corrections in int64 followed by the one float32 scale. One thread per
-/// output (pixel, out channel); integer results are identical to the CPU kernels.</summary>
+/// output (sample, pixel, out channel); integer results are identical to the CPU kernels.</summary>
 public static class QuantConvKernels
 {
-    /// <summary>acc[(y·W + x)·Cout + co] = Σ over valid taps and input channels of a·w.
-    /// codes: [H][W][Cin/4] packed unsigned codes; weights: [Cout][9][Cin/4] packed signed codes.</summary>
+    /// <summary>acc[((n·H + y)·W + x)·Cout + co] = Σ over the valid taps of sample n and the input channels of a·w.
+    /// codes: [N][H][W][Cin/4] packed unsigned codes; weights: [Cout][9][Cin/4] packed signed codes.</summary>
     public static void Accumulate<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d)
         where TMath : struct, IDeviceMath
     {
         int co = i % d.OutChannels, p = i / d.OutChannels;
-        int y = p / d.Width, x = p - y * d.Width, words = d.Words;
+        int n = p / d.SamplePixels, local = p - n * d.SamplePixels;
+        int y = local / d.Width, x = local - y * d.Width, words = d.Words, first = n * d.SamplePixels;
         int sum = 0;
         for (int ky = 0; ky < 3; ky++)
         {
@@ -24,7 +25,7 @@ public static class QuantConvKernels
             {
                 int ix = x + kx - 1;
                 if (ix < 0 || ix >= d.Width) continue;
-                int a0 = (iy * d.Width + ix) * words, w0 = (co * 9 + ky * 3 + kx) * words;
+                int a0 = (first + iy * d.Width + ix) * words, w0 = (co * 9 + ky * 3 + kx) * words;
                 for (int g = 0; g < words; g++) sum = default(TMath).Dot4(codes[a0 + g], weights[w0 + g], sum);
             }
         }
@@ -32,13 +33,15 @@ public static class QuantConvKernels
     }
 
     /// <summary>output = (float)(acc + zw·Σ_V a + za·Σ_V w + za·zw·|V|·Cin) · scale, with Σ_V w from
-    /// tapSums [Cout][9] over the valid taps.</summary>
+    /// tapSums [Cout][9] over the valid taps; za and the scale are <paramref name="shared"/>'s or,
+    /// per <paramref name="select"/>, the sample's entry of <paramref name="perSample"/>.</summary>
     public static void Epilogue<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums,
-        ArrayView<float> output, QuantConvDims d, QuantZeroPoints z)
+        ArrayView<float> output, QuantConvDims d, QuantZeroPoints shared, ArrayView<QuantZeroPoints> perSample, SampleSelect select)
         where TMath : struct, IDeviceMath
     {
         int co = i % d.OutChannels, p = i / d.OutChannels;
-        int y = p / d.Width, x = p - y * d.Width, words = d.Words;
+        int n = p / d.SamplePixels, local = p - n * d.SamplePixels;
+        int y = local / d.Width, x = local - y * d.Width, words = d.Words, first = n * d.SamplePixels;
         long sumA = 0, sumW = 0;
         int validTaps = 0;
         for (int ky = 0; ky < 3; ky++)
@@ -49,13 +52,15 @@ public static class QuantConvKernels
             {
                 int ix = x + kx - 1;
                 if (ix < 0 || ix >= d.Width) continue;
-                int a0 = (iy * d.Width + ix) * words, s = 0;
+                int a0 = (first + iy * d.Width + ix) * words, s = 0;
                 for (int g = 0; g < words; g++) s = default(TMath).Dot4(codes[a0 + g], 0x01010101, s);
                 sumA += s;
                 sumW += tapSums[co * 9 + ky * 3 + kx];
                 validTaps++;
             }
         }
+        int k = select.Of(i);
+        var z = k >= 0 ? perSample[k] : shared;
         long total = acc[i] + (long)z.Zw * sumA + (long)z.Za * z.Zw * validTaps * d.InChannels + z.Za * sumW;
         output[i] = default(TMath).Mul((float)total, z.Scale);
     }

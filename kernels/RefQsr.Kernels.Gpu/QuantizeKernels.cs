@@ -7,10 +7,15 @@ namespace RefQsr.Kernels.Gpu;
 /// four channels packed per int for the conv kernels.</summary>
 public static class QuantizeKernels
 {
-    /// <summary>codes[word] for word = pixel·C/4 + g holds channels 4g .. 4g+3 of that pixel.</summary>
-    public static void Quantize<TMath>(Index1D word, ArrayView<float> x, ArrayView<int> codes, QuantizerArgs q)
+    /// <summary>codes[word] for word = pixel·C/4 + g holds channels 4g .. 4g+3 of that pixel; the
+    /// quantizer is <paramref name="shared"/> or, per <paramref name="select"/>, the sample's
+    /// entry of <paramref name="perSample"/>.</summary>
+    public static void Quantize<TMath>(Index1D word, ArrayView<float> x, ArrayView<int> codes, QuantizerArgs shared,
+        ArrayView<QuantizerArgs> perSample, SampleSelect select)
         where TMath : struct, IDeviceMath
     {
+        int n = select.Of(word);
+        var q = n >= 0 ? perSample[n] : shared;
         int packed = 0;
         for (int k = 0; k < 4; k++)
         {
@@ -24,12 +29,14 @@ public static class QuantizeKernels
         codes[word] = packed;
     }
 
-    /// <summary>DDTB gate input: means[c] = (float)(Σ_p x[p·C + c] / pixels), summed in float64 in
-    /// pixel order exactly as the CPU gate does. One thread per channel.</summary>
-    public static void ChannelMeans(Index1D c, ArrayView<float> x, ArrayView<float> means, int pixels, int channels)
+    /// <summary>DDTB gate input: means[n·C + c] = (float)(Σ_p x[(n·pixels + p)·C + c] / pixels), summed
+    /// in float64 in pixel order exactly as the CPU gate does. One thread per (sample, channel).</summary>
+    public static void ChannelMeans(Index1D i, ArrayView<float> x, ArrayView<float> means, int pixels, int channels)
     {
+        int n = i / channels, c = i - n * channels;
+        long first = (long)n * pixels;
         double sum = 0;
-        for (int p = 0; p < pixels; p++) sum += x[p * channels + c];
-        means[c] = (float)(sum / pixels);
+        for (int p = 0; p < pixels; p++) sum += x[(first + p) * channels + c];
+        means[i] = (float)(sum / pixels);
     }
 }

@@ -31,7 +31,7 @@ internal sealed class DeviceFloatConv : IDisposable
     public static FloatConvOrder OrderOf(FloatConvWeights w)
         => w.Scheme == FloatConvWeights.Layout.TapInOut ? FloatConvOrder.TapMajor : FloatConvOrder.ChannelMajor;
 
-    public FloatConvDims Dims(int h, int w) => new(h, w, InChannels, OutChannels, Kernel, Order);
+    public FloatConvDims Dims(int h, int w, int batch = 1) => new(h, w, InChannels, OutChannels, Kernel, Order, batch);
 
     public void Dispose() => Weights.Dispose();
 }

@@ -1,15 +1,13 @@
 using RefQsr.Engine.Imaging;
-using RefQsr.Engine.Inference;
 using RefQsr.Engine.RefQsr;
 using RefQsr.Engine.Tiling;
 
 namespace RefQsr.Engine.Gpu;
 
 /// <summary>The RefQSR patch schedule on one device (docs/refqsr.md, docs/gpu.md): the
-/// references first, each keeping its inputs to the RefER blocks on the device when a query
-/// points at it, then the queries against those features. Patches run one after the other,
-/// each forward entirely on the device; a reference's features are freed after its last
-/// query.</summary>
+/// references first, batched by patch size, each keeping its inputs to the RefER blocks on the
+/// device when a query points at it; then the queries, batched by patch size, against those
+/// features. A reference's features are freed after its last query's batch.</summary>
 internal static class GpuRefQsrSchedule
 {
     /// <summary>The float HR patches in grid order, as RefQsrUpscaler.RunPatches computes them.</summary>
@@ -17,27 +15,33 @@ internal static class GpuRefQsrSchedule
     {
         if (clusters.PatchCount != grid.Patches.Count)
             throw new ArgumentException($"the clusters cover {clusters.PatchCount} patches, the grid has {grid.Patches.Count}");
-        int n = grid.Patches.Count;
+        var patches = grid.Patches;
+        int n = patches.Count;
         var hr = new float[n][];
         var features = new DeviceReferenceFeatures?[n];
         var queriesLeft = new int[n];
         foreach (int q in clusters.Queries) queriesLeft[clusters.ReferenceOf[q]]++;
         try
         {
-            foreach (int i in clusters.References)
+            foreach (var (h, w, refs) in PatchBatches.BySize(patches, clusters.References))
             {
-                var p = grid.Patches[i];
-                (hr[i], features[i]) = gpu.ForwardReference(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, queriesLeft[i] > 0);
+                var (hrs, kept) = gpu.ForwardReferenceBatch(PatchBatches.Inputs(lr, patches, refs), refs.Length, h, w,
+                    refs.Select(i => queriesLeft[i] > 0).ToArray());
+                for (int k = 0; k < refs.Length; k++) (hr[refs[k]], features[refs[k]]) = (hrs[k], kept[k]);
             }
-            foreach (int i in clusters.Queries)
+            foreach (var (h, w, queries) in PatchBatches.BySize(patches, clusters.Queries))
             {
-                var p = grid.Patches[i];
-                int r = clusters.ReferenceOf[i];
-                hr[i] = gpu.ForwardQuery(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, features[r]!);
-                if (--queriesLeft[r] == 0)
+                var hrs = gpu.ForwardQueryBatch(PatchBatches.Inputs(lr, patches, queries), queries.Length, h, w,
+                    queries.Select(i => features[clusters.ReferenceOf[i]]!).ToArray());
+                for (int k = 0; k < queries.Length; k++)
                 {
-                    features[r]!.Dispose();
-                    features[r] = null;
+                    int q = queries[k], r = clusters.ReferenceOf[q];
+                    hr[q] = hrs[k];
+                    if (--queriesLeft[r] == 0)
+                    {
+                        features[r]!.Dispose();
+                        features[r] = null;
+                    }
                 }
             }
             return hr;

@@ -35,30 +35,53 @@ internal sealed partial class GpuSrResNet
     /// match codes) on the device for the queries; the caller disposes them.</summary>
     public (float[] Hr, DeviceReferenceFeatures? Features) ForwardReference(ReadOnlySpan<float> lr, int h, int w, bool keepFeatures, ForwardTrace? trace = null)
     {
+        var (hr, kept) = ForwardReferenceBatch(lr, 1, h, w, [keepFeatures], trace);
+        return (hr[0], kept[0]);
+    }
+
+    /// <summary><see cref="ForwardReference"/> for <paramref name="count"/> h x w patches, one after the
+    /// other in <paramref name="lr"/>, in batches (see <see cref="ForwardBatch"/>); patch i keeps
+    /// its features when <paramref name="keep"/>[i]. Tracing needs a batch of one.</summary>
+    public (float[][] Hr, DeviceReferenceFeatures?[] Features) ForwardReferenceBatch(ReadOnlySpan<float> lr, int count, int h, int w,
+        IReadOnlyList<bool> keep, ForwardTrace? trace = null)
+    {
         var s = Settings;
+        CheckBatch(lr, count, h, w, trace);
+        if (keep.Count != count) throw new ArgumentException($"{keep.Count} keep flags for {count} patches");
+        var hr = new float[count][];
+        var kept = new DeviceReferenceFeatures?[count];
         lock (gate)
         {
-            var ws = Head(lr, h, w);
-            var kept = keepFeatures ? new DeviceReferenceFeatures(Device.Accelerator, h, w, ch, s.RefErBlocks.Count) : null;
             try
             {
-                StartBody();
-                for (int i = 0; i < blocks.Length; i++)
+                int chunk = MaxBatch(h, w);
+                for (int first = 0; first < count; first += chunk)
                 {
-                    int k = i - s.FirstRefEr;
-                    if (kept is not null && k >= 0)
+                    int n = Math.Min(chunk, count - first);
+                    var ws = Head(lr.Slice(first * h * w * 3, n * h * w * 3), n, h, w);
+                    for (int j = 0; j < n; j++)
+                        if (keep[first + j]) kept[first + j] = new DeviceReferenceFeatures(Device.Accelerator, h, w, ch, s.RefErBlocks.Count);
+                    StartBody();
+                    for (int i = 0; i < blocks.Length; i++)
                     {
-                        ws.X.View.CopyTo(kept.Inputs[k].View);
-                        if (kept.HasPooledGrid) MatchCodes(kept.Inputs[k].View, ws, h, w, kept.MatchCodes[k].View);
+                        int k = i - s.FirstRefEr;
+                        for (int j = 0; k >= 0 && j < n; j++)
+                        {
+                            if (kept[first + j] is not { } f) continue;
+                            var x = ws.Sample(ws.X, j, ch);
+                            x.CopyTo((ArrayView<float>)f.Inputs[k].View);
+                            if (f.HasPooledGrid) MatchCodes(x, ws, h, w, f.MatchCodes[k].View);
+                        }
+                        Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
                     }
-                    Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
+                    StopBody();
+                    BodyEndAndTail(ws).CopyTo(hr, first);
                 }
-                StopBody();
-                return (BodyEndAndTail(ws), kept);
+                return (hr, kept);
             }
             catch
             {
-                kept?.Dispose();
+                foreach (var f in kept) f?.Dispose();
                 throw;
             }
         }
@@ -70,60 +93,94 @@ internal sealed partial class GpuSrResNet
     /// <c>refer.{j}.argmax</c> (int32 per pooled query position) and <c>refer.{j}.flow</c>
     /// (float32 (u, v) per pixel).</summary>
     public float[] ForwardQuery(ReadOnlySpan<float> lr, int h, int w, DeviceReferenceFeatures reference, ForwardTrace? trace = null)
+        => ForwardQueryBatch(lr, 1, h, w, [reference], trace)[0];
+
+    /// <summary><see cref="ForwardQuery"/> for <paramref name="count"/> h x w patches, one after the other
+    /// in <paramref name="lr"/>, patch i against <paramref name="references"/>[i], in batches: the
+    /// blocks and RefER's convs run once per batch, RefER's matching and warp per patch.
+    /// Tracing needs a batch of one.</summary>
+    public float[][] ForwardQueryBatch(ReadOnlySpan<float> lr, int count, int h, int w, IReadOnlyList<DeviceReferenceFeatures> references, ForwardTrace? trace = null)
     {
         var s = Settings;
-        if (reference.Inputs.Count != refEr.Length)
-            throw new ArgumentException($"the reference keeps {reference.Inputs.Count} RefER inputs, the model has {refEr.Length} RefER blocks");
+        CheckBatch(lr, count, h, w, trace);
+        if (references.Count != count) throw new ArgumentException($"{references.Count} references for {count} query patches");
+        foreach (var r in references)
+            if (r.Inputs.Count != refEr.Length)
+                throw new ArgumentException($"a reference keeps {r.Inputs.Count} RefER inputs, the model has {refEr.Length} RefER blocks");
+        var hr = new float[count][];
         lock (gate)
         {
-            var ws = Head(lr, h, w);
-            StartBody();
-            Block(blocks[0], blocks[0].Block.Q1, blocks[0].Block.Q2, ws, trace, "body.0.q");
-            for (int i = 1; i < s.FirstRefEr; i++)
+            int chunk = MaxBatch(h, w);
+            for (int first = 0; first < count; first += chunk)
             {
-                var b = lowBlocks[i]!;
-                if (b.Block.QLow1 is null || b.Block.QLow2 is null) throw new InvalidOperationException($"block {i} has no query-path (qlow) quantizers");
-                Block(b, b.Block.QLow1, b.Block.QLow2, ws, trace, $"body.{i}.qlow");
+                int n = Math.Min(chunk, count - first);
+                var ws = Head(lr.Slice(first * h * w * 3, n * h * w * 3), n, h, w);
+                StartBody();
+                Block(blocks[0], blocks[0].Block.Q1, blocks[0].Block.Q2, ws, trace, "body.0.q");
+                for (int i = 1; i < s.FirstRefEr; i++)
+                {
+                    var b = lowBlocks[i]!;
+                    if (b.Block.QLow1 is null || b.Block.QLow2 is null) throw new InvalidOperationException($"block {i} has no query-path (qlow) quantizers");
+                    Block(b, b.Block.QLow1, b.Block.QLow2, ws, trace, $"body.{i}.qlow");
+                }
+                for (int k = 0; k < refEr.Length; k++) RefEr(refEr[k], ws, references, first, k, trace);
+                StopBody();
+                BodyEndAndTail(ws).CopyTo(hr, first);
             }
-            for (int k = 0; k < refEr.Length; k++) RefEr(refEr[k], ws, reference, k, trace);
-            StopBody();
-            return BodyEndAndTail(ws);
         }
+        return hr;
     }
 
-    /// <summary>Steps 1–3 of <paramref name="feature"/> (h x w) into <paramref name="codes"/>.</summary>
+    /// <summary>Steps 1–3 of <paramref name="feature"/> (one h x w sample) into <paramref name="codes"/>.</summary>
     void MatchCodes(ArrayView<float> feature, Workspace ws, int h, int w, ArrayView<int> codes)
     {
         var unit = Quantizer.Symmetric(1f, Settings.BLow);
-        K.RefEr.PooledCodes(feature, ws.Norms.View, codes, h, w, ch, new QuantizerArgs(unit.Lo, unit.Hi, unit.S, unit.Zp, unit.QLo, unit.QHi));
+        K.RefEr.PooledCodes(feature, ws.Norms, codes, h, w, ch, new QuantizerArgs(unit.Lo, unit.Hi, unit.S, unit.Zp, unit.QLo, unit.QHi));
     }
 
-    /// <summary>ws.X ← RefER(ws.X, reference input k) (RefErBlock.Forward): ws.Y holds the
-    /// warped reference and then Fq − Fw, ws.Z the first conv's output.</summary>
-    void RefEr(DeviceRefErBlock b, Workspace ws, DeviceReferenceFeatures reference, int k, ForwardTrace? trace)
+    /// <summary>ws.X ← RefER(ws.X, reference input k) for every sample of the batch
+    /// (RefErBlock.Forward), sample j against <paramref name="references"/>[first + j]: per
+    /// sample, ws.Y gets the warped reference and then Fq − Fw; then both convs run on the
+    /// whole batch (ws.Z holds the first one's output). A sample whose reference has no pooled
+    /// grid passes through unchanged (docs/refqsr.md step 5): its conv output is zeroed.</summary>
+    void RefEr(DeviceRefErBlock b, Workspace ws, IReadOnlyList<DeviceReferenceFeatures> references, int first, int k, ForwardTrace? trace)
     {
-        int h = ws.Height, w = ws.Width, pqh = h / 3, pqw = w / 3;
-        // no pooled grid on either side: the block passes the query through (docs/refqsr.md step 5)
-        if (pqh == 0 || pqw == 0 || !reference.HasPooledGrid) return;
+        int h = ws.Height, w = ws.Width, n = ws.Count, pqh = h / 3, pqw = w / 3;
+        // no pooled grid on the query side: the block passes every query through
+        if (pqh == 0 || pqw == 0) return;
+        var passThrough = Enumerable.Range(0, n).Where(j => !references[first + j].HasPooledGrid).ToArray();
+        if (passThrough.Length == n) return;
         var s = Settings;
         var r = K.RefEr;
-        int j = b.Block.Index;
-        MatchCodes(ws.X.View, ws, h, w, ws.MatchCodes.View);
-        r.Argmax(ws.MatchCodes.View, reference.MatchCodes[k].View, ws.Argmax.View, pqh * pqw, reference.PooledHeight * reference.PooledWidth, ch);
-        r.PooledFlow(ws.Argmax.View, ws.PooledFlow.View, pqh, pqw, reference.PooledWidth);
-        r.FlowUpsample(ws.PooledFlow.View, ws.Flow.View, pqh, pqw, h, w, FlowUpsample.PoolFactor);
-        r.Warp(reference.Inputs[k].View, ws.Flow.View, ws.Y.View, reference.Height, reference.Width, h, w, ch);
-        r.SubtractFrom(ws.X.View, ws.Y.View);
-        if (trace is not null)
+        int block = b.Block.Index;
+        for (int j = 0; j < n; j++)
         {
-            K.Synchronize();
-            trace.Record($"refer.{j}.argmax", MemoryMarshal.AsBytes(ws.Argmax.View.SubView(0, pqh * pqw).GetAsArray1D().AsSpan()).ToArray());
-            trace.Record($"refer.{j}.flow", MemoryMarshal.AsBytes(ws.Flow.View.SubView(0, 2L * h * w).GetAsArray1D().AsSpan()).ToArray());
+            var reference = references[first + j];
+            if (!reference.HasPooledGrid) continue;
+            var x = ws.Sample(ws.X, j, ch);
+            var y = ws.Sample(ws.Y, j, ch);
+            MatchCodes(x, ws, h, w, ws.MatchCodes);
+            r.Argmax(ws.MatchCodes, reference.MatchCodes[k].View, ws.Argmax, pqh * pqw, reference.PooledHeight * reference.PooledWidth, ch);
+            r.PooledFlow(ws.Argmax, ws.PooledFlow, pqh, pqw, reference.PooledWidth);
+            r.FlowUpsample(ws.PooledFlow, ws.Flow, pqh, pqw, h, w, FlowUpsample.PoolFactor);
+            r.Warp(reference.Inputs[k].View, ws.Flow, y, reference.Height, reference.Width, h, w, ch);
+            r.SubtractFrom(x, y);
+            if (trace is not null)
+            {
+                K.Synchronize();
+                var argmax = new int[pqh * pqw];
+                var flow = new float[2 * h * w];
+                ws.Argmax.SubView(0, argmax.Length).CopyToCPU(argmax);
+                ws.Flow.SubView(0, flow.Length).CopyToCPU(flow);
+                trace.Record($"refer.{block}.argmax", MemoryMarshal.AsBytes(argmax.AsSpan()).ToArray());
+                trace.Record($"refer.{block}.flow", MemoryMarshal.AsBytes(flow.AsSpan()).ToArray());
+            }
         }
         // out = Fq + QConv2(PReLU(QConv1(Fq − Fw))), both convs at b_high
-        QuantConv(b.Quant1, b.Block.Q1, s.BHigh, ws.Y, ws.Z, ws, trace, $"refer.{j}.q1");
-        K.PRelu(ws.Z.View, b.Block.Slope);
-        QuantConv(b.Quant2, b.Block.Q2, s.BHigh, ws.Z, ws.Y, ws, trace, $"refer.{j}.q2");
-        K.Add(ws.X.View, ws.Y.View);
+        QuantConv(b.Quant1, b.Block.Q1, s.BHigh, ws.Y, ws.Z, ws, trace, $"refer.{block}.q1");
+        K.PRelu(ws.Z, b.Block.Slope);
+        QuantConv(b.Quant2, b.Block.Q2, s.BHigh, ws.Z, ws.Y, ws, trace, $"refer.{block}.q2");
+        foreach (int j in passThrough) ws.Sample(ws.Y, j, ch).MemSetToZero();
+        K.Add(ws.X, ws.Y);
     }
 }

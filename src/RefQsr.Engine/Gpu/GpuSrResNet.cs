@@ -70,120 +70,189 @@ internal sealed partial class GpuSrResNet : IDisposable
         BodyTimer.Stop();
     }
 
+    /// <summary>Device bytes a batch may use for its activations (the workspace); larger batches
+    /// run in chunks. 4 GiB by default: 37 patches of 96x96 px at 64 channels.</summary>
+    public long MaxBatchBytes { get; set; } = 4L << 30;
+
+    /// <summary>The most h x w samples one batch holds: <see cref="MaxBatchBytes"/>, and 32-bit kernel
+    /// indices over the largest batch buffer (the second upsampler stage, 16·C values per LR pixel).</summary>
+    public int MaxBatch(int h, int w)
+    {
+        long byMemory = MaxBatchBytes / Workspace.BytesPerSample(h, w, ch);
+        long byIndex = int.MaxValue / ((long)h * w * Math.Max(16 * ch, 48));
+        return (int)Math.Clamp(Math.Min(byMemory, byIndex), 1, int.MaxValue);
+    }
+
     /// <summary>Super-resolves one HWC RGB image (0..255 floats); returns HWC RGB at 4x, as
     /// <see cref="SrResNet.Forward"/>.</summary>
     public float[] Forward(ReadOnlySpan<float> lr, int h, int w, ForwardTrace? trace = null)
+        => ForwardBatch(lr, 1, h, w, trace)[0];
+
+    /// <summary>Super-resolves <paramref name="count"/> HWC RGB images of h x w, one after the other
+    /// in <paramref name="lr"/>, in batches of at most <see cref="MaxBatch"/>: one kernel launch per
+    /// layer for the whole batch, each image zero-padded on its own, so every HR output is the
+    /// one <see cref="Forward"/> gives for that image alone. Tracing needs a batch of one.</summary>
+    public float[][] ForwardBatch(ReadOnlySpan<float> lr, int count, int h, int w, ForwardTrace? trace = null)
     {
+        CheckBatch(lr, count, h, w, trace);
+        var hr = new float[count][];
         lock (gate)
         {
-            var ws = Head(lr, h, w);
-            StartBody();
-            for (int i = 0; i < blocks.Length; i++) Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
-            StopBody();
-            return BodyEndAndTail(ws);
+            int chunk = MaxBatch(h, w);
+            for (int first = 0; first < count; first += chunk)
+            {
+                int n = Math.Min(chunk, count - first);
+                var ws = Head(lr.Slice(first * h * w * 3, n * h * w * 3), n, h, w);
+                StartBody();
+                for (int i = 0; i < blocks.Length; i++) Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
+                StopBody();
+                BodyEndAndTail(ws).CopyTo(hr, first);
+            }
         }
-    }
-
-    /// <summary>Uploads the LR input and runs the head: ws.HeadOut and ws.X hold its output.</summary>
-    Workspace Head(ReadOnlySpan<float> lr, int h, int w)
-    {
-        if (h <= 0 || w <= 0) throw new ArgumentException($"image size {w}x{h} must be positive");
-        if (lr.Length != h * w * 3) throw new ArgumentException($"input has {lr.Length} values, expected {h}x{w}x3");
-        if ((long)h * w * 16 * ch > int.MaxValue)
-            throw new ArgumentException($"a {w}x{h} LR image is too large for one GPU forward (kernels index with 32-bit ints); use patches");
-        var ws = WorkspaceFor(h, w);
-        ((ArrayView<float>)ws.Input.View).CopyFromCPU(lr);
-        // head: conv 9x9 → PReLU; x = head output
-        K.FloatConv(ws.Input.View, head.Weights.View, ws.HeadOut.View, head.Dims(h, w));
-        K.PRelu(ws.HeadOut.View, layers.HeadSlope);
-        ws.HeadOut.View.CopyTo(ws.X.View);
-        return ws;
-    }
-
-    /// <summary>Body end conv + BN + global skip, upsampler and tail on ws.X; returns the HR floats.</summary>
-    float[] BodyEndAndTail(Workspace ws)
-    {
-        int h = ws.Height, w = ws.Width;
-        K.FloatConv(ws.X.View, bodyEnd.Weights.View, ws.Y.View, bodyEnd.Dims(h, w));
-        K.Affine(ws.Y.View, bodyEndBn.A.View, bodyEndBn.B.View, ch);
-        K.Add(ws.Y.View, ws.HeadOut.View);
-        // upsampler: [conv → PixelShuffle(2) → PReLU] x2, then the tail
-        K.FloatConv(ws.Y.View, up0.Weights.View, ws.Up0.View, up0.Dims(h, w));
-        K.PixelShuffle(ws.Up0.View, ws.Shuffled0.View, h, w, 4 * ch, 2);
-        K.PRelu(ws.Shuffled0.View, layers.Up0Slope);
-        K.FloatConv(ws.Shuffled0.View, up1.Weights.View, ws.Up1.View, up1.Dims(2 * h, 2 * w));
-        K.PixelShuffle(ws.Up1.View, ws.Shuffled1.View, 2 * h, 2 * w, 4 * ch, 2);
-        K.PRelu(ws.Shuffled1.View, layers.Up1Slope);
-        K.FloatConv(ws.Shuffled1.View, tail.Weights.View, ws.Hr.View, tail.Dims(4 * h, 4 * w));
-        var hr = new float[h * w * 48];
-        K.Synchronize();
-        ws.Hr.View.CopyToCPU(hr);
         return hr;
     }
 
-    /// <summary>x ← x + block(x) on the device (ResBlock.Forward), quantizing the conv inputs
-    /// with <paramref name="q1"/> and <paramref name="q2"/> (null for a float block).</summary>
-    void Block(DeviceResBlock b, ActivationQuantizer? q1, ActivationQuantizer? q2, Workspace ws, ForwardTrace? trace, string traceName)
+    void CheckBatch(ReadOnlySpan<float> lr, int count, int h, int w, ForwardTrace? trace)
     {
-        int h = ws.Height, w = ws.Width;
-        if (b.IsFloat)
-        {
-            K.FloatConv(ws.X.View, b.Float1!.Weights.View, ws.Y.View, b.Float1.Dims(h, w));
-        }
-        else QuantConv(b.Quant1!, q1!, b.Precision.ActivationBits, ws.X, ws.Y, ws, trace, traceName + "1");
-        K.Affine(ws.Y.View, b.Bn1.A.View, b.Bn1.B.View, ch);
-        K.PRelu(ws.Y.View, b.Block.Slope);
-        if (b.IsFloat)
-        {
-            K.FloatConv(ws.Y.View, b.Float2!.Weights.View, ws.Z.View, b.Float2.Dims(h, w));
-        }
-        else QuantConv(b.Quant2!, q2!, b.Precision.ActivationBits, ws.Y, ws.Z, ws, trace, traceName + "2");
-        K.Affine(ws.Z.View, b.Bn2.A.View, b.Bn2.B.View, ch);
-        K.Add(ws.X.View, ws.Z.View);
+        if (trace is not null && count > 1) throw new ArgumentException("tracing records one image: trace a batch of one");
+        if (h <= 0 || w <= 0) throw new ArgumentException($"image size {w}x{h} must be positive");
+        if (count <= 0) throw new ArgumentException($"a batch needs at least one image, not {count}");
+        if ((long)h * w * 16 * ch > int.MaxValue)
+            throw new ArgumentException($"a {w}x{h} LR image is too large for one GPU forward (kernels index with 32-bit ints); use patches");
+        if (lr.Length != (long)count * h * w * 3) throw new ArgumentException($"input has {lr.Length} values, expected {count} x {h}x{w}x3");
     }
 
-    /// <summary>Quantize the input at <paramref name="bits"/>, integer conv, epilogue: output = conv(input).</summary>
-    void QuantConv(DeviceQuantConv q, ActivationQuantizer activation, int bits, MemoryBuffer1D<float, Stride1D.Dense> input,
-        MemoryBuffer1D<float, Stride1D.Dense> output, Workspace ws, ForwardTrace? trace, string traceName)
+    /// <summary>Uploads <paramref name="n"/> LR inputs and runs the head: ws.HeadOut and ws.X hold its output.</summary>
+    Workspace Head(ReadOnlySpan<float> lr, int n, int h, int w)
     {
-        int h = ws.Height, w = ws.Width;
-        var aq = ActivationQuantizer(activation, input, ws, h * w, bits);
+        var ws = WorkspaceFor(h, w, n);
+        ws.Count = n;
+        ws.Input.CopyFromCPU(lr);
+        // head: conv 9x9 → PReLU; x = head output
+        K.FloatConv(ws.Input, head.Weights.View, ws.HeadOut, head.Dims(h, w, n));
+        K.PRelu(ws.HeadOut, layers.HeadSlope);
+        ws.HeadOut.CopyTo(ws.X);
+        return ws;
+    }
+
+    /// <summary>Body end conv + BN + global skip, upsampler and tail on ws.X; returns each sample's HR floats.</summary>
+    float[][] BodyEndAndTail(Workspace ws)
+    {
+        int h = ws.Height, w = ws.Width, n = ws.Count;
+        K.FloatConv(ws.X, bodyEnd.Weights.View, ws.Y, bodyEnd.Dims(h, w, n));
+        K.Affine(ws.Y, bodyEndBn.A.View, bodyEndBn.B.View, ch);
+        K.Add(ws.Y, ws.HeadOut);
+        // upsampler: [conv → PixelShuffle(2) → PReLU] x2, then the tail; a pixel shuffle of the
+        // batch is that of its samples stacked as one tall image
+        K.FloatConv(ws.Y, up0.Weights.View, ws.Up0, up0.Dims(h, w, n));
+        K.PixelShuffle(ws.Up0, ws.Shuffled0, n * h, w, 4 * ch, 2);
+        K.PRelu(ws.Shuffled0, layers.Up0Slope);
+        K.FloatConv(ws.Shuffled0, up1.Weights.View, ws.Up1, up1.Dims(2 * h, 2 * w, n));
+        K.PixelShuffle(ws.Up1, ws.Shuffled1, n * 2 * h, 2 * w, 4 * ch, 2);
+        K.PRelu(ws.Shuffled1, layers.Up1Slope);
+        K.FloatConv(ws.Shuffled1, tail.Weights.View, ws.Hr, tail.Dims(4 * h, 4 * w, n));
+        var all = new float[n * h * w * 48];
+        K.Synchronize();
+        ws.Hr.CopyToCPU(all);
+        var hr = new float[n][];
+        for (int i = 0; i < n; i++) hr[i] = all.AsSpan(i * h * w * 48, h * w * 48).ToArray();
+        return hr;
+    }
+
+    /// <summary>x ← x + block(x) on the device for every sample (ResBlock.Forward), quantizing the
+    /// conv inputs with <paramref name="q1"/> and <paramref name="q2"/> (null for a float block).</summary>
+    void Block(DeviceResBlock b, ActivationQuantizer? q1, ActivationQuantizer? q2, Workspace ws, ForwardTrace? trace, string traceName)
+    {
+        int h = ws.Height, w = ws.Width, n = ws.Count;
+        if (b.IsFloat)
+        {
+            K.FloatConv(ws.X, b.Float1!.Weights.View, ws.Y, b.Float1.Dims(h, w, n));
+        }
+        else QuantConv(b.Quant1!, q1!, b.Precision.ActivationBits, ws.X, ws.Y, ws, trace, traceName + "1");
+        K.Affine(ws.Y, b.Bn1.A.View, b.Bn1.B.View, ch);
+        K.PRelu(ws.Y, b.Block.Slope);
+        if (b.IsFloat)
+        {
+            K.FloatConv(ws.Y, b.Float2!.Weights.View, ws.Z, b.Float2.Dims(h, w, n));
+        }
+        else QuantConv(b.Quant2!, q2!, b.Precision.ActivationBits, ws.Y, ws.Z, ws, trace, traceName + "2");
+        K.Affine(ws.Z, b.Bn2.A.View, b.Bn2.B.View, ch);
+        K.Add(ws.X, ws.Z);
+    }
+
+    /// <summary>Quantize the input at <paramref name="bits"/>, integer conv, epilogue: output = conv(input),
+    /// for every sample of the batch. A gated quantizer differs per sample: its channel means
+    /// are computed on the device and read back once for the whole batch, the gates run on the
+    /// host, and the per-sample quantizers go back in one copy.</summary>
+    void QuantConv(DeviceQuantConv q, ActivationQuantizer activation, int bits, ArrayView<float> input,
+        ArrayView<float> output, Workspace ws, ForwardTrace? trace, string traceName)
+    {
+        int h = ws.Height, w = ws.Width, n = ws.Count;
         var wq = q.WeightQuantizer;
-        K.Quantize(input.View, ws.Codes.View, new QuantizerArgs(aq.Lo, aq.Hi, aq.S, aq.Zp, aq.QLo, aq.QHi));
-        var dims = new QuantConvDims(h, w, ch, ch);
-        K.QuantConvAccumulate(ws.Codes.View, q.Codes.View, ws.Acc.View, dims);
-        float scale = 1f / (aq.S * wq.S);
-        K.QuantConvEpilogue(ws.Codes.View, ws.Acc.View, q.TapSums.View, output.View, dims, new QuantZeroPoints(aq.UnsignedZero, (int)wq.Zp, scale));
+        var dims = new QuantConvDims(h, w, ch, ch, n);
+        if (!activation.IsGated)
+        {
+            var aq = activation.ForMeans(default, bits);
+            K.Quantize(input, ws.Codes, Args(aq));
+            K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, dims);
+            K.QuantConvEpilogue(ws.Codes, ws.Acc, q.TapSums.View, output, dims, ZeroPoints(aq, wq));
+        }
+        else
+        {
+            var (args, zeroPoints) = GatedQuantizers(activation, input, ws, bits, wq);
+            K.Quantize(input, ws.Codes, args[0], ws.Quantizers, n);
+            K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, dims);
+            K.QuantConvEpilogue(ws.Codes, ws.Acc, q.TapSums.View, output, dims, zeroPoints[0], ws.ZeroPoints);
+        }
         if (trace is not null)
         {
-            var packed = new int[h * w * ch / 4];
+            var packed = new int[n * h * w * ch / 4];
             K.Synchronize();
-            ws.Codes.View.CopyToCPU(packed);
+            ws.Codes.CopyToCPU(packed);
             trace.Record(traceName, MemoryMarshal.AsBytes(packed.AsSpan()).ToArray());
         }
     }
 
-    /// <summary>The activation quantizer for this sample; a gated one needs the input's channel
-    /// means, computed on the device and read back (C floats).</summary>
-    Quantizer ActivationQuantizer(ActivationQuantizer q, MemoryBuffer1D<float, Stride1D.Dense> input, Workspace ws, int pixels, int bits)
+    static QuantizerArgs Args(Quantizer a) => new(a.Lo, a.Hi, a.S, a.Zp, a.QLo, a.QHi);
+
+    static QuantZeroPoints ZeroPoints(Quantizer a, Quantizer w) => new(a.UnsignedZero, (int)w.Zp, 1f / (a.S * w.S));
+
+    /// <summary>Each sample's gated quantizer, also uploaded to ws.Quantizers and ws.ZeroPoints.</summary>
+    (QuantizerArgs[] Args, QuantZeroPoints[] ZeroPoints) GatedQuantizers(ActivationQuantizer q, ArrayView<float> input, Workspace ws, int bits, Quantizer wq)
     {
-        if (!q.IsGated) return q.ForMeans(default, bits);
-        K.ChannelMeans(input.View, ws.Means.View, pixels, ch);
-        var means = new float[ch];
+        int n = ws.Count;
+        K.ChannelMeans(input, ws.Means, ws.Pixels, ch, n);
+        var means = new float[n * ch];
         K.Synchronize();
-        ws.Means.View.CopyToCPU(means);
-        return q.ForMeans(means, bits);
+        ws.Means.CopyToCPU(means);
+        var args = new QuantizerArgs[n];
+        var zeroPoints = new QuantZeroPoints[n];
+        for (int i = 0; i < n; i++)
+        {
+            var aq = q.ForMeans(means.AsSpan(i * ch, ch), bits);
+            args[i] = Args(aq);
+            zeroPoints[i] = ZeroPoints(aq, wq);
+        }
+        ws.Quantizers.CopyFromCPU(args);
+        ws.ZeroPoints.CopyFromCPU(zeroPoints);
+        return (args, zeroPoints);
     }
 
-    Workspace WorkspaceFor(int h, int w)
+    /// <summary>The workspace of h x w samples, grown to hold at least <paramref name="samples"/>.</summary>
+    Workspace WorkspaceFor(int h, int w, int samples)
     {
-        if (workspaces.TryGetValue((h, w), out var ws)) return ws;
+        if (workspaces.TryGetValue((h, w), out var ws))
+        {
+            if (ws.Capacity >= samples) return ws;
+            ws.Dispose();
+            workspaces.Remove((h, w));
+        }
         if (workspaces.Count >= MaxWorkspaces)
         {
             foreach (var old in workspaces.Values) old.Dispose();
             workspaces.Clear();
         }
-        return workspaces[(h, w)] = new Workspace(Device.Accelerator, h, w, ch);
+        return workspaces[(h, w)] = new Workspace(Device.Accelerator, h, w, ch, samples);
     }
 
     public void Dispose()

@@ -1,39 +1,101 @@
 using ILGPU;
 using ILGPU.Runtime;
+using RefQsr.Kernels.Gpu;
 
 namespace RefQsr.Engine.Gpu;
 
-/// <summary>The device buffers of one forward pass at one LR size, kept between calls of the
-/// same size (patches are mostly one size) so a patch costs no device allocation.</summary>
+/// <summary>The device buffers of a batch of forward passes at one LR size, kept between calls
+/// of the same size (patches are mostly one size) so a batch costs no device allocation. The
+/// buffers hold up to <see cref="Capacity"/> samples one after the other (NHWC); the views
+/// cover the <see cref="Count"/> samples of the current batch.</summary>
 internal sealed class Workspace : IDisposable
 {
     public int Height { get; }
     public int Width { get; }
-    public MemoryBuffer1D<float, Stride1D.Dense> Input, HeadOut, X, Y, Z, Means, Up0, Shuffled0, Up1, Shuffled1, Hr;
-    public MemoryBuffer1D<int, Stride1D.Dense> Codes, Acc;
-    /// <summary>RefER scratch: per-pixel norms, the query's pooled match codes, the argmax,
-    /// the pooled and the pixel flow.</summary>
-    public MemoryBuffer1D<float, Stride1D.Dense> Norms, PooledFlow, Flow;
-    public MemoryBuffer1D<int, Stride1D.Dense> MatchCodes, Argmax;
+    public int Channels { get; }
+    /// <summary>The most samples the buffers hold.</summary>
+    public int Capacity { get; }
+    /// <summary>Samples in the current batch (set by the forward that uses the workspace).</summary>
+    public int Count
+    {
+        get => count;
+        set => count = value >= 1 && value <= Capacity ? value : throw new ArgumentOutOfRangeException(nameof(value), $"a batch of {value} does not fit a workspace of {Capacity}");
+    }
+    int count = 1;
+
+    readonly MemoryBuffer1D<float, Stride1D.Dense> input, headOut, x, y, z, means, up0, shuffled0, up1, shuffled1, hr;
+    readonly MemoryBuffer1D<int, Stride1D.Dense> codes, acc;
+    readonly MemoryBuffer1D<QuantizerArgs, Stride1D.Dense> quantizers;
+    readonly MemoryBuffer1D<QuantZeroPoints, Stride1D.Dense> zeroPoints;
+    readonly MemoryBuffer1D<float, Stride1D.Dense> norms, pooledFlow, flow;
+    readonly MemoryBuffer1D<int, Stride1D.Dense> matchCodes, argmax;
     readonly List<IDisposable> all = [];
 
-    public Workspace(Accelerator a, int h, int w, int ch)
+    /// <summary>LR pixels of one sample.</summary>
+    public int Pixels => Height * Width;
+
+    public ArrayView<float> Input => Batch(input, 3);
+    public ArrayView<float> HeadOut => Batch(headOut, Channels);
+    public ArrayView<float> X => Batch(x, Channels);
+    public ArrayView<float> Y => Batch(y, Channels);
+    public ArrayView<float> Z => Batch(z, Channels);
+    /// <summary>Per sample, the C channel means of a DDTB-gated quantizer's input.</summary>
+    public ArrayView<float> Means => means.View.SubView(0, (long)Count * Channels);
+    public ArrayView<float> Up0 => Batch(up0, 4 * Channels);
+    public ArrayView<float> Shuffled0 => Batch(shuffled0, 4 * Channels);
+    public ArrayView<float> Up1 => Batch(up1, 16 * Channels);
+    public ArrayView<float> Shuffled1 => Batch(shuffled1, 16 * Channels);
+    public ArrayView<float> Hr => Batch(hr, 48);
+    public ArrayView<int> Codes => Batch(codes, Channels / 4);
+    public ArrayView<int> Acc => Batch(acc, Channels);
+    /// <summary>Per sample, the activation quantizer and the epilogue's constants of a gated conv.</summary>
+    public ArrayView<QuantizerArgs> Quantizers => quantizers.View.SubView(0, Count);
+    public ArrayView<QuantZeroPoints> ZeroPoints => zeroPoints.View.SubView(0, Count);
+
+    /// <summary>RefER scratch for one sample at a time: per-pixel norms, the query's pooled match
+    /// codes, the argmax, the pooled and the pixel flow.</summary>
+    public ArrayView<float> Norms => norms.View;
+    public ArrayView<float> PooledFlow => pooledFlow.View;
+    public ArrayView<float> Flow => flow.View;
+    public ArrayView<int> MatchCodes => matchCodes.View;
+    public ArrayView<int> Argmax => argmax.View;
+
+    /// <summary>Sample <paramref name="n"/> of a batch view with <paramref name="perPixel"/> values per LR pixel
+    /// (scaled views such as Up1 pass their own per-LR-pixel count).</summary>
+    public ArrayView<T> Sample<T>(ArrayView<T> view, int n, int perPixel) where T : unmanaged
+        => view.SubView((long)n * Pixels * perPixel, (long)Pixels * perPixel);
+
+    public Workspace(Accelerator a, int h, int w, int ch, int capacity)
     {
-        Height = h; Width = w;
-        long px = (long)h * w;
-        MemoryBuffer1D<float, Stride1D.Dense> F(long n) { var b = a.Allocate1D<float>(n); all.Add(b); return b; }
-        MemoryBuffer1D<int, Stride1D.Dense> I(long n) { var b = a.Allocate1D<int>(n); all.Add(b); return b; }
-        Input = F(px * 3);
-        HeadOut = F(px * ch); X = F(px * ch); Y = F(px * ch); Z = F(px * ch);
-        Means = F(ch);
-        Codes = I(px * ch / 4); Acc = I(px * ch);
-        Up0 = F(px * 4 * ch); Shuffled0 = F(px * 4 * ch);
-        Up1 = F(px * 16 * ch); Shuffled1 = F(px * 16 * ch);
-        Hr = F(px * 16 * 3);
-        long pooled = Math.Max(1L, (long)(h / 3) * (w / 3));
-        Norms = F(px); Flow = F(px * 2); PooledFlow = F(pooled * 2);
-        MatchCodes = I(pooled * ch / 4); Argmax = I(pooled);
+        Height = h; Width = w; Channels = ch; Capacity = capacity;
+        long px = (long)h * w * capacity;
+        MemoryBuffer1D<T, Stride1D.Dense> B<T>(long n) where T : unmanaged { var b = a.Allocate1D<T>(n); all.Add(b); return b; }
+        try
+        {
+            input = B<float>(px * 3);
+            headOut = B<float>(px * ch); x = B<float>(px * ch); y = B<float>(px * ch); z = B<float>(px * ch);
+            means = B<float>((long)capacity * ch);
+            codes = B<int>(px * ch / 4); acc = B<int>(px * ch);
+            up0 = B<float>(px * 4 * ch); shuffled0 = B<float>(px * 4 * ch);
+            up1 = B<float>(px * 16 * ch); shuffled1 = B<float>(px * 16 * ch);
+            hr = B<float>(px * 48);
+            quantizers = B<QuantizerArgs>(capacity); zeroPoints = B<QuantZeroPoints>(capacity);
+            long one = (long)h * w, pooled = Math.Max(1L, (long)(h / 3) * (w / 3));
+            norms = B<float>(one); flow = B<float>(one * 2); pooledFlow = B<float>(pooled * 2);
+            matchCodes = B<int>(pooled * ch / 4); argmax = B<int>(pooled);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
+
+    /// <summary>Device bytes one sample of an h x w LR patch needs (the batch buffers above).</summary>
+    public static long BytesPerSample(int h, int w, int ch) => (long)h * w * 4 * (3 + 4L * ch + 8L * ch + 32L * ch + 48 + ch / 4 + ch) + 4L * ch + 64;
+
+    ArrayView<T> Batch<T>(MemoryBuffer1D<T, Stride1D.Dense> buffer, int perPixel) where T : unmanaged
+        => buffer.View.SubView(0, (long)Count * Pixels * perPixel);
 
     public void Dispose()
     {

@@ -30,11 +30,14 @@ public sealed class Upscaler(SrResNet network)
         string device = "cpu";
         if (GpuBackends.Resolve(options.Device, Network) is { } backend)
         {
-            // one device: patches one after the other, each forward entirely on the device
+            // one device: the patches of each size as batches, each forward entirely on the device
             var gpu = GpuBackends.For(Network, backend);
             device = $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
-            foreach (var p in patches)
-                PatchMerger.WritePatch(hr, p, Scale, gpu.Forward(ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width));
+            foreach (var (h, w, indices) in PatchBatches.BySize(patches, Enumerable.Range(0, patches.Count)))
+            {
+                var outputs = gpu.ForwardBatch(PatchBatches.Inputs(lr, patches, indices), indices.Length, h, w);
+                for (int k = 0; k < indices.Length; k++) PatchMerger.WritePatch(hr, patches[indices[k]], Scale, outputs[k]);
+            }
         }
         else if (threads > 1 && patches.Count >= threads)
             Parallel.For(0, patches.Count, new ParallelOptions { MaxDegreeOfParallelism = threads },

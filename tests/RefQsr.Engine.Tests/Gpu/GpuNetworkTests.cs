@@ -58,6 +58,50 @@ public sealed class GpuNetworkTests
         Assert.Equal(gpu, gpuNet.Forward(lr, h, w));
     }
 
+    public static TheoryData<string, string> BatchCases()
+    {
+        var d = new TheoryData<string, string>();
+        foreach (var acc in Accelerators.Names())
+            foreach (var model in new[] { "ddtb8-gated-16ch", "pams4-16ch" })
+                d.Add(acc, model);
+        return d;
+    }
+
+    /// <summary>A batch runs each image as if alone: zero padding per image, and a gated
+    /// quantizer's range from each image's own channel means. A small byte budget makes the
+    /// batch of 3 run as 2 + 1.</summary>
+    [Theory]
+    [MemberData(nameof(BatchCases))]
+    public void BatchedForwardGivesEachImageItsOwnOutput(string accelerator, string model)
+    {
+        var net = SrResNet.Load(TestModels.File(Config(model), seed: 7));
+        const int h = 6, w = 8, n = 3;
+        var images = Enumerable.Range(0, n).Select(i => TestModels.Image(h, w, seed: 20 + i)).ToArray();
+        using var gpuNet = new GpuSrResNet(net, Accelerators.Get(accelerator));
+        var alone = images.Select(lr => gpuNet.Forward(lr, h, w)).ToArray();
+        gpuNet.MaxBatchBytes = 2 * Workspace.BytesPerSample(h, w, net.Config.Channels);
+        Assert.Equal(2, gpuNet.MaxBatch(h, w));
+        var batched = gpuNet.ForwardBatch(images.SelectMany(x => x).ToArray(), n, h, w);
+        Assert.Equal(n, batched.Length);
+        for (int i = 0; i < n; i++) Assert.True(alone[i].AsSpan().SequenceEqual(batched[i]), $"image {i} differs in the batch");
+        // the images differ, so equal outputs would mean the batch mixed them up
+        Assert.False(alone[0].AsSpan().SequenceEqual(alone[1]));
+        gpuNet.MaxBatchBytes = long.MaxValue;
+        var oneBatch = gpuNet.ForwardBatch(images.SelectMany(x => x).ToArray(), n, h, w);
+        for (int i = 0; i < n; i++) Assert.True(alone[i].AsSpan().SequenceEqual(oneBatch[i]), $"image {i} differs in one batch of {n}");
+    }
+
+    [Fact]
+    public void BadBatchesAreRefusedWithClearErrors()
+    {
+        var net = SrResNet.Load(TestModels.File(Config("pams4-16ch")));
+        using var gpuNet = new GpuSrResNet(net, Accelerators.Get(Accelerators.Cpu));
+        var lr = TestModels.Image(6, 8);
+        Assert.Contains("expected 2 x 6x8x3", Assert.Throws<ArgumentException>(() => gpuNet.ForwardBatch(lr, 2, 6, 8)).Message);
+        Assert.Contains("at least one image", Assert.Throws<ArgumentException>(() => gpuNet.ForwardBatch([], 0, 6, 8)).Message);
+        Assert.Contains("trace a batch of one", Assert.Throws<ArgumentException>(() => gpuNet.ForwardBatch([.. lr, .. lr], 2, 6, 8, new ForwardTrace())).Message);
+    }
+
     [Fact]
     public void ChannelsNotAMultipleOf4AreRefusedWithAClearError()
     {

@@ -150,6 +150,52 @@ public sealed class GpuRefQsrTests
         AssertHrMatches(cpuHr, gpuHr, "query without a pooled grid");
     }
 
+    /// <summary>Batches of references and of queries give each patch what it gets alone: two
+    /// references of one size (one keeping no features), and three queries of one size against
+    /// three different references, one of them (2x9) too small for a pooled grid, so that
+    /// query passes RefER through inside a batch whose other queries do not.</summary>
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void BatchesMatchPatchesRunOneByOne(string accelerator)
+    {
+        var net = Model("ddtb-8-4-gated");
+        using var gpu = new GpuSrResNet(net, Accelerators.Get(accelerator));
+        const int rh = 12, rw = 10, qh = 9, qw = 11, sh = 2, sw = 9;
+        var refs = new[] { TestModels.Image(rh, rw, seed: 31), TestModels.Image(rh, rw, seed: 32) };
+        var small = TestModels.Image(sh, sw, seed: 33);
+        var queries = Enumerable.Range(0, 3).Select(i => TestModels.Image(qh, qw, seed: 40 + i)).ToArray();
+
+        var alone = refs.Select(r => gpu.ForwardReference(r, rh, rw, keepFeatures: true)).ToArray();
+        var (smallHr, smallKept) = gpu.ForwardReference(small, sh, sw, keepFeatures: true);
+        using var smallFeatures = smallKept!;
+        Assert.False(smallFeatures.HasPooledGrid);
+        try
+        {
+            var (batchHr, batchKept) = gpu.ForwardReferenceBatch(refs.SelectMany(x => x).ToArray(), 2, rh, rw, [true, false]);
+            Assert.Null(batchKept[1]);
+            using var kept0 = batchKept[0]!;
+            for (int i = 0; i < 2; i++) Assert.True(alone[i].Hr.AsSpan().SequenceEqual(batchHr[i]), $"reference {i} differs in the batch");
+            for (int k = 0; k < kept0.Inputs.Count; k++)
+            {
+                Assert.Equal(alone[0].Features!.Inputs[k].GetAsArray1D(), kept0.Inputs[k].GetAsArray1D());
+                Assert.Equal(alone[0].Features!.MatchCodes[k].GetAsArray1D(), kept0.MatchCodes[k].GetAsArray1D());
+            }
+
+            var against = new[] { alone[0].Features!, alone[1].Features!, smallFeatures };
+            var queryAlone = queries.Select((q, i) => gpu.ForwardQuery(q, qh, qw, against[i])).ToArray();
+            var queryBatch = gpu.ForwardQueryBatch(queries.SelectMany(x => x).ToArray(), 3, qh, qw, against);
+            for (int i = 0; i < 3; i++) Assert.True(queryAlone[i].AsSpan().SequenceEqual(queryBatch[i]), $"query {i} differs in the batch");
+            // the third query really passed RefER through: the CPU engine agrees
+            var (_, cpuSmall) = net.ForwardReference(small, sh, sw, 1);
+            AssertHrMatches(net.ForwardQuery(queries[2], qh, qw, cpuSmall, 1), queryBatch[2], "query against a reference without a pooled grid");
+            Assert.Equal(sh * sw * 48, smallHr.Length);
+        }
+        finally
+        {
+            foreach (var a in alone) a.Features?.Dispose();
+        }
+    }
+
     static RefQsrUpscaler Upscaler()
         => new(Model("ddtb-8-4-gated"), ClustBlock.Load(TestModels.File(TestModels.ClustBlockConfig())));
 
