@@ -17,7 +17,7 @@ public sealed class DeviceKernels
 
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
     readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
-    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect> epilogue;
+    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps> epilogue;
     readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> quantize;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> channelMeans;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> floatConv;
@@ -37,7 +37,7 @@ public sealed class DeviceKernels
     record struct Loaded(
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> Accumulate,
         Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> AccumulateTiled,
-        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect> Epilogue,
+        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps> Epilogue,
         Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> Quantize,
         Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ChannelMeans,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> FloatConv,
@@ -56,7 +56,7 @@ public sealed class DeviceKernels
         => new(
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvKernels.Accumulate<TMath>),
             a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvTiledKernel.Accumulate<TMath>),
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect>(QuantConvKernels.Epilogue<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps>(QuantConvKernels.Epilogue<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect>(QuantizeKernels.Quantize<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(QuantizeKernels.ChannelMeans),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims>(FloatConvKernels.Conv<TMath>),
@@ -94,13 +94,20 @@ public sealed class DeviceKernels
 
     /// <summary>Zero-point corrections and scale (see <see cref="QuantConvKernels.Epilogue{TMath}"/>), with
     /// <paramref name="z"/> for every sample, or with <paramref name="perSample"/>[n] for sample n
-    /// when that view is given (one entry per sample of the batch).</summary>
+    /// when that view is given (one entry per sample of the batch). Then, fused: the affine
+    /// y·A[c] + B[c] when <paramref name="affine"/> is given, PReLU when <paramref name="preluSlope"/> is,
+    /// and with <paramref name="accumulate"/> the result is added to <paramref name="output"/>
+    /// instead of replacing it (see <see cref="EpilogueOps"/>).</summary>
     public void QuantConvEpilogue(ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums, ArrayView<float> output, QuantConvDims d, QuantZeroPoints z,
-        ArrayView<QuantZeroPoints>? perSample = null)
+        ArrayView<QuantZeroPoints>? perSample = null, (ArrayView<float> A, ArrayView<float> B)? affine = null, float? preluSlope = null, bool accumulate = false)
     {
         Require(tapSums.Length >= d.OutChannels * 9 && output.Length >= d.Outputs && acc.Length >= d.Outputs, "conv epilogue: a buffer is smaller than the shape needs");
+        Require(affine is not { } ab || ab.A.Length >= d.OutChannels && ab.B.Length >= d.OutChannels, "conv epilogue: the affine has fewer entries than output channels");
         var select = Select(perSample, d.Batch, d.SamplePixels * d.OutChannels, "conv epilogue");
-        epilogue(d.Outputs, codes, acc, tapSums, output, d, z, perSample ?? tapSums.Cast<QuantZeroPoints>(), select);
+        var ops = new EpilogueOps(affine is not null, preluSlope is not null, preluSlope ?? 0f, accumulate);
+        // views the kernel never reads when a step is off still have to be real (CUDA)
+        var (a, b) = affine ?? (output, output);
+        epilogue(d.Outputs, codes, acc, tapSums, output, d, z, perSample ?? tapSums.Cast<QuantZeroPoints>(), select, a, b, ops);
     }
 
     /// <summary>Packed unsigned activation codes of x (length a multiple of 4): with <paramref name="q"/>,

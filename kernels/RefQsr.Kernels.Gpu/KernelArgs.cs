@@ -62,3 +62,14 @@ public readonly struct StridedConvDims(int height, int width, int inChannels, in
     public int Outputs => OutHeight * OutWidth * OutChannels;
     int OutputSize(int size) => size + 2 * Pad - Kernel < 0 ? 0 : (size + 2 * Pad - Kernel) / Stride + 1;
 }
+
+/// <summary>The FP32 steps a conv epilogue runs after dequantising (a ResBlock's BN affine,
+/// PReLU, and the residual add into the block's input), each rounding as the CPU engine's
+/// separate passes: y = v·A[c] + B[c] (a multiply, then an add: never one FMA), then
+/// y = y > 0 ? y : slope·y, then out = out + y.</summary>
+public readonly struct EpilogueOps(bool affine, bool prelu, float slope, bool accumulate)
+{
+    public readonly int Affine = affine ? 1 : 0, PRelu = prelu ? 1 : 0, Accumulate = accumulate ? 1 : 0;
+    public readonly float Slope = slope;
+    public static EpilogueOps None => new(false, false, 0f, false);
+}

@@ -34,9 +34,11 @@ public static class QuantConvKernels
 
     /// <summary>output = (float)(acc + zw·Σ_V a + za·Σ_V w + za·zw·|V|·Cin) · scale, with Σ_V w from
     /// tapSums [Cout][9] over the valid taps; za and the scale are <paramref name="shared"/>'s or,
-    /// per <paramref name="select"/>, the sample's entry of <paramref name="perSample"/>.</summary>
+    /// per <paramref name="select"/>, the sample's entry of <paramref name="perSample"/>; then the
+    /// fused FP32 steps of <paramref name="ops"/> (affine with <paramref name="affineA"/>/<paramref name="affineB"/>).</summary>
     public static void Epilogue<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums,
-        ArrayView<float> output, QuantConvDims d, QuantZeroPoints shared, ArrayView<QuantZeroPoints> perSample, SampleSelect select)
+        ArrayView<float> output, QuantConvDims d, QuantZeroPoints shared, ArrayView<QuantZeroPoints> perSample, SampleSelect select,
+        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueOps ops)
         where TMath : struct, IDeviceMath
     {
         int co = i % d.OutChannels, p = i / d.OutChannels;
@@ -62,6 +64,9 @@ public static class QuantConvKernels
         int k = select.Of(i);
         var z = k >= 0 ? perSample[k] : shared;
         long total = acc[i] + (long)z.Zw * sumA + (long)z.Za * z.Zw * validTaps * d.InChannels + z.Za * sumW;
-        output[i] = default(TMath).Mul((float)total, z.Scale);
+        float v = default(TMath).Mul((float)total, z.Scale);
+        if (ops.Affine != 0) v = default(TMath).Add(default(TMath).Mul(v, affineA[co]), affineB[co]);
+        if (ops.PRelu != 0 && !(v > 0f)) v = default(TMath).Mul(ops.Slope, v);
+        output[i] = ops.Accumulate != 0 ? default(TMath).Add(output[i], v) : v;
     }
 }

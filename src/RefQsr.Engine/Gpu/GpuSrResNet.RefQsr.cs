@@ -142,7 +142,8 @@ internal sealed partial class GpuSrResNet
     /// (RefErBlock.Forward), sample j against <paramref name="references"/>[first + j]: per
     /// sample, ws.Y gets the warped reference and then Fq − Fw; then both convs run on the
     /// whole batch (ws.Z holds the first one's output). A sample whose reference has no pooled
-    /// grid passes through unchanged (docs/refqsr.md step 5): its conv output is zeroed.</summary>
+    /// grid passes through unchanged (docs/refqsr.md step 5): its conv output is zeroed before
+    /// the residual add, which otherwise runs inside the second conv's epilogue.</summary>
     void RefEr(DeviceRefErBlock b, Workspace ws, IReadOnlyList<DeviceReferenceFeatures> references, int first, int k, ForwardTrace? trace)
     {
         int h = ws.Height, w = ws.Width, n = ws.Count, pqh = h / 3, pqw = w / 3;
@@ -177,8 +178,12 @@ internal sealed partial class GpuSrResNet
             }
         }
         // out = Fq + QConv2(PReLU(QConv1(Fq − Fw))), both convs at b_high
-        QuantConv(b.Quant1, b.Block.Q1, s.BHigh, ws.Y, ws.Z, ws, trace, $"refer.{block}.q1");
-        K.PRelu(ws.Z, b.Block.Slope);
+        QuantConv(b.Quant1, b.Block.Q1, s.BHigh, ws.Y, ws.Z, ws, trace, $"refer.{block}.q1", preluSlope: b.Block.Slope);
+        if (passThrough.Length == 0)
+        {
+            QuantConv(b.Quant2, b.Block.Q2, s.BHigh, ws.Z, ws.X, ws, trace, $"refer.{block}.q2", accumulate: true);
+            return;
+        }
         QuantConv(b.Quant2, b.Block.Q2, s.BHigh, ws.Z, ws.Y, ws, trace, $"refer.{block}.q2");
         foreach (int j in passThrough) ws.Sample(ws.Y, j, ch).MemSetToZero();
         K.Add(ws.X, ws.Y);

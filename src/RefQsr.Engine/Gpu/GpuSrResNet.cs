@@ -160,32 +160,34 @@ internal sealed partial class GpuSrResNet : IDisposable
     }
 
     /// <summary>x ← x + block(x) on the device for every sample (ResBlock.Forward), quantizing the
-    /// conv inputs with <paramref name="q1"/> and <paramref name="q2"/> (null for a float block).</summary>
+    /// conv inputs with <paramref name="q1"/> and <paramref name="q2"/> (null for a float block).
+    /// An integer block runs BN1 and PReLU inside conv1's epilogue and BN2 and the residual add
+    /// inside conv2's (the same roundings as the separate passes).</summary>
     void Block(DeviceResBlock b, ActivationQuantizer? q1, ActivationQuantizer? q2, Workspace ws, ForwardTrace? trace, string traceName)
     {
         int h = ws.Height, w = ws.Width, n = ws.Count;
-        if (b.IsFloat)
+        if (!b.IsFloat)
         {
-            K.FloatConv(ws.X, b.Float1!.Weights.View, ws.Y, b.Float1.Dims(h, w, n));
+            int bits = b.Precision.ActivationBits;
+            QuantConv(b.Quant1!, q1!, bits, ws.X, ws.Y, ws, trace, traceName + "1", (b.Bn1.A.View, b.Bn1.B.View), b.Block.Slope);
+            QuantConv(b.Quant2!, q2!, bits, ws.Y, ws.X, ws, trace, traceName + "2", (b.Bn2.A.View, b.Bn2.B.View), accumulate: true);
+            return;
         }
-        else QuantConv(b.Quant1!, q1!, b.Precision.ActivationBits, ws.X, ws.Y, ws, trace, traceName + "1");
+        K.FloatConv(ws.X, b.Float1!.Weights.View, ws.Y, b.Float1.Dims(h, w, n));
         K.Affine(ws.Y, b.Bn1.A.View, b.Bn1.B.View, ch);
         K.PRelu(ws.Y, b.Block.Slope);
-        if (b.IsFloat)
-        {
-            K.FloatConv(ws.Y, b.Float2!.Weights.View, ws.Z, b.Float2.Dims(h, w, n));
-        }
-        else QuantConv(b.Quant2!, q2!, b.Precision.ActivationBits, ws.Y, ws.Z, ws, trace, traceName + "2");
+        K.FloatConv(ws.Y, b.Float2!.Weights.View, ws.Z, b.Float2.Dims(h, w, n));
         K.Affine(ws.Z, b.Bn2.A.View, b.Bn2.B.View, ch);
         K.Add(ws.X, ws.Z);
     }
 
-    /// <summary>Quantize the input at <paramref name="bits"/>, integer conv, epilogue: output = conv(input),
-    /// for every sample of the batch. A gated quantizer differs per sample: its channel means
+    /// <summary>Quantize the input at <paramref name="bits"/>, integer conv, epilogue: output = conv(input)
+    /// (with the fused steps of <see cref="DeviceKernels.QuantConvEpilogue"/>), for every sample of the batch. A gated quantizer differs per sample: its channel means
     /// are computed on the device and read back once for the whole batch, the gates run on the
     /// host, and the per-sample quantizers go back in one copy.</summary>
     void QuantConv(DeviceQuantConv q, ActivationQuantizer activation, int bits, ArrayView<float> input,
-        ArrayView<float> output, Workspace ws, ForwardTrace? trace, string traceName)
+        ArrayView<float> output, Workspace ws, ForwardTrace? trace, string traceName,
+        (ArrayView<float> A, ArrayView<float> B)? affine = null, float? preluSlope = null, bool accumulate = false)
     {
         int h = ws.Height, w = ws.Width, n = ws.Count;
         var wq = q.WeightQuantizer;
@@ -195,14 +197,14 @@ internal sealed partial class GpuSrResNet : IDisposable
             var aq = activation.ForMeans(default, bits);
             K.Quantize(input, ws.Codes, Args(aq));
             K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, dims);
-            K.QuantConvEpilogue(ws.Codes, ws.Acc, q.TapSums.View, output, dims, ZeroPoints(aq, wq));
+            K.QuantConvEpilogue(ws.Codes, ws.Acc, q.TapSums.View, output, dims, ZeroPoints(aq, wq), null, affine, preluSlope, accumulate);
         }
         else
         {
             var (args, zeroPoints) = GatedQuantizers(activation, input, ws, bits, wq);
             K.Quantize(input, ws.Codes, args[0], ws.Quantizers, n);
             K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, dims);
-            K.QuantConvEpilogue(ws.Codes, ws.Acc, q.TapSums.View, output, dims, zeroPoints[0], ws.ZeroPoints);
+            K.QuantConvEpilogue(ws.Codes, ws.Acc, q.TapSums.View, output, dims, zeroPoints[0], ws.ZeroPoints, affine, preluSlope, accumulate);
         }
         if (trace is not null)
         {
