@@ -75,7 +75,8 @@ public sealed class DeviceKernels
     {
         Require(d.InChannels % 4 == 0, $"integer conv: {d.InChannels} input channels are not a multiple of 4");
         Require(d.Batch >= 1 && (long)d.Batch * d.Height * d.Width * d.OutChannels <= int.MaxValue, $"integer conv: a batch of {d.Batch} does not fit 32-bit indices");
-        Require(codes.Length >= (long)d.Batch * d.Height * d.Width * d.Words && weights.Length >= (long)d.OutChannels * 9 * d.Words && acc.Length >= d.Outputs,
+        Require(d.WeightBits >= 2 && d.WeightBits <= 8, $"integer conv: weights at {d.WeightBits} bits; the device packs 2..8");
+        Require(codes.Length >= (long)d.Batch * d.Height * d.Width * d.Words && weights.Length >= PackedWeights.Words(d.OutChannels * 9 * d.InChannels, d.WeightBits) && acc.Length >= d.Outputs,
             "integer conv: a buffer is smaller than the shape needs");
         var tile = QuantConvTiledKernel.Tile(Accelerator.MaxNumThreadsPerGroup);
         bool fits = QuantConvTiledKernel.Fits(d.InChannels, tile);

@@ -3,10 +3,11 @@ namespace RefQsr.Kernels.Gpu;
 /// <summary>Geometry of an integer 3x3 conv on packed codes: every 4 input channels are one
 /// int (byte k = channel 4g + k), so <see cref="InChannels"/> is a multiple of 4.
 /// <see cref="Batch"/> samples of Height x Width lie one after the other (NHWC); each is
-/// zero-padded on its own, so a batch gives the same integers as its samples one by one.</summary>
-public readonly struct QuantConvDims(int height, int width, int inChannels, int outChannels, int batch = 1)
+/// zero-padded on its own, so a batch gives the same integers as its samples one by one.
+/// The weights are a <see cref="PackedWeights"/> stream at <see cref="WeightBits"/>.</summary>
+public readonly struct QuantConvDims(int height, int width, int inChannels, int outChannels, int batch = 1, int weightBits = 8)
 {
-    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels, Batch = batch;
+    public readonly int Height = height, Width = width, InChannels = inChannels, OutChannels = outChannels, Batch = batch, WeightBits = weightBits;
     public int Words => InChannels / 4;
     public int SamplePixels => Height * Width;
     public int Outputs => Batch * Height * Width * OutChannels;

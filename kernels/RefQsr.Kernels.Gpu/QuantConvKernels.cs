@@ -9,7 +9,8 @@ namespace RefQsr.Kernels.Gpu;
 public static class QuantConvKernels
 {
     /// <summary>acc[((n·H + y)·W + x)·Cout + co] = Σ over the valid taps of sample n and the input channels of a·w.
-    /// codes: [N][H][W][Cin/4] packed unsigned codes; weights: [Cout][9][Cin/4] packed signed codes.</summary>
+    /// codes: [N][H][W][Cin/4] packed unsigned codes; weights: [Cout][9][Cin] signed codes, a
+    /// <see cref="PackedWeights"/> stream (decoded at every read: this is the fallback kernel).</summary>
     public static void Accumulate<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d)
         where TMath : struct, IDeviceMath
     {
@@ -26,7 +27,7 @@ public static class QuantConvKernels
                 int ix = x + kx - 1;
                 if (ix < 0 || ix >= d.Width) continue;
                 int a0 = (first + iy * d.Width + ix) * words, w0 = (co * 9 + ky * 3 + kx) * words;
-                for (int g = 0; g < words; g++) sum = default(TMath).Dot4(codes[a0 + g], weights[w0 + g], sum);
+                for (int g = 0; g < words; g++) sum = default(TMath).Dot4(codes[a0 + g], PackedWeights.Word(weights, d.WeightBits, w0 + g), sum);
             }
         }
         acc[i] = sum;

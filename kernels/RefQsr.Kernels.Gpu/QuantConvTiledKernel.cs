@@ -6,7 +6,7 @@ namespace RefQsr.Kernels.Gpu;
 /// a GPU; 4x4 on ILGPU's CPU accelerator, which allows 16 threads per group) loads the
 /// (TH+2)x(TW+2) input tile (zero outside the image, which adds nothing, exactly like the
 /// skipped taps of <see cref="QuantConvKernels.Accumulate{TMath}"/>) and the weights of 8
-/// output channels once, then each thread computes its pixel's 8 accumulators from shared
+/// output channels once (decoded from their b-bit stream into dp4a words), then each thread computes its pixel's 8 accumulators from shared
 /// memory, in registers. Patches of a batch are separate groups along z. Same integers as the one-thread-per-output kernel.</summary>
 public static class QuantConvTiledKernel
 {
@@ -56,7 +56,7 @@ public static class QuantConvTiledKernel
         }
         int wLen = OutBlock * 9 * words;
         for (int i = t; i < wLen; i += threads)
-            shared[tileLen + i] = co0 + i / (9 * words) < d.OutChannels ? weights[co0 * 9 * words + i] : 0;
+            shared[tileLen + i] = co0 + i / (9 * words) < d.OutChannels ? PackedWeights.Word(weights, d.WeightBits, co0 * 9 * words + i) : 0;
         Group.Barrier();
 
         int x = x0 + Group.IdxX, y = y0 + Group.IdxY;

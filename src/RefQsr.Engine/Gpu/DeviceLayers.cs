@@ -49,14 +49,16 @@ internal sealed class DeviceAffine(Accelerator a, Affine affine) : IDisposable
     }
 }
 
-/// <summary>One quantized 3x3 conv at one weight bit-width on the device: weight codes packed
-/// four input channels per int in [out][tap][in/4] order, the per-tap code sums, and the
-/// weight quantizer (its zero point and scale enter the epilogue).</summary>
+/// <summary>One quantized 3x3 conv at one weight bit-width on the device: the weight codes in
+/// [out][tap][in] order packed at their bit-width (<see cref="PackedWeights"/>), the per-tap
+/// code sums, and the weight quantizer (its zero point and scale enter the epilogue).</summary>
 internal sealed class DeviceQuantConv : IDisposable
 {
     public MemoryBuffer1D<int, Stride1D.Dense> Codes { get; }
     public MemoryBuffer1D<int, Stride1D.Dense> TapSums { get; }
     public Quantizer WeightQuantizer { get; }
+    /// <summary>Bits per stored weight code.</summary>
+    public int Bits { get; }
 
     public DeviceQuantConv(Accelerator a, QuantizedConv conv, int bits)
     {
@@ -64,11 +66,8 @@ internal sealed class DeviceQuantConv : IDisposable
         if (w.InChannels % 4 != 0)
             throw new NotSupportedException($"the GPU backend packs 4 input channels per word; {w.InChannels} channels are not a multiple of 4");
         WeightQuantizer = q;
-        sbyte[] byTap = w.UnpackOutTapIn();   // [out][tap][in]
-        var packed = new int[byTap.Length / 4];
-        for (int i = 0; i < packed.Length; i++)
-            packed[i] = (byte)byTap[4 * i] | (byte)byTap[4 * i + 1] << 8 | (byte)byTap[4 * i + 2] << 16 | (byte)byTap[4 * i + 3] << 24;
-        Codes = a.Allocate1D(packed);
+        Bits = w.Bits;
+        Codes = a.Allocate1D(PackedWeights.Pack(w.UnpackOutTapIn(), Bits));
         TapSums = a.Allocate1D(w.TapSums);
     }
 

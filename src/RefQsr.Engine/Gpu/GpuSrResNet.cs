@@ -191,7 +191,7 @@ internal sealed partial class GpuSrResNet : IDisposable
     {
         int h = ws.Height, w = ws.Width, n = ws.Count;
         var wq = q.WeightQuantizer;
-        var dims = new QuantConvDims(h, w, ch, ch, n);
+        var dims = new QuantConvDims(h, w, ch, ch, n, q.Bits);
         if (!activation.IsGated)
         {
             var aq = activation.ForMeans(default, bits);

@@ -35,9 +35,9 @@ public sealed class GpuKernelTests
     {
         var a = k.Accelerator;
         using var dCodes = a.Allocate1D(Pack(codes));
-        using var dWeights = a.Allocate1D(Pack(qw.UnpackOutTapIn()));
+        using var dWeights = a.Allocate1D(PackedWeights.Pack(qw.UnpackOutTapIn(), qw.Bits));
         using var dAcc = a.Allocate1D<int>(h * w * qw.OutChannels);
-        k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, new QuantConvDims(h, w, qw.InChannels, qw.OutChannels), variant);
+        k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, new QuantConvDims(h, w, qw.InChannels, qw.OutChannels, 1, qw.Bits), variant);
         k.Synchronize();
         return dAcc.GetAsArray1D();
     }
@@ -57,6 +57,40 @@ public sealed class GpuKernelTests
             Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Naive));
             Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Tiled));
         }
+    }
+
+    /// <summary>Weights packed at every width 2..8 (codes over the whole signed range, so the
+    /// offset-binary fields and the words that straddle two stream words are all exercised).</summary>
+    [Theory]
+    [MemberData(nameof(Accelerators.Available), MemberType = typeof(Accelerators))]
+    public void IntegerConvWithBitPackedWeightsIsIdenticalAtEveryWidth(string accelerator)
+    {
+        var k = Accelerators.Get(accelerator).Kernels;
+        var rng = new Random(9);
+        foreach (int bits in new[] { 2, 3, 4, 5, 6, 7, 8 })
+        {
+            const int h = 5, w = 6, cin = 12, cout = 10;
+            var (codes, _) = RandomConv(h, w, cin, cout, bits);
+            var weights = new sbyte[cout * cin * 9];
+            for (int i = 0; i < weights.Length; i++) weights[i] = (sbyte)rng.Next(-(1 << (bits - 1)), 1 << (bits - 1));
+            weights[0] = (sbyte)-(1 << (bits - 1));
+            weights[1] = (sbyte)((1 << (bits - 1)) - 1);
+            var qw = new QuantConvWeights(weights, cout, cin, bits);
+            var expected = new int[h * w * cout];
+            QuantConv3x3.Reference(codes, weights, expected, new ConvShape(h, w, cin, cout, 3));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Naive));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Tiled));
+            Assert.Equal(PackedWeights.Words(weights.Length, bits), PackedWeights.Pack(qw.UnpackOutTapIn(), bits).Length);
+        }
+    }
+
+    [Fact]
+    public void PackingRefusesCodesOutsideTheWidth()
+    {
+        Assert.Contains("does not fit 3 bits", Assert.Throws<ArgumentException>(() => PackedWeights.Pack([1, 2, 3, 4], 3)).Message);
+        Assert.Contains("does not fit 3 bits", Assert.Throws<ArgumentException>(() => PackedWeights.Pack([-5, 0, 0, 0], 3)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PackedWeights.Pack([0, 0, 0, 0], 9));
+        Assert.Equal(2, PackedWeights.Pack([-2, 1, 0, -1], 2).Length);
     }
 
     [Theory]
