@@ -22,6 +22,7 @@ internal static class ConvTiming
         var a = device.Accelerator;
         using var dCodes = a.Allocate1D(MemoryMarshal.Cast<byte, int>(codes).ToArray());
         using var dAcc = a.Allocate1D<int>(h * w * ch);
+        using var dSums = a.Allocate1D<int>(h * w);
         var rows = new List<object>();
         foreach (int bits in new[] { 8, 4 })
         {
@@ -34,7 +35,7 @@ internal static class ConvTiming
             var dims = new QuantConvDims(h, w, ch, ch, 1, bits);
             foreach (var variant in new[] { QuantConvVariant.Naive, QuantConvVariant.Tiled })
             {
-                k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, dims, variant);
+                k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, dSums.View, dims, variant);
                 k.Synchronize();
                 bool ok = expected.AsSpan().SequenceEqual(dAcc.GetAsArray1D());
                 allOk &= ok;
@@ -42,7 +43,7 @@ internal static class ConvTiming
                 for (int r = 0; r < repeats; r++)
                 {
                     var sw = Stopwatch.StartNew();
-                    k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, dims, variant);
+                    k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, dSums.View, dims, variant);
                     k.Synchronize();
                     times.Add(sw.Elapsed.TotalSeconds);
                 }

@@ -15,8 +15,8 @@ public sealed class DeviceKernels
     /// <summary>RefQSR's ClustBlock kernels.</summary>
     public ClustKernels Clust { get; }
 
-    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
-    readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
+    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
+    readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps> epilogue;
     readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> quantize;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> channelMeans;
@@ -35,8 +35,8 @@ public sealed class DeviceKernels
     }
 
     record struct Loaded(
-        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> Accumulate,
-        Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> AccumulateTiled,
+        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> Accumulate,
+        Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> AccumulateTiled,
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps> Epilogue,
         Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> Quantize,
         Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ChannelMeans,
@@ -54,8 +54,8 @@ public sealed class DeviceKernels
 
     static Loaded LoadWith<TMath>(Accelerator a) where TMath : struct, IDeviceMath
         => new(
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvKernels.Accumulate<TMath>),
-            a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvTiledKernel.Accumulate<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvKernels.Accumulate<TMath>),
+            a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvTiledKernel.Accumulate<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps>(QuantConvKernels.Epilogue<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect>(QuantizeKernels.Quantize<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(QuantizeKernels.ChannelMeans),
@@ -69,46 +69,49 @@ public sealed class DeviceKernels
 
     /// <summary>Integer 3x3 conv accumulators: the shared-memory tiled kernel when the
     /// channels fit (<see cref="QuantConvTiledKernel"/>), else one thread per output
-    /// (<see cref="QuantConvKernels.Accumulate{TMath}"/>); both give the same integers.</summary>
-    public void QuantConvAccumulate(ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d,
+    /// (<see cref="QuantConvKernels.Accumulate{TMath}"/>); both give the same integers, and both
+    /// write each pixel's code sum over its valid taps into <paramref name="codeSums"/> for the epilogue.</summary>
+    public void QuantConvAccumulate(ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, ArrayView<int> codeSums, QuantConvDims d,
         QuantConvVariant variant = QuantConvVariant.Auto)
     {
         Require(d.InChannels % 4 == 0, $"integer conv: {d.InChannels} input channels are not a multiple of 4");
         Require(d.Batch >= 1 && (long)d.Batch * d.Height * d.Width * d.OutChannels <= int.MaxValue, $"integer conv: a batch of {d.Batch} does not fit 32-bit indices");
         Require(d.WeightBits >= 2 && d.WeightBits <= 8, $"integer conv: weights at {d.WeightBits} bits; the device packs 2..8");
-        Require(codes.Length >= (long)d.Batch * d.Height * d.Width * d.Words && weights.Length >= PackedWeights.Words(d.OutChannels * 9 * d.InChannels, d.WeightBits) && acc.Length >= d.Outputs,
-            "integer conv: a buffer is smaller than the shape needs");
+        Require(codes.Length >= (long)d.Batch * d.Height * d.Width * d.Words && weights.Length >= PackedWeights.Words(d.OutChannels * 9 * d.InChannels, d.WeightBits) && acc.Length >= d.Outputs
+            && codeSums.Length >= (long)d.Batch * d.SamplePixels, "integer conv: a buffer is smaller than the shape needs");
         var tile = QuantConvTiledKernel.Tile(Accelerator.MaxNumThreadsPerGroup);
         bool fits = QuantConvTiledKernel.Fits(d.InChannels, tile);
         Require(variant != QuantConvVariant.Tiled || fits, $"integer conv: {d.InChannels} input channels do not fit the tiled kernel's shared memory");
         if (variant == QuantConvVariant.Naive || !fits)
         {
-            accumulate(d.Outputs, codes, weights, acc, d);
+            accumulate(d.Outputs, codes, weights, acc, codeSums, d);
             return;
         }
         var config = new KernelConfig(
             new Index3D((d.Width + tile.W - 1) / tile.W, (d.Height + tile.H - 1) / tile.H, QuantConvTiledKernel.OutBlocks(d.OutChannels) * d.Batch),
             new Index3D(tile.W, tile.H, 1),
             SharedMemoryConfig.RequestDynamic<int>(QuantConvTiledKernel.SharedInts(d.InChannels, tile)));
-        accumulateTiled(config, codes, weights, acc, d);
+        accumulateTiled(config, codes, weights, acc, codeSums, d);
     }
 
-    /// <summary>Zero-point corrections and scale (see <see cref="QuantConvKernels.Epilogue{TMath}"/>), with
+    /// <summary>Zero-point corrections and scale (see <see cref="QuantConvKernels.Epilogue{TMath}"/>; <paramref name="codeSums"/>
+    /// as the accumulate kernels wrote them), with
     /// <paramref name="z"/> for every sample, or with <paramref name="perSample"/>[n] for sample n
     /// when that view is given (one entry per sample of the batch). Then, fused: the affine
     /// y·A[c] + B[c] when <paramref name="affine"/> is given, PReLU when <paramref name="preluSlope"/> is,
     /// and with <paramref name="accumulate"/> the result is added to <paramref name="output"/>
     /// instead of replacing it (see <see cref="EpilogueOps"/>).</summary>
-    public void QuantConvEpilogue(ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums, ArrayView<float> output, QuantConvDims d, QuantZeroPoints z,
+    public void QuantConvEpilogue(ArrayView<int> codeSums, ArrayView<int> acc, ArrayView<int> tapSums, ArrayView<float> output, QuantConvDims d, QuantZeroPoints z,
         ArrayView<QuantZeroPoints>? perSample = null, (ArrayView<float> A, ArrayView<float> B)? affine = null, float? preluSlope = null, bool accumulate = false)
     {
-        Require(tapSums.Length >= d.OutChannels * 9 && output.Length >= d.Outputs && acc.Length >= d.Outputs, "conv epilogue: a buffer is smaller than the shape needs");
+        Require(tapSums.Length >= d.OutChannels * 9 && output.Length >= d.Outputs && acc.Length >= d.Outputs && codeSums.Length >= (long)d.Batch * d.SamplePixels,
+            "conv epilogue: a buffer is smaller than the shape needs");
         Require(affine is not { } ab || ab.A.Length >= d.OutChannels && ab.B.Length >= d.OutChannels, "conv epilogue: the affine has fewer entries than output channels");
         var select = Select(perSample, d.Batch, d.SamplePixels * d.OutChannels, "conv epilogue");
         var ops = new EpilogueOps(affine is not null, preluSlope is not null, preluSlope ?? 0f, accumulate);
         // views the kernel never reads when a step is off still have to be real (CUDA)
         var (a, b) = affine ?? (output, output);
-        epilogue(d.Outputs, codes, acc, tapSums, output, d, z, perSample ?? tapSums.Cast<QuantZeroPoints>(), select, a, b, ops);
+        epilogue(d.Outputs, codeSums, acc, tapSums, output, d, z, perSample ?? tapSums.Cast<QuantZeroPoints>(), select, a, b, ops);
     }
 
     /// <summary>Packed unsigned activation codes of x (length a multiple of 4): with <paramref name="q"/>,

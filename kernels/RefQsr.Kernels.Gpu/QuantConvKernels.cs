@@ -10,8 +10,10 @@ public static class QuantConvKernels
 {
     /// <summary>acc[((n·H + y)·W + x)·Cout + co] = Σ over the valid taps of sample n and the input channels of a·w.
     /// codes: [N][H][W][Cin/4] packed unsigned codes; weights: [Cout][9][Cin] signed codes, a
-    /// <see cref="PackedWeights"/> stream (decoded at every read: this is the fallback kernel).</summary>
-    public static void Accumulate<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d)
+    /// <see cref="PackedWeights"/> stream (decoded at every read: this is the fallback kernel).
+    /// The thread of output channel 0 also writes the pixel's code sum over the valid taps,
+    /// codeSums[(n·H + y)·W + x] = Σ_V a, which the epilogue's weight-zero-point term needs.</summary>
+    public static void Accumulate<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, ArrayView<int> codeSums, QuantConvDims d)
         where TMath : struct, IDeviceMath
     {
         int co = i % d.OutChannels, p = i / d.OutChannels;
@@ -31,21 +33,43 @@ public static class QuantConvKernels
             }
         }
         acc[i] = sum;
+        if (co == 0) codeSums[p] = CodeSum<TMath>(codes, d, first, y, x);
     }
 
-    /// <summary>output = (float)(acc + zw·Σ_V a + za·Σ_V w + za·zw·|V|·Cin) · scale, with Σ_V w from
-    /// tapSums [Cout][9] over the valid taps; za and the scale are <paramref name="shared"/>'s or,
-    /// per <paramref name="select"/>, the sample's entry of <paramref name="perSample"/>; then the
+    /// <summary>Σ over the valid taps around (y, x) of sample <paramref name="first"/>/HW and the input channels of a.</summary>
+    static int CodeSum<TMath>(ArrayView<int> codes, QuantConvDims d, int first, int y, int x)
+        where TMath : struct, IDeviceMath
+    {
+        int s = 0;
+        for (int ky = 0; ky < 3; ky++)
+        {
+            int iy = y + ky - 1;
+            if (iy < 0 || iy >= d.Height) continue;
+            for (int kx = 0; kx < 3; kx++)
+            {
+                int ix = x + kx - 1;
+                if (ix < 0 || ix >= d.Width) continue;
+                int a0 = (first + iy * d.Width + ix) * d.Words;
+                for (int g = 0; g < d.Words; g++) s = default(TMath).Dot4(codes[a0 + g], 0x01010101, s);
+            }
+        }
+        return s;
+    }
+
+    /// <summary>output = (float)(acc + zw·Σ_V a + za·Σ_V w + za·zw·|V|·Cin) · scale, with Σ_V a from
+    /// codeSums (written by the accumulate kernels) and Σ_V w from tapSums [Cout][9] over the
+    /// valid taps; za and the scale are <paramref name="shared"/>'s or, per
+    /// <paramref name="select"/>, the sample's entry of <paramref name="perSample"/>; then the
     /// fused FP32 steps of <paramref name="ops"/> (affine with <paramref name="affineA"/>/<paramref name="affineB"/>).</summary>
-    public static void Epilogue<TMath>(Index1D i, ArrayView<int> codes, ArrayView<int> acc, ArrayView<int> tapSums,
+    public static void Epilogue<TMath>(Index1D i, ArrayView<int> codeSums, ArrayView<int> acc, ArrayView<int> tapSums,
         ArrayView<float> output, QuantConvDims d, QuantZeroPoints shared, ArrayView<QuantZeroPoints> perSample, SampleSelect select,
         ArrayView<float> affineA, ArrayView<float> affineB, EpilogueOps ops)
         where TMath : struct, IDeviceMath
     {
         int co = i % d.OutChannels, p = i / d.OutChannels;
         int n = p / d.SamplePixels, local = p - n * d.SamplePixels;
-        int y = local / d.Width, x = local - y * d.Width, words = d.Words, first = n * d.SamplePixels;
-        long sumA = 0, sumW = 0;
+        int y = local / d.Width, x = local - y * d.Width;
+        long sumW = 0;
         int validTaps = 0;
         for (int ky = 0; ky < 3; ky++)
         {
@@ -55,16 +79,13 @@ public static class QuantConvKernels
             {
                 int ix = x + kx - 1;
                 if (ix < 0 || ix >= d.Width) continue;
-                int a0 = (first + iy * d.Width + ix) * words, s = 0;
-                for (int g = 0; g < words; g++) s = default(TMath).Dot4(codes[a0 + g], 0x01010101, s);
-                sumA += s;
                 sumW += tapSums[co * 9 + ky * 3 + kx];
                 validTaps++;
             }
         }
         int k = select.Of(i);
         var z = k >= 0 ? perSample[k] : shared;
-        long total = acc[i] + (long)z.Zw * sumA + (long)z.Za * z.Zw * validTaps * d.InChannels + z.Za * sumW;
+        long total = acc[i] + (long)z.Zw * codeSums[p] + (long)z.Za * z.Zw * validTaps * d.InChannels + z.Za * sumW;
         float v = default(TMath).Mul((float)total, z.Scale);
         if (ops.Affine != 0) v = default(TMath).Add(default(TMath).Mul(v, affineA[co]), affineB[co]);
         if (ops.PRelu != 0 && !(v > 0f)) v = default(TMath).Mul(ops.Slope, v);

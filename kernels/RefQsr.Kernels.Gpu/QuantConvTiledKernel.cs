@@ -35,7 +35,7 @@ public static class QuantConvTiledKernel
 
     /// <summary>Grid (⌈W/TW⌉, ⌈H/TH⌉, ⌈Cout/8⌉·N), groups of (TW, TH, 1), <see cref="SharedInts"/> ints of
     /// dynamic shared memory.</summary>
-    public static void Accumulate<TMath>(ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, QuantConvDims d)
+    public static void Accumulate<TMath>(ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, ArrayView<int> codeSums, QuantConvDims d)
         where TMath : struct, IDeviceMath
     {
         var shared = SharedMemory.GetDynamic<int>();
@@ -83,7 +83,21 @@ public static class QuantConvTiledKernel
                 }
             }
         // channels past Cout have zero weights in shared memory and are not written
-        int o = (first + y * d.Width + x) * d.OutChannels + co0, valid = d.OutChannels - co0;
+        int pixel = first + y * d.Width + x;
+        int o = pixel * d.OutChannels + co0, valid = d.OutChannels - co0;
+        // the first channel block also writes the pixel's code sum (the tile is zero outside
+        // the image, so all 9 taps give the sum over the valid ones)
+        if (co0 == 0)
+        {
+            int sa = 0;
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                {
+                    int a0 = ((Group.IdxY + ky) * tw + Group.IdxX + kx) * ps;
+                    for (int g = 0; g < words; g++) sa = default(TMath).Dot4(shared[a0 + g], 0x01010101, sa);
+                }
+            codeSums[pixel] = sa;
+        }
         acc[o] = s0;
         if (valid > 1) acc[o + 1] = s1;
         if (valid > 2) acc[o + 2] = s2;

@@ -196,15 +196,15 @@ internal sealed partial class GpuSrResNet : IDisposable
         {
             var aq = activation.ForMeans(default, bits);
             K.Quantize(input, ws.Codes, Args(aq));
-            K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, dims);
-            K.QuantConvEpilogue(ws.Codes, ws.Acc, q.TapSums.View, output, dims, ZeroPoints(aq, wq), null, affine, preluSlope, accumulate);
+            K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, ws.CodeSums, dims);
+            K.QuantConvEpilogue(ws.CodeSums, ws.Acc, q.TapSums.View, output, dims, ZeroPoints(aq, wq), null, affine, preluSlope, accumulate);
         }
         else
         {
             var (args, zeroPoints) = GatedQuantizers(activation, input, ws, bits, wq);
             K.Quantize(input, ws.Codes, args[0], ws.Quantizers, n);
-            K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, dims);
-            K.QuantConvEpilogue(ws.Codes, ws.Acc, q.TapSums.View, output, dims, zeroPoints[0], ws.ZeroPoints, affine, preluSlope, accumulate);
+            K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, ws.CodeSums, dims);
+            K.QuantConvEpilogue(ws.CodeSums, ws.Acc, q.TapSums.View, output, dims, zeroPoints[0], ws.ZeroPoints, affine, preluSlope, accumulate);
         }
         if (trace is not null)
         {

@@ -24,7 +24,7 @@ internal sealed class Workspace : IDisposable
     int count = 1;
 
     readonly MemoryBuffer1D<float, Stride1D.Dense> input, headOut, x, y, z, means, up0, shuffled0, up1, shuffled1, hr;
-    readonly MemoryBuffer1D<int, Stride1D.Dense> codes, acc;
+    readonly MemoryBuffer1D<int, Stride1D.Dense> codes, acc, codeSums;
     readonly MemoryBuffer1D<QuantizerArgs, Stride1D.Dense> quantizers;
     readonly MemoryBuffer1D<QuantZeroPoints, Stride1D.Dense> zeroPoints;
     readonly MemoryBuffer1D<float, Stride1D.Dense> norms, pooledFlow, flow;
@@ -48,6 +48,8 @@ internal sealed class Workspace : IDisposable
     public ArrayView<float> Hr => Batch(hr, 48);
     public ArrayView<int> Codes => Batch(codes, Channels / 4);
     public ArrayView<int> Acc => Batch(acc, Channels);
+    /// <summary>Per pixel, the sum of its valid taps' codes (written by the conv, read by its epilogue).</summary>
+    public ArrayView<int> CodeSums => Batch(codeSums, 1);
     /// <summary>Per sample, the activation quantizer and the epilogue's constants of a gated conv.</summary>
     public ArrayView<QuantizerArgs> Quantizers => quantizers.View.SubView(0, Count);
     public ArrayView<QuantZeroPoints> ZeroPoints => zeroPoints.View.SubView(0, Count);
@@ -75,7 +77,7 @@ internal sealed class Workspace : IDisposable
             input = B<float>(px * 3);
             headOut = B<float>(px * ch); x = B<float>(px * ch); y = B<float>(px * ch); z = B<float>(px * ch);
             means = B<float>((long)capacity * ch);
-            codes = B<int>(px * ch / 4); acc = B<int>(px * ch);
+            codes = B<int>(px * ch / 4); acc = B<int>(px * ch); codeSums = B<int>(px);
             up0 = B<float>(px * 4 * ch); shuffled0 = B<float>(px * 4 * ch);
             up1 = B<float>(px * 16 * ch); shuffled1 = B<float>(px * 16 * ch);
             hr = B<float>(px * 48);
@@ -92,7 +94,7 @@ internal sealed class Workspace : IDisposable
     }
 
     /// <summary>Device bytes one sample of an h x w LR patch needs (the batch buffers above).</summary>
-    public static long BytesPerSample(int h, int w, int ch) => (long)h * w * 4 * (3 + 4L * ch + 8L * ch + 32L * ch + 48 + ch / 4 + ch) + 4L * ch + 64;
+    public static long BytesPerSample(int h, int w, int ch) => (long)h * w * 4 * (3 + 4L * ch + 8L * ch + 32L * ch + 48 + ch / 4 + ch + 1) + 4L * ch + 64;
 
     ArrayView<T> Batch<T>(MemoryBuffer1D<T, Stride1D.Dense> buffer, int perPixel) where T : unmanaged
         => buffer.View.SubView(0, (long)Count * Pixels * perPixel);

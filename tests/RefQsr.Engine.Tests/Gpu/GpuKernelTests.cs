@@ -31,14 +31,26 @@ public sealed class GpuKernelTests
         return (codes, weights);
     }
 
+    /// <summary>Per pixel, the sum of the codes of its valid taps: the reference conv with one
+    /// output channel of all-ones weights.</summary>
+    static int[] CodeSums(byte[] codes, int h, int w, int cin)
+    {
+        var sums = new int[h * w];
+        QuantConv3x3.Reference(codes, Enumerable.Repeat((sbyte)1, cin * 9).ToArray(), sums, new ConvShape(h, w, cin, 1, 3));
+        return sums;
+    }
+
+    /// <summary>The device accumulators; also checks the code sums the kernel writes for the epilogue.</summary>
     static int[] DeviceAccumulate(DeviceKernels k, byte[] codes, QuantConvWeights qw, int h, int w, QuantConvVariant variant)
     {
         var a = k.Accelerator;
         using var dCodes = a.Allocate1D(Pack(codes));
         using var dWeights = a.Allocate1D(PackedWeights.Pack(qw.UnpackOutTapIn(), qw.Bits));
         using var dAcc = a.Allocate1D<int>(h * w * qw.OutChannels);
-        k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, new QuantConvDims(h, w, qw.InChannels, qw.OutChannels, 1, qw.Bits), variant);
+        using var dSums = a.Allocate1D<int>(h * w);
+        k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, dSums.View, new QuantConvDims(h, w, qw.InChannels, qw.OutChannels, 1, qw.Bits), variant);
         k.Synchronize();
+        Assert.Equal(CodeSums(codes, h, w, qw.InChannels), dSums.GetAsArray1D());
         return dAcc.GetAsArray1D();
     }
 
@@ -108,11 +120,11 @@ public sealed class GpuKernelTests
             var expected = new float[acc.Length];
             QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, za, zw, scale, expected);
 
-            using var dCodes = a.Allocate1D(Pack(codes));
+            using var dSums = a.Allocate1D(CodeSums(codes, h, w, cin));
             using var dAcc = a.Allocate1D(acc);
             using var dTaps = a.Allocate1D(qw.TapSums);
             using var dOut = a.Allocate1D<float>(acc.Length);
-            k.QuantConvEpilogue(dCodes.View, dAcc.View, dTaps.View, dOut.View, new QuantConvDims(h, w, cin, cout), new QuantZeroPoints(za, zw, scale));
+            k.QuantConvEpilogue(dSums.View, dAcc.View, dTaps.View, dOut.View, new QuantConvDims(h, w, cin, cout), new QuantZeroPoints(za, zw, scale));
             k.Synchronize();
             Assert.Equal(expected, dOut.GetAsArray1D());
         }
@@ -138,7 +150,7 @@ public sealed class GpuKernelTests
         var dims = new QuantConvDims(h, w, c, c, n);
         var zeroPoints = new[] { new QuantZeroPoints(-120, -3, 0.0071f), new QuantZeroPoints(-90, -3, 0.0113f) };
 
-        using var dCodes = a.Allocate1D(Pack(codes));
+        using var dCodes = a.Allocate1D(CodeSums(codes, n * h, w, c));
         using var dAcc = a.Allocate1D(acc);
         using var dTaps = a.Allocate1D(qw.TapSums);
         using var dZ = a.Allocate1D(zeroPoints);

@@ -28,7 +28,7 @@ public sealed class PtxTests
     [InlineData("QuantConvTiledKernel.Accumulate", "dp4a.u32.s32")]
     [InlineData("QuantConvTiledKernel.Accumulate", "bar.sync")]
     [InlineData("QuantConvTiledKernel.Accumulate", ".shared")]
-    [InlineData("QuantConvKernels.Epilogue", "dp4a.u32.s32")]
+    [InlineData("QuantConvKernels.Epilogue", "add.rn.f32")]
     [InlineData("QuantConvKernels.Epilogue", "mul.rn.f32")]
     [InlineData("QuantizeKernels.Quantize", "cvt.rni.f32.f32")]
     [InlineData("QuantizeKernels.Quantize", "mul.rn.f32")]
