@@ -72,6 +72,7 @@ internal static class CompareCommand
         var fw = new FloatConvWeights(wf, C, C, 3);
         var outF = new float[H * W * C];
         var acc = new int[H * W * C];
+        var nextCodes = new byte[H * W * C];
 
         // ORT tensors are NCHW
         var nchwF = new DenseTensor<float>(ToNchw(input), [1, C, H, W]);
@@ -86,19 +87,22 @@ internal static class CompareCommand
             double ortQ = Timing.MedianMs(() => { using var o = ql.Run(inU8); }, minRuns, budget);
             double oursF = Timing.MedianMs(() => FloatConv2d.Run(input, fw, outF, H, W, t), minRuns, budget);
             yield return new Row("conv3x3 64->64 96x96 FP32 vs ORT Conv", t, oursF, ortF, ConvMacs / oursF / 1e6, "");
-            // same-width rows, plus the 4-bit activations with 6-bit weights of RefQSR's query path
+            // same-width rows, plus the 4-bit activations with 6-bit weights of RefQSR's query path;
+            // like QLinearConv (u8 in, requantized u8 out) each takes codes and writes the next
+            // layer's codes (the epilogue's CodesOnly mode, as a ResBlock's conv1 runs)
             foreach (var (wBits, aBits) in new[] { (8, 8), (6, 6), (6, 4), (4, 4), (3, 3), (2, 2) })
             {
                 var codes = codes8.Select(c => (byte)(c >> (8 - aBits))).ToArray();
                 int qmax = (1 << (wBits - 1)) - 1;
                 var wq = new QuantConvWeights(wf.Select(v => (sbyte)Math.Clamp(Math.Round(v / 0.05 * qmax), -qmax - 1, qmax)).ToArray(), C, C, wBits);
+                var next = new EpilogueOps { NextCodes = nextCodes, NextQuantizer = Engine.Quantization.Quantizer.Asymmetric(-2f, 2f, aBits).ForKernels, CodesOnly = true };
                 double ours = Timing.MedianMs(() =>
                 {
                     QuantConv3x3.Run(codes, wq, acc, H, W, t);
-                    QuantConvEpilogue.Dequantize(codes, acc, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, outF);
+                    QuantConvEpilogue.Dequantize(codes, acc, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t);
                 }, minRuns, budget);
                 yield return new Row($"conv3x3 64->64 96x96 w{wBits}a{aBits} vs ORT QLinearConv u8s8", t, ours, ortQ, ConvMacs / ours / 1e6,
-                    $"kernel path {QuantConv3x3.BestPath(wq, codes.Max())}, weights {wq.ResidentBytes / 1024.0:F0} KiB bit-packed");
+                    $"kernel path {QuantConv3x3.BestPath(wq, codes.Max())}, weights {wq.ResidentBytes / 1024.0:F0} KiB bit-packed; codes in, next codes out");
             }
         }
     }

@@ -29,19 +29,6 @@ public static class ActivationQuantize
 
     public static void Run(ReadOnlySpan<float> x, Span<byte> codes, CodeQuantizer q) => Run(x, codes, q.Lo, q.Hi, q.S, q.Zp, q.QLo, q.QHi);
 
-    /// <summary>16 codes from one vector, as <see cref="Reference(float, CodeQuantizer)"/> per lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector128<byte> Vector(Vector512<float> v, CodeQuantizer q)
-    {
-        // operand order makes a NaN input propagate (maxps/minps return the second operand
-        // on NaN); it converts to int.MinValue and clamps to qlo, as the reference does
-        var c = Avx512F.Min(Vector512.Create(q.Hi), Avx512F.Max(Vector512.Create(q.Lo), v));
-        var t = Avx512F.Subtract(Avx512F.Multiply(c, Vector512.Create(q.S)), Vector512.Create(q.Zp));
-        var r = Avx512F.ConvertToVector512Int32(t);   // MXCSR default: nearest, ties to even
-        r = Avx512F.Min(Avx512F.Max(r, Vector512.Create(q.QLo)), Vector512.Create(q.QHi)) - Vector512.Create(q.QLo);
-        return Avx512F.ConvertToVector128Byte(r);
-    }
-
     /// <summary>Vector512 where available (16 codes per step), the reference elsewhere; the
     /// same bytes either way.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -54,10 +41,31 @@ public static class ActivationQuantize
         {
             ref float px = ref MemoryMarshal.GetReference(x);
             ref byte pc = ref MemoryMarshal.GetReference(codes);
-            var q = new CodeQuantizer(lo, hi, s, zp, qlo, qhi);
+            var q = new VectorCodeQuantizer(new CodeQuantizer(lo, hi, s, zp, qlo, qhi));
             for (; i + 16 <= x.Length; i += 16)
-                Vector(Vector512.LoadUnsafe(ref px, (nuint)i), q).StoreUnsafe(ref pc, (nuint)i);
+                q.Codes(Vector512.LoadUnsafe(ref px, (nuint)i)).StoreUnsafe(ref pc, (nuint)i);
         }
         for (; i < x.Length; i++) codes[i] = Reference(x[i], lo, hi, s, zp, qlo, qhi);
+    }
+}
+
+/// <summary>A <see cref="CodeQuantizer"/> with its constants broadcast once, for loops that
+/// quantize many vectors (hot loops must not rebuild them per vector).</summary>
+internal readonly struct VectorCodeQuantizer(CodeQuantizer q)
+{
+    readonly Vector512<float> lo = Vector512.Create(q.Lo), hi = Vector512.Create(q.Hi), s = Vector512.Create(q.S), zp = Vector512.Create(q.Zp);
+    readonly Vector512<int> qlo = Vector512.Create(q.QLo), qhi = Vector512.Create(q.QHi);
+
+    /// <summary>16 codes from one vector, as <see cref="ActivationQuantize.Reference(float, CodeQuantizer)"/> per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<byte> Codes(Vector512<float> v)
+    {
+        // operand order makes a NaN input propagate (maxps/minps return the second operand
+        // on NaN); it converts to int.MinValue and clamps to qlo, as the reference does
+        var c = Avx512F.Min(hi, Avx512F.Max(lo, v));
+        var t = Avx512F.Subtract(Avx512F.Multiply(c, s), zp);
+        var r = Avx512F.ConvertToVector512Int32(t);   // MXCSR default: nearest, ties to even
+        r = Avx512F.Min(Avx512F.Max(r, qlo), qhi) - qlo;
+        return Avx512F.ConvertToVector128Byte(r);
     }
 }

@@ -14,4 +14,8 @@ public readonly record struct EpilogueOps
     /// into these codes in the same pass: the next conv's input, ready for its kernel.</summary>
     public byte[]? NextCodes { get; init; }
     public CodeQuantizer NextQuantizer { get; init; }
+    /// <summary>With <see cref="NextCodes"/>: write only the codes, not the float output, when
+    /// nothing else reads it (a ResBlock's conv1 output feeds only conv2). The output may then
+    /// be empty.</summary>
+    public bool CodesOnly { get; init; }
 }

@@ -45,8 +45,10 @@ public static class QuantConvEpilogue
     static void Validate(int codes, int acc, int output, QuantConvWeights w, int height, int width, EpilogueOps ops)
     {
         int cin = w.InChannels, cout = w.OutChannels;
-        if (codes < height * width * cin || acc < height * width * cout || output < height * width * cout)
+        if (codes < height * width * cin || acc < height * width * cout || (!ops.CodesOnly && output < height * width * cout))
             throw new ArgumentException("conv epilogue: buffer sizes do not match the image");
+        if (ops.CodesOnly && ops.NextCodes is null)
+            throw new ArgumentException("conv epilogue: CodesOnly needs NextCodes (it would write nothing)");
         if ((ops.AffineA is null) != (ops.AffineB is null) || (ops.AffineA is { } a && (a.Length != cout || ops.AffineB!.Length != cout)))
             throw new ArgumentException($"conv epilogue: the affine needs {cout} scales and {cout} shifts");
         if (ops.Residual is { } r && r.Length < height * width * cout)
@@ -134,7 +136,8 @@ public static class QuantConvEpilogue
         var slope = Vector512.Create(ops.PReluSlope ?? 0f);
         float[]? affA = ops.AffineA, affB = ops.AffineB, residual = ops.Residual;
         byte[]? next = ops.NextCodes;
-        var nq = ops.NextQuantizer;
+        var nq = new VectorCodeQuantizer(ops.NextQuantizer);
+        bool codesOnly = ops.CodesOnly;
         int zazw = za * zw * 9 * cin;
         fixed (int* pcs = chanSum, pzf = zaFull)
         fixed (int* pacc = acc)
@@ -154,8 +157,8 @@ public static class QuantConvEpilogue
                     if (pa != null) v = Avx512F.Add(Avx512F.Multiply(v, Vector512.Load(pa + co)), Vector512.Load(pb + co));
                     if (prelu) v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(slope, v));
                     if (pr != null) v = Avx512F.Add(Vector512.Load(pr + baseIdx + co), v);
-                    v.Store(pout + baseIdx + co);
-                    if (pn != null) ActivationQuantize.Vector(v, nq).Store(pn + baseIdx + co);
+                    if (!codesOnly) v.Store(pout + baseIdx + co);
+                    if (pn != null) nq.Codes(v).Store(pn + baseIdx + co);
                 }
             }
         }
@@ -202,7 +205,7 @@ public static class QuantConvEpilogue
             if (affA is not null) v = v * affA[co] + affB![co];
             if (prelu && !(v > 0f)) v = slope * v;
             if (residual is not null) v = residual[baseIdx + co] + v;
-            output[baseIdx + co] = v;
+            if (!ops.CodesOnly) output[baseIdx + co] = v;
             if (ops.NextCodes is { } next) next[baseIdx + co] = ActivationQuantize.Reference(v, ops.NextQuantizer);
         }
     }

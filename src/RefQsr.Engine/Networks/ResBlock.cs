@@ -73,18 +73,21 @@ internal sealed class ResBlock
             return;
         }
         // BN and PReLU fused into conv1's epilogue, and, unless conv2's quantizer is gated
-        // (it then needs y's channel means first), conv2's input codes too; BN and the skip
-        // add into conv2's epilogue, which writes x + block(x) straight into x
-        var y = new float[x.Length];
+        // (it then needs y's channel means first), conv2's input codes too, and then only
+        // them: y itself has no other reader. BN and the skip add into conv2's epilogue,
+        // which writes x + block(x) straight into x
         var ops1 = new EpilogueOps { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope };
         Quantizer? aq2 = null;
         byte[]? codes2 = null;
+        float[] y;
         if (!q2.IsGated)
         {
             aq2 = q2.ForMeans(default, prec.ActivationBits);
             codes2 = new byte[x.Length];
-            ops1 = ops1 with { NextCodes = codes2, NextQuantizer = aq2.Value.ForKernels };
+            ops1 = ops1 with { NextCodes = codes2, NextQuantizer = aq2.Value.ForKernels, CodesOnly = true };
+            y = [];
         }
+        else y = new float[x.Length];
         var codes = Conv1.Forward(x, q1.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads, ops1);
         trace?.Record(traceName + "1", codes);
         codes = Conv2.Forward(y, aq2 ?? q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads,

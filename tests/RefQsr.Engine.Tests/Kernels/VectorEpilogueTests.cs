@@ -60,7 +60,15 @@ public class VectorEpilogueTests
             ActivationQuantize.Run(y, separate, next);
             Assert.Equal(separate, fused);
             Assert.True(separate.Distinct().Count() > 8, "the test codes must span the range");
+            // codes only: the same codes, no float output needed (an empty one is accepted)
+            var codesOnly = new byte[acc.Length];
+            var opsCodes = ops with { NextCodes = codesOnly, CodesOnly = true };
+            if (scalar) QuantConvEpilogue.DequantizeScalar(codes, acc, qw, h, w, -8, 1, 0.003f, [], opsCodes);
+            else QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, -8, 1, 0.003f, [], opsCodes, threads: 2);
+            Assert.Equal(separate, codesOnly);
         }
+        Assert.Contains("CodesOnly needs NextCodes", Assert.Throws<ArgumentException>(() => QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, 0, 0, 1f, [],
+            new EpilogueOps { CodesOnly = true })).Message);
         Assert.Throws<ArgumentException>(() => QuantConvEpilogue.Dequantize(codes, acc, qw, h, w, 0, 0, 1f, new float[acc.Length],
             new EpilogueOps { NextCodes = new byte[acc.Length] }));   // no quantizer given
     }
