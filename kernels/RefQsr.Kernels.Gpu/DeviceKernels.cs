@@ -21,6 +21,7 @@ public sealed class DeviceKernels
     readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> quantize;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> channelMeans;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> floatConv;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> floatConvTapMajor, floatConvChannelMajor;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> affine;
     readonly Action<Index1D, ArrayView<float>, float> prelu;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>> add;
@@ -31,7 +32,7 @@ public sealed class DeviceKernels
         Accelerator = a;
         RefEr = refEr;
         Clust = clust;
-        (accumulate, accumulateTiled, epilogue, quantize, channelMeans, floatConv, affine, prelu, add, pixelShuffle) = k;
+        (accumulate, accumulateTiled, epilogue, quantize, channelMeans, floatConv, floatConvTapMajor, floatConvChannelMajor, affine, prelu, add, pixelShuffle) = k;
     }
 
     record struct Loaded(
@@ -41,6 +42,8 @@ public sealed class DeviceKernels
         Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> Quantize,
         Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ChannelMeans,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> FloatConv,
+        Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> FloatConvTapMajor,
+        Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> FloatConvChannelMajor,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> Affine,
         Action<Index1D, ArrayView<float>, float> PRelu,
         Action<Index1D, ArrayView<float>, ArrayView<float>> Add,
@@ -60,6 +63,8 @@ public sealed class DeviceKernels
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect>(QuantizeKernels.Quantize<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(QuantizeKernels.ChannelMeans),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims>(FloatConvKernels.Conv<TMath>),
+            a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims>(FloatConvTiledKernel.TapMajor<TMath>),
+            a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims>(FloatConvTiledKernel.ChannelMajor<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ElementwiseKernels.Affine<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementwiseKernels.PRelu<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add<TMath>),
@@ -72,7 +77,7 @@ public sealed class DeviceKernels
     /// (<see cref="QuantConvKernels.Accumulate{TMath}"/>); both give the same integers, and both
     /// write each pixel's code sum over its valid taps into <paramref name="codeSums"/> for the epilogue.</summary>
     public void QuantConvAccumulate(ArrayView<int> codes, ArrayView<int> weights, ArrayView<int> acc, ArrayView<int> codeSums, QuantConvDims d,
-        QuantConvVariant variant = QuantConvVariant.Auto)
+        ConvVariant variant = ConvVariant.Auto)
     {
         Require(d.InChannels % 4 == 0, $"integer conv: {d.InChannels} input channels are not a multiple of 4");
         Require(d.Batch >= 1 && (long)d.Batch * d.Height * d.Width * d.OutChannels <= int.MaxValue, $"integer conv: a batch of {d.Batch} does not fit 32-bit indices");
@@ -81,8 +86,8 @@ public sealed class DeviceKernels
             && codeSums.Length >= (long)d.Batch * d.SamplePixels, "integer conv: a buffer is smaller than the shape needs");
         var tile = QuantConvTiledKernel.Tile(Accelerator.MaxNumThreadsPerGroup);
         bool fits = QuantConvTiledKernel.Fits(d.InChannels, tile);
-        Require(variant != QuantConvVariant.Tiled || fits, $"integer conv: {d.InChannels} input channels do not fit the tiled kernel's shared memory");
-        if (variant == QuantConvVariant.Naive || !fits)
+        Require(variant != ConvVariant.Tiled || fits, $"integer conv: {d.InChannels} input channels do not fit the tiled kernel's shared memory");
+        if (variant == ConvVariant.Naive || !fits)
         {
             accumulate(d.Outputs, codes, weights, acc, codeSums, d);
             return;
@@ -142,14 +147,34 @@ public sealed class DeviceKernels
         channelMeans(samples * channels, x, means, pixels, channels);
     }
 
-    /// <summary>FP32 "same" conv (see <see cref="FloatConvKernels.Conv{TMath}"/>).</summary>
-    public void FloatConv(ArrayView<float> input, ArrayView<float> weightsOihw, ArrayView<float> output, FloatConvDims d)
+    /// <summary>FP32 "same" conv: the shared-memory tiled kernel (<see cref="FloatConvTiledKernel"/>)
+    /// when its tile fits (and the accelerator is a GPU), else one thread per output (<see cref="FloatConvKernels.Conv{TMath}"/>);
+    /// both chain every output's FMAs in the same order, so they give the same floats.</summary>
+    public void FloatConv(ArrayView<float> input, ArrayView<float> weightsOihw, ArrayView<float> output, FloatConvDims d,
+        ConvVariant variant = ConvVariant.Auto)
     {
         Require(d.Kernel > 0 && d.Kernel % 2 == 1, $"conv: kernel {d.Kernel} must be odd and positive");
         Require(d.Batch >= 1 && (long)d.Batch * d.Height * d.Width * Math.Max(d.InChannels, d.OutChannels) <= int.MaxValue, $"conv: a batch of {d.Batch} does not fit 32-bit indices");
         Require(input.Length >= (long)d.Batch * d.Height * d.Width * d.InChannels && weightsOihw.Length >= (long)d.OutChannels * d.InChannels * d.Kernel * d.Kernel
             && output.Length >= d.Outputs, "conv: a buffer is smaller than the shape needs");
-        floatConv(d.Outputs, input, weightsOihw, output, d);
+        var tile = FloatConvTiledKernel.Tile(Accelerator.MaxNumThreadsPerGroup);
+        bool fits = FloatConvTiledKernel.Fits(d, tile);
+        Require(variant != ConvVariant.Tiled || fits, $"conv: a {d.Kernel}x{d.Kernel} {d.InChannels}-channel tile does not fit the tiled kernel's shared memory");
+        // ILGPU's CPU accelerator runs a group's barriers with real thread synchronisation,
+        // which makes the tiled kernel slower there: Auto picks it on GPUs only (the tests
+        // run it explicitly everywhere)
+        bool cpuAccelerator = Accelerator.AcceleratorType == AcceleratorType.CPU;
+        if (variant == ConvVariant.Naive || !fits || (variant == ConvVariant.Auto && cpuAccelerator))
+        {
+            floatConv(d.Outputs, input, weightsOihw, output, d);
+            return;
+        }
+        var order = d.ChannelMajor != 0 ? FloatConvOrder.ChannelMajor : FloatConvOrder.TapMajor;
+        var config = new KernelConfig(
+            new Index3D((d.Width + tile.W - 1) / tile.W, (d.Height + tile.H - 1) / tile.H, FloatConvTiledKernel.OutBlocks(d.OutChannels, order) * d.Batch),
+            new Index3D(tile.W, tile.H, 1),
+            SharedMemoryConfig.RequestDynamic<float>(FloatConvTiledKernel.SharedFloats(d, tile)));
+        (order == FloatConvOrder.TapMajor ? floatConvTapMajor : floatConvChannelMajor)(config, input, weightsOihw, output, d);
     }
 
     public void Affine(ArrayView<float> x, ArrayView<float> a, ArrayView<float> b, int channels)
@@ -180,13 +205,13 @@ public sealed class DeviceKernels
     }
 }
 
-/// <summary>Which integer conv kernel <see cref="DeviceKernels.QuantConvAccumulate"/> runs.</summary>
-public enum QuantConvVariant
+/// <summary>Which conv kernel <see cref="DeviceKernels.QuantConvAccumulate"/> or <see cref="DeviceKernels.FloatConv"/> runs.</summary>
+public enum ConvVariant
 {
     /// <summary>Tiled when the channels fit its shared memory, else naive.</summary>
     Auto,
     /// <summary>One thread per output, inputs from global memory.</summary>
     Naive,
-    /// <summary>Shared-memory tiles (<see cref="QuantConvTiledKernel"/>).</summary>
+    /// <summary>Shared-memory tiles (<see cref="QuantConvTiledKernel"/>, <see cref="FloatConvTiledKernel"/>).</summary>
     Tiled,
 }

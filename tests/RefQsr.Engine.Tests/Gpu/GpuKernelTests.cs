@@ -41,7 +41,7 @@ public sealed class GpuKernelTests
     }
 
     /// <summary>The device accumulators; also checks the code sums the kernel writes for the epilogue.</summary>
-    static int[] DeviceAccumulate(DeviceKernels k, byte[] codes, QuantConvWeights qw, int h, int w, QuantConvVariant variant)
+    static int[] DeviceAccumulate(DeviceKernels k, byte[] codes, QuantConvWeights qw, int h, int w, ConvVariant variant)
     {
         var a = k.Accelerator;
         using var dCodes = a.Allocate1D(Pack(codes));
@@ -66,8 +66,8 @@ public sealed class GpuKernelTests
             var qw = new QuantConvWeights(weights, cout, cin);
             var expected = new int[h * w * cout];
             QuantConv3x3.Reference(codes, weights, expected, new ConvShape(h, w, cin, cout, 3));
-            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Naive));
-            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Tiled));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, ConvVariant.Naive));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, ConvVariant.Tiled));
         }
     }
 
@@ -90,8 +90,8 @@ public sealed class GpuKernelTests
             var qw = new QuantConvWeights(weights, cout, cin, bits);
             var expected = new int[h * w * cout];
             QuantConv3x3.Reference(codes, weights, expected, new ConvShape(h, w, cin, cout, 3));
-            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Naive));
-            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, QuantConvVariant.Tiled));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, ConvVariant.Naive));
+            Assert.Equal(expected, DeviceAccumulate(k, codes, qw, h, w, ConvVariant.Tiled));
             Assert.Equal(PackedWeights.Words(weights.Length, bits), PackedWeights.Pack(qw.UnpackOutTapIn(), bits).Length);
         }
     }
@@ -223,11 +223,13 @@ public sealed class GpuKernelTests
     {
         var k = Accelerators.Get(accelerator).Kernels;
         var a = k.Accelerator;
-        // head-like 9x9 3→64, ResBlock-like 3x3 16→16, tail-like 9x9 16→3, up-like 3x3 16→64
-        foreach (var (h, w, cin, cout, kernel) in new[] { (6, 5, 3, 64, 9), (4, 7, 16, 16, 3), (5, 6, 16, 3, 9), (3, 5, 16, 64, 3) })
+        // head-like 9x9 3→64, ResBlock-like 3x3 16→16, tail-like 9x9 16→3 and 40→3 (chunks of 16
+        // input channels, the last one partial), up-like 3x3 16→64 and 64→20 (a partial channel block)
+        foreach (var (h, w, cin, cout, kernel) in new[] { (6, 5, 3, 64, 9), (4, 7, 16, 16, 3), (5, 6, 16, 3, 9), (9, 6, 40, 3, 9), (3, 5, 16, 64, 3), (5, 9, 64, 20, 3) })
         {
             var rng = new Random(cin * cout + kernel);
             var input = Enumerable.Range(0, h * w * cin).Select(_ => (float)(rng.NextDouble() * 255)).ToArray();
+            var second = Enumerable.Range(0, h * w * cin).Select(_ => (float)(rng.NextDouble() * 255)).ToArray();
             var weights = Enumerable.Range(0, cout * cin * kernel * kernel).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.05f).ToArray();
             var packed = new FloatConvWeights(weights, cout, cin, kernel);
             var cpu = new float[h * w * cout];
@@ -236,9 +238,28 @@ public sealed class GpuKernelTests
             using var dW = a.Allocate1D(weights);
             using var dOut = a.Allocate1D<float>(cpu.Length);
             var order = packed.Scheme == FloatConvWeights.Layout.TapInOut ? FloatConvOrder.TapMajor : FloatConvOrder.ChannelMajor;
-            k.FloatConv(dIn.View, dW.View, dOut.View, new FloatConvDims(h, w, cin, cout, kernel, order));
+            var dims = new FloatConvDims(h, w, cin, cout, kernel, order);
+            k.FloatConv(dIn.View, dW.View, dOut.View, dims, ConvVariant.Naive);
             k.Synchronize();
             var gpu = dOut.GetAsArray1D();
+            // the tiled kernel chains the same FMAs in the same order: the same floats
+            k.FloatConv(dIn.View, dW.View, dOut.View, dims, ConvVariant.Tiled);
+            k.Synchronize();
+            Assert.Equal(gpu, dOut.GetAsArray1D());
+            // in a batch of two, each sample is padded on its own: the first is the single run
+            var secondCpu = new float[cpu.Length];
+            FloatConv2d.Run(second, packed, secondCpu, h, w, 1);
+            using var dBatch = a.Allocate1D([.. input, .. second]);
+            using var dBatchOut = a.Allocate1D<float>(2 * cpu.Length);
+            var batch = new FloatConvDims(h, w, cin, cout, kernel, order, 2);
+            foreach (var variant in new[] { ConvVariant.Naive, ConvVariant.Tiled })
+            {
+                k.FloatConv(dBatch.View, dW.View, dBatchOut.View, batch, variant);
+                k.Synchronize();
+                var both = dBatchOut.GetAsArray1D();
+                Assert.Equal(gpu, both[..cpu.Length]);
+                if (CpuFmaOrder) Assert.Equal(secondCpu, both[cpu.Length..]);
+            }
             if (CpuFmaOrder) Assert.Equal(cpu, gpu);
             else
                 for (int i = 0; i < cpu.Length; i++) Assert.True(Math.Abs(cpu[i] - gpu[i]) <= 1e-4f * (1 + Math.Abs(cpu[i])), $"{h}x{w} {cin}->{cout} k{kernel} at {i}: {cpu[i]} vs {gpu[i]}");
