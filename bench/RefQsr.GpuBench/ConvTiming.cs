@@ -33,7 +33,7 @@ internal static class ConvTiming
             QuantConv3x3.Run(codes, qw, expected, h, w, Environment.ProcessorCount);
             using var dWeights = a.Allocate1D(PackedWeights.Pack(qw.UnpackOutTapIn(), bits));
             var dims = new QuantConvDims(h, w, ch, ch, 1, bits);
-            foreach (var variant in new[] { QuantConvVariant.Naive, QuantConvVariant.Tiled })
+            foreach (var variant in new[] { ConvVariant.Naive, ConvVariant.Tiled })
             {
                 k.QuantConvAccumulate(dCodes.View, dWeights.View, dAcc.View, dSums.View, dims, variant);
                 k.Synchronize();
