@@ -72,6 +72,10 @@ public sealed class DeviceKernels
 
     public void Synchronize() => Accelerator.Synchronize();
 
+    /// <summary>The most groups a launch may have along z on CUDA (the tiled convs put output-channel
+    /// blocks x samples there).</summary>
+    public const int MaxGridZ = 65535;
+
     /// <summary>Integer 3x3 conv accumulators: the shared-memory tiled kernel when the
     /// channels fit (<see cref="QuantConvTiledKernel"/>), else one thread per output
     /// (<see cref="QuantConvKernels.Accumulate{TMath}"/>); both give the same integers, and both
@@ -92,6 +96,7 @@ public sealed class DeviceKernels
             accumulate(d.Outputs, codes, weights, acc, codeSums, d);
             return;
         }
+        Require((long)QuantConvTiledKernel.OutBlocks(d.OutChannels) * d.Batch <= MaxGridZ, $"integer conv: a batch of {d.Batch} needs more than {MaxGridZ} groups along z");
         var config = new KernelConfig(
             new Index3D((d.Width + tile.W - 1) / tile.W, (d.Height + tile.H - 1) / tile.H, QuantConvTiledKernel.OutBlocks(d.OutChannels) * d.Batch),
             new Index3D(tile.W, tile.H, 1),
@@ -170,6 +175,7 @@ public sealed class DeviceKernels
             return;
         }
         var order = d.ChannelMajor != 0 ? FloatConvOrder.ChannelMajor : FloatConvOrder.TapMajor;
+        Require((long)FloatConvTiledKernel.OutBlocks(d.OutChannels, order) * d.Batch <= MaxGridZ, $"conv: a batch of {d.Batch} needs more than {MaxGridZ} groups along z");
         var config = new KernelConfig(
             new Index3D((d.Width + tile.W - 1) / tile.W, (d.Height + tile.H - 1) / tile.H, FloatConvTiledKernel.OutBlocks(d.OutChannels, order) * d.Batch),
             new Index3D(tile.W, tile.H, 1),

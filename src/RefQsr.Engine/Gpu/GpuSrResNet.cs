@@ -74,13 +74,16 @@ internal sealed partial class GpuSrResNet : IDisposable
     /// run in chunks. 4 GiB by default: 37 patches of 96x96 px at 64 channels.</summary>
     public long MaxBatchBytes { get; set; } = 4L << 30;
 
-    /// <summary>The most h x w samples one batch holds: <see cref="MaxBatchBytes"/>, and 32-bit kernel
-    /// indices over the largest batch buffer (the second upsampler stage, 16·C values per LR pixel).</summary>
+    /// <summary>The most h x w samples one batch holds: <see cref="MaxBatchBytes"/>, 32-bit kernel
+    /// indices over the largest batch buffer (the second upsampler stage, 16·C values per LR
+    /// pixel), and CUDA's 65535 grid blocks along z (output-channel blocks x samples; the
+    /// upsampler convs have the most: 4·C channels in blocks of 8).</summary>
     public int MaxBatch(int h, int w)
     {
         long byMemory = MaxBatchBytes / Workspace.BytesPerSample(h, w, ch);
         long byIndex = int.MaxValue / ((long)h * w * Math.Max(16 * ch, 48));
-        return (int)Math.Clamp(Math.Min(byMemory, byIndex), 1, int.MaxValue);
+        long byGrid = DeviceKernels.MaxGridZ / FloatConvTiledKernel.OutBlocks(4 * ch, FloatConvOrder.TapMajor);
+        return (int)Math.Clamp(Math.Min(Math.Min(byMemory, byIndex), byGrid), 1, int.MaxValue);
     }
 
     /// <summary>Super-resolves one HWC RGB image (0..255 floats); returns HWC RGB at 4x, as
