@@ -18,6 +18,9 @@ blocks replacing the last two ResBlocks). Initialisation (fresh start):
 Pairs: refqsr.PairMiner (per image --candidates random 48 px LR patches, ClustBlock
 logits (8-bit fake-quant), the clustering of docs/refqsr.md; each query with its
 reference, cosine >= tau), --batch pairs (16) per step.
+--train query freezes everything the reference path uses (refqsr.freeze_shared): only the
+qlow bounds and the RefER blocks learn, so the reference path stays exactly the --init QAT
+model and the RefQSR model differs from its baseline in its queries alone.
 Loss = L1(SR_ref, HR_ref) + L1(SR_q, HR_q) + at_weight * (AT_ref + AT_q), AT against the
 frozen FP32 teacher on the body feature after the global skip (train_qat.at_loss).
 Adam (0.9, 0.999, 1e-8), lr 1e-4 weights, 1e-2 quantizer bounds, halved at --first-decay
@@ -90,6 +93,9 @@ def main(argv=None):
     ap.add_argument("--tau", type=float, default=0.5)
     ap.add_argument("--refer-blocks", default=None, help="default: the last two blocks (14,15)")
     ap.add_argument("--refer-init", choices=["block", "zero"], default="block")
+    ap.add_argument("--train", choices=["all", "query"], default=None,
+                    help="all: every parameter (SPEC 4); query: only the query path's own ones (qlow bounds, "
+                         "RefER), the reference path stays the --init model (default: all, or the run's own on --resume)")
     ap.add_argument("--out", default="train/runs/refqsr")
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--max-steps", type=int, default=0)
@@ -173,6 +179,10 @@ def main(argv=None):
         R.calibrate_query(model, pairs)
         print("calibrated qlow / RefER bounds on", len(pairs), "pair batches")
     qc, rc = model.quant_config, model.refqsr
+    if a.train is None:
+        a.train = (st["args"].get("train") if resume and st.get("args") else None) or "all"
+    if a.train == "query":
+        print("query-only training:", len(R.freeze_shared(model)), "parameter tensors trainable; the reference path is frozen")
     opt = build_optimizer(model, a.lr, a.lr_q)
     if resume:
         step, best, wall = st["step"], st.get("best", -1.0), st.get("wall", 0.0)

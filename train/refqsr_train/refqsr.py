@@ -371,6 +371,25 @@ def calibrate_query(model, pairs):
 
 
 @torch.no_grad()
+def is_query_only_param(name):
+    """The parameters only the query path uses: the b_low activation bounds of the low blocks
+    (body.{i}.qlow{k}.*) and the RefER blocks (refer.*). Everything else (the float master
+    weights, BN, PReLU, the b_high bounds and gates) is shared with the reference path."""
+    return ".qlow" in name or name.startswith("refer.")
+
+
+def freeze_shared(model):
+    """Query-only training: freeze everything the reference path uses, so the reference path
+    stays exactly the QAT model it was initialised from (a RefQSR model then differs from its
+    baseline only in its queries). Returns the names left trainable."""
+    trainable = []
+    for n, p in model.named_parameters():
+        p.requires_grad_(is_query_only_param(n))
+        if p.requires_grad:
+            trainable.append(n)
+    return trainable
+
+
 def clamp_all_bounds(model):
     """DDTB alpha_u >= alpha_l + 1e-3, PAMS alpha >= 1e-3 for every activation quantizer
     (reference, gates, qlow, RefER)."""

@@ -225,6 +225,41 @@ class TestRefQSRModel(unittest.TestCase):
         self.assertIsNotNone(m.refer["2"].conv1.weight.grad)
         self.assertNotEqual(m.body[1].qlow1.alpha_u.grad.item(), 0.0)
 
+    def test_query_only_training_keeps_the_reference_path(self):
+        torch.manual_seed(0)
+        s = SRResNet(8, 4)
+        x = img(12, 12, 80, n=2)
+        quantize_srresnet(s, "ddtb", 8, 8, calib=[x], n_gated=1)
+        m = R.refqsr_from_qat(s.state_dict(), s.quant_config, 4, 0.5, [2, 3])
+        R.init_refer_convs(m)
+        xr, xq = img(12, 12, 90, n=2), img(12, 12, 94, n=2)
+        R.calibrate_query(m, [(xr, xq)])
+        trainable = R.freeze_shared(m)
+        self.assertIn("body.1.qlow1.alpha_u", trainable)
+        self.assertIn("refer.2.conv1.weight", trainable)
+        self.assertNotIn("body.1.conv1.weight", trainable)
+        self.assertNotIn("body.1.q1.alpha_u", trainable)
+        before = {n: p.detach().clone() for n, p in m.named_parameters()}
+        m.freeze_bn()   # as train_refqsr: BN on its running statistics
+        with torch.no_grad():
+            ref_before = m.forward_pair(xr, xq)[0]
+        opt = train_qat.build_optimizer(m, 1e-3, 1e-2)
+        yq = F.interpolate(xq, scale_factor=4, mode="bicubic")
+        for _ in range(3):
+            _, _, sr_q, _ = m.forward_pair(xr, xq)
+            loss = F.l1_loss(sr_q, yq)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            R.clamp_all_bounds(m)
+        for n, p in m.named_parameters():
+            if n in trainable:
+                continue
+            self.assertTrue(torch.equal(before[n], p.detach()), f"{n} changed")
+        self.assertFalse(torch.equal(before["refer.2.conv1.weight"], m.refer["2"].conv1.weight.detach()))
+        with torch.no_grad():
+            self.assertTrue(torch.equal(ref_before, m.forward_pair(xr, xq)[0]))
+
     def test_pair_miner(self):
         cb = tiny_clustblock(seed=0)
         lrs = [synthetic_lr(40, 50, seed=s) for s in (1, 2)]
