@@ -19,7 +19,9 @@ public static class QuantConvKernels
         int co = i % d.OutChannels, p = i / d.OutChannels;
         int n = p / d.SamplePixels, local = p - n * d.SamplePixels;
         int y = local / d.Width, x = local - y * d.Width, words = d.Words, first = n * d.SamplePixels;
-        int sum = 0;
+        // the thread of channel 0 also sums the codes themselves (a dp4a with all-ones weights)
+        bool firstChannel = co == 0;
+        int sum = 0, codeSum = 0;
         for (int ky = 0; ky < 3; ky++)
         {
             int iy = y + ky - 1;
@@ -29,31 +31,16 @@ public static class QuantConvKernels
                 int ix = x + kx - 1;
                 if (ix < 0 || ix >= d.Width) continue;
                 int a0 = (first + iy * d.Width + ix) * words, w0 = (co * 9 + ky * 3 + kx) * words;
-                for (int g = 0; g < words; g++) sum = default(TMath).Dot4(codes[a0 + g], PackedWeights.Word(weights, d.WeightBits, w0 + g), sum);
+                for (int g = 0; g < words; g++)
+                {
+                    int a = codes[a0 + g];
+                    sum = default(TMath).Dot4(a, PackedWeights.Word(weights, d.WeightBits, w0 + g), sum);
+                    if (firstChannel) codeSum = default(TMath).Dot4(a, 0x01010101, codeSum);
+                }
             }
         }
         acc[i] = sum;
-        if (co == 0) codeSums[p] = CodeSum<TMath>(codes, d, first, y, x);
-    }
-
-    /// <summary>Σ over the valid taps around (y, x) of sample <paramref name="first"/>/HW and the input channels of a.</summary>
-    static int CodeSum<TMath>(ArrayView<int> codes, QuantConvDims d, int first, int y, int x)
-        where TMath : struct, IDeviceMath
-    {
-        int s = 0;
-        for (int ky = 0; ky < 3; ky++)
-        {
-            int iy = y + ky - 1;
-            if (iy < 0 || iy >= d.Height) continue;
-            for (int kx = 0; kx < 3; kx++)
-            {
-                int ix = x + kx - 1;
-                if (ix < 0 || ix >= d.Width) continue;
-                int a0 = (first + iy * d.Width + ix) * d.Words;
-                for (int g = 0; g < d.Words; g++) s = default(TMath).Dot4(codes[a0 + g], 0x01010101, s);
-            }
-        }
-        return s;
+        if (firstChannel) codeSums[p] = codeSum;
     }
 
     /// <summary>output = (float)(acc + zw·Σ_V a + za·Σ_V w + za·zw·|V|·Cin) · scale, with Σ_V a from
