@@ -18,6 +18,7 @@ public sealed class DeviceKernels
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
     readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps> epilogue;
+    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps, ArrayView<int>, QuantizerArgs, int> epilogueCodes;
     readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> quantize;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> channelMeans;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> floatConv;
@@ -32,13 +33,14 @@ public sealed class DeviceKernels
         Accelerator = a;
         RefEr = refEr;
         Clust = clust;
-        (accumulate, accumulateTiled, epilogue, quantize, channelMeans, floatConv, floatConvTapMajor, floatConvChannelMajor, affine, prelu, add, pixelShuffle) = k;
+        (accumulate, accumulateTiled, epilogue, epilogueCodes, quantize, channelMeans, floatConv, floatConvTapMajor, floatConvChannelMajor, affine, prelu, add, pixelShuffle) = k;
     }
 
     record struct Loaded(
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> Accumulate,
         Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> AccumulateTiled,
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps> Epilogue,
+        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps, ArrayView<int>, QuantizerArgs, int> EpilogueCodes,
         Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> Quantize,
         Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ChannelMeans,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> FloatConv,
@@ -60,6 +62,7 @@ public sealed class DeviceKernels
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvKernels.Accumulate<TMath>),
             a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvTiledKernel.Accumulate<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps>(QuantConvKernels.Epilogue<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps, ArrayView<int>, QuantizerArgs, int>(QuantConvKernels.EpilogueCodes<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect>(QuantizeKernels.Quantize<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(QuantizeKernels.ChannelMeans),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims>(FloatConvKernels.Conv<TMath>),
@@ -111,17 +114,30 @@ public sealed class DeviceKernels
     /// y·A[c] + B[c] when <paramref name="affine"/> is given, PReLU when <paramref name="preluSlope"/> is,
     /// and with <paramref name="accumulate"/> the result is added to <paramref name="output"/>
     /// instead of replacing it (see <see cref="EpilogueOps"/>).</summary>
+    /// With <paramref name="next"/>, the final values are also quantized into the next conv's
+    /// packed codes (one thread per 4 channels, <see cref="QuantConvKernels.EpilogueCodes{TMath}"/>),
+    /// and with <paramref name="codesOnly"/> only those are stored.
     public void QuantConvEpilogue(ArrayView<int> codeSums, ArrayView<int> acc, ArrayView<int> tapSums, ArrayView<float> output, QuantConvDims d, QuantZeroPoints z,
-        ArrayView<QuantZeroPoints>? perSample = null, (ArrayView<float> A, ArrayView<float> B)? affine = null, float? preluSlope = null, bool accumulate = false)
+        ArrayView<QuantZeroPoints>? perSample = null, (ArrayView<float> A, ArrayView<float> B)? affine = null, float? preluSlope = null, bool accumulate = false,
+        (ArrayView<int> Codes, QuantizerArgs Quantizer)? next = null, bool codesOnly = false)
     {
+        Require(!codesOnly || next is not null, "conv epilogue: codesOnly needs the next conv's codes (it would store nothing)");
+        Require(next is not { } nc || d.OutChannels % 4 == 0 && nc.Codes.Length >= d.Outputs / 4, "conv epilogue: the next codes need a multiple of 4 channels and a quarter of the outputs");
         Require(tapSums.Length >= d.OutChannels * 9 && output.Length >= d.Outputs && acc.Length >= d.Outputs && codeSums.Length >= (long)d.Batch * d.SamplePixels,
             "conv epilogue: a buffer is smaller than the shape needs");
         Require(affine is not { } ab || ab.A.Length >= d.OutChannels && ab.B.Length >= d.OutChannels, "conv epilogue: the affine has fewer entries than output channels");
-        var select = Select(perSample, d.Batch, d.SamplePixels * d.OutChannels, "conv epilogue");
         var ops = new EpilogueOps(affine is not null, preluSlope is not null, preluSlope ?? 0f, accumulate);
         // views the kernel never reads when a step is off still have to be real (CUDA)
         var (a, b) = affine ?? (output, output);
-        epilogue(d.Outputs, codeSums, acc, tapSums, output, d, z, perSample ?? tapSums.Cast<QuantZeroPoints>(), select, a, b, ops);
+        var zs = perSample ?? tapSums.Cast<QuantZeroPoints>();
+        if (next is { } n)
+        {
+            var words = Select(perSample, d.Batch, d.SamplePixels * d.OutChannels / 4, "conv epilogue");
+            epilogueCodes(d.Outputs / 4, codeSums, acc, tapSums, output, d, z, zs, words, a, b, ops, n.Codes, n.Quantizer, codesOnly ? 1 : 0);
+            return;
+        }
+        var select = Select(perSample, d.Batch, d.SamplePixels * d.OutChannels, "conv epilogue");
+        epilogue(d.Outputs, codeSums, acc, tapSums, output, d, z, zs, select, a, b, ops);
     }
 
     /// <summary>Packed unsigned activation codes of x (length a multiple of 4): with <paramref name="q"/>,

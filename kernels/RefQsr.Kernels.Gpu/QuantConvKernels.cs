@@ -54,6 +54,44 @@ public static class QuantConvKernels
         where TMath : struct, IDeviceMath
     {
         int co = i % d.OutChannels, p = i / d.OutChannels;
+        int k = select.Of(i);
+        var z = k >= 0 ? perSample[k] : shared;
+        float v = Value<TMath>(codeSums, acc, tapSums, d, z, affineA, affineB, ops, p, co);
+        output[i] = ops.Accumulate != 0 ? default(TMath).Add(output[i], v) : v;
+    }
+
+    /// <summary><see cref="Epilogue{TMath}"/> for the four output channels 4g .. 4g+3 of a pixel
+    /// (word = pixel·Cout/4 + g), which also quantizes the four final values with
+    /// <paramref name="next"/> into nextCodes[word]: the next conv's input, so its own quantize
+    /// pass is skipped. With <paramref name="codesOnly"/> ≠ 0 the floats are not stored (they
+    /// have no other reader). The next quantizer is never a gated one (it would need the
+    /// whole output's channel means first).</summary>
+    public static void EpilogueCodes<TMath>(Index1D word, ArrayView<int> codeSums, ArrayView<int> acc, ArrayView<int> tapSums,
+        ArrayView<float> output, QuantConvDims d, QuantZeroPoints shared, ArrayView<QuantZeroPoints> perSample, SampleSelect select,
+        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueOps ops, ArrayView<int> nextCodes, QuantizerArgs next, int codesOnly)
+        where TMath : struct, IDeviceMath
+    {
+        int groups = d.OutChannels / 4, p = word / groups, co0 = (word - p * groups) * 4;
+        int k = select.Of(word);
+        var z = k >= 0 ? perSample[k] : shared;
+        int packed = 0;
+        for (int c = 0; c < 4; c++)
+        {
+            int i = p * d.OutChannels + co0 + c;
+            float v = Value<TMath>(codeSums, acc, tapSums, d, z, affineA, affineB, ops, p, co0 + c);
+            if (ops.Accumulate != 0) v = default(TMath).Add(output[i], v);
+            if (codesOnly == 0) output[i] = v;
+            packed |= QuantizeKernels.Code<TMath>(v, next) << (8 * c);
+        }
+        nextCodes[word] = packed;
+    }
+
+    /// <summary>Output channel co of pixel p (batch-wide index): the corrected, scaled value, then
+    /// the affine and PReLU of <paramref name="ops"/> (the residual add is the caller's).</summary>
+    static float Value<TMath>(ArrayView<int> codeSums, ArrayView<int> acc, ArrayView<int> tapSums, QuantConvDims d, QuantZeroPoints z,
+        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueOps ops, int p, int co)
+        where TMath : struct, IDeviceMath
+    {
         int n = p / d.SamplePixels, local = p - n * d.SamplePixels;
         int y = local / d.Width, x = local - y * d.Width;
         long sumW = 0;
@@ -70,12 +108,10 @@ public static class QuantConvKernels
                 validTaps++;
             }
         }
-        int k = select.Of(i);
-        var z = k >= 0 ? perSample[k] : shared;
-        long total = acc[i] + (long)z.Zw * codeSums[p] + (long)z.Za * z.Zw * validTaps * d.InChannels + z.Za * sumW;
+        long total = acc[p * d.OutChannels + co] + (long)z.Zw * codeSums[p] + (long)z.Za * z.Zw * validTaps * d.InChannels + z.Za * sumW;
         float v = default(TMath).Mul((float)total, z.Scale);
         if (ops.Affine != 0) v = default(TMath).Add(default(TMath).Mul(v, affineA[co]), affineB[co]);
         if (ops.PRelu != 0 && !(v > 0f)) v = default(TMath).Mul(ops.Slope, v);
-        output[i] = ops.Accumulate != 0 ? default(TMath).Add(output[i], v) : v;
+        return v;
     }
 }

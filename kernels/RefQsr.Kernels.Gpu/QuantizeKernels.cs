@@ -17,16 +17,19 @@ public static class QuantizeKernels
         int n = select.Of(word);
         var q = n >= 0 ? perSample[n] : shared;
         int packed = 0;
-        for (int k = 0; k < 4; k++)
-        {
-            float v = x[word * 4 + k];
-            float c = v < q.Lo ? q.Lo : (v > q.Hi ? q.Hi : v);
-            float t = default(TMath).Add(default(TMath).Mul(c, q.S), -q.Zp);
-            float r = default(TMath).RoundEven(t);
-            int code = !(r >= q.QLo) ? q.QLo : (r > q.QHi ? q.QHi : (int)r);
-            packed |= ((code - q.QLo) & 0xFF) << (8 * k);
-        }
+        for (int k = 0; k < 4; k++) packed |= Code<TMath>(x[word * 4 + k], q) << (8 * k);
         codes[word] = packed;
+    }
+
+    /// <summary>One activation's unsigned code (0..255).</summary>
+    public static int Code<TMath>(float v, QuantizerArgs q)
+        where TMath : struct, IDeviceMath
+    {
+        float c = v < q.Lo ? q.Lo : (v > q.Hi ? q.Hi : v);
+        float t = default(TMath).Add(default(TMath).Mul(c, q.S), -q.Zp);
+        float r = default(TMath).RoundEven(t);
+        int code = !(r >= q.QLo) ? q.QLo : (r > q.QHi ? q.QHi : (int)r);
+        return (code - q.QLo) & 0xFF;
     }
 
     /// <summary>DDTB gate input: means[n·C + c] = (float)(Σ_p x[(n·pixels + p)·C + c] / pixels), summed

@@ -178,13 +178,14 @@ internal sealed partial class GpuSrResNet
             }
         }
         // out = Fq + QConv2(PReLU(QConv1(Fq − Fw))), both convs at b_high
-        QuantConv(b.Quant1, b.Block.Q1, s.BHigh, ws.Y, ws.Z, ws, trace, $"refer.{block}.q1", preluSlope: b.Block.Slope);
+        bool fuse = !b.Block.Q2.IsGated;
+        QuantConv(b.Quant1, b.Block.Q1, s.BHigh, ws.Y, ws.Z, ws, trace, $"refer.{block}.q1", preluSlope: b.Block.Slope, fuseNext: fuse ? b.Block.Q2 : null);
         if (passThrough.Length == 0)
         {
-            QuantConv(b.Quant2, b.Block.Q2, s.BHigh, ws.Z, ws.X, ws, trace, $"refer.{block}.q2", accumulate: true);
+            QuantConv(b.Quant2, b.Block.Q2, s.BHigh, ws.Z, ws.X, ws, trace, $"refer.{block}.q2", accumulate: true, codesReady: fuse);
             return;
         }
-        QuantConv(b.Quant2, b.Block.Q2, s.BHigh, ws.Z, ws.Y, ws, trace, $"refer.{block}.q2");
+        QuantConv(b.Quant2, b.Block.Q2, s.BHigh, ws.Z, ws.Y, ws, trace, $"refer.{block}.q2", codesReady: fuse);
         foreach (int j in passThrough) ws.Sample(ws.Y, j, ch).MemSetToZero();
         K.Add(ws.X, ws.Y);
     }

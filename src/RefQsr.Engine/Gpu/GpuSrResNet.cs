@@ -165,15 +165,17 @@ internal sealed partial class GpuSrResNet : IDisposable
     /// <summary>x ← x + block(x) on the device for every sample (ResBlock.Forward), quantizing the
     /// conv inputs with <paramref name="q1"/> and <paramref name="q2"/> (null for a float block).
     /// An integer block runs BN1 and PReLU inside conv1's epilogue and BN2 and the residual add
-    /// inside conv2's (the same roundings as the separate passes).</summary>
+    /// inside conv2's (the same roundings as the separate passes); unless q2 is gated, conv1's
+    /// epilogue also writes conv2's input codes, and only them.</summary>
     void Block(DeviceResBlock b, ActivationQuantizer? q1, ActivationQuantizer? q2, Workspace ws, ForwardTrace? trace, string traceName)
     {
         int h = ws.Height, w = ws.Width, n = ws.Count;
         if (!b.IsFloat)
         {
             int bits = b.Precision.ActivationBits;
-            QuantConv(b.Quant1!, q1!, bits, ws.X, ws.Y, ws, trace, traceName + "1", (b.Bn1.A.View, b.Bn1.B.View), b.Block.Slope);
-            QuantConv(b.Quant2!, q2!, bits, ws.Y, ws.X, ws, trace, traceName + "2", (b.Bn2.A.View, b.Bn2.B.View), accumulate: true);
+            bool fuse = !q2!.IsGated;
+            QuantConv(b.Quant1!, q1!, bits, ws.X, ws.Y, ws, trace, traceName + "1", (b.Bn1.A.View, b.Bn1.B.View), b.Block.Slope, fuseNext: fuse ? q2 : null);
+            QuantConv(b.Quant2!, q2, bits, ws.Y, ws.X, ws, trace, traceName + "2", (b.Bn2.A.View, b.Bn2.B.View), accumulate: true, codesReady: fuse);
             return;
         }
         K.FloatConv(ws.X, b.Float1!.Weights.View, ws.Y, b.Float1.Dims(h, w, n));
@@ -185,37 +187,48 @@ internal sealed partial class GpuSrResNet : IDisposable
     }
 
     /// <summary>Quantize the input at <paramref name="bits"/>, integer conv, epilogue: output = conv(input)
-    /// (with the fused steps of <see cref="DeviceKernels.QuantConvEpilogue"/>), for every sample of the batch. A gated quantizer differs per sample: its channel means
-    /// are computed on the device and read back once for the whole batch, the gates run on the
-    /// host, and the per-sample quantizers go back in one copy.</summary>
+    /// (with the fused steps of <see cref="DeviceKernels.QuantConvEpilogue"/>), for every sample of
+    /// the batch. A gated quantizer differs per sample: its channel means are computed on the
+    /// device and read back once for the whole batch, the gates run on the host, and the
+    /// per-sample quantizers go back in one copy. With <paramref name="fuseNext"/> (the next
+    /// conv's quantizer, not gated) the epilogue writes that conv's codes into ws.Codes instead
+    /// of the float output; that conv then passes <paramref name="codesReady"/>.</summary>
     void QuantConv(DeviceQuantConv q, ActivationQuantizer activation, int bits, ArrayView<float> input,
         ArrayView<float> output, Workspace ws, ForwardTrace? trace, string traceName,
-        (ArrayView<float> A, ArrayView<float> B)? affine = null, float? preluSlope = null, bool accumulate = false)
+        (ArrayView<float> A, ArrayView<float> B)? affine = null, float? preluSlope = null, bool accumulate = false,
+        ActivationQuantizer? fuseNext = null, bool codesReady = false)
     {
         int h = ws.Height, w = ws.Width, n = ws.Count;
         var wq = q.WeightQuantizer;
         var dims = new QuantConvDims(h, w, ch, ch, n, q.Bits);
+        if (fuseNext is { IsGated: true }) throw new InvalidOperationException("a gated quantizer cannot be fused into the previous epilogue");
+        if (codesReady && activation.IsGated) throw new InvalidOperationException("ready codes come from a fused epilogue, which a gated quantizer cannot use");
+        (ArrayView<int>, QuantizerArgs)? next = fuseNext is null ? null : (ws.Codes, Args(fuseNext.ForMeans(default, bits)));
+        QuantZeroPoints zeroPoints;
+        ArrayView<QuantZeroPoints>? perSample = null;
         if (!activation.IsGated)
         {
             var aq = activation.ForMeans(default, bits);
-            K.Quantize(input, ws.Codes, Args(aq));
-            K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, ws.CodeSums, dims);
-            K.QuantConvEpilogue(ws.CodeSums, ws.Acc, q.TapSums.View, output, dims, ZeroPoints(aq, wq), null, affine, preluSlope, accumulate);
+            if (!codesReady) K.Quantize(input, ws.Codes, Args(aq));
+            zeroPoints = ZeroPoints(aq, wq);
         }
         else
         {
-            var (args, zeroPoints) = GatedQuantizers(activation, input, ws, bits, wq);
+            var (args, zs) = GatedQuantizers(activation, input, ws, bits, wq);
             K.Quantize(input, ws.Codes, args[0], ws.Quantizers, n);
-            K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, ws.CodeSums, dims);
-            K.QuantConvEpilogue(ws.CodeSums, ws.Acc, q.TapSums.View, output, dims, zeroPoints[0], ws.ZeroPoints, affine, preluSlope, accumulate);
+            (zeroPoints, perSample) = (zs[0], ws.ZeroPoints);
         }
         if (trace is not null)
         {
+            // before the epilogue: a fused one overwrites the codes with the next conv's
             var packed = new int[n * h * w * ch / 4];
             K.Synchronize();
             ws.Codes.CopyToCPU(packed);
             trace.Record(traceName, MemoryMarshal.AsBytes(packed.AsSpan()).ToArray());
         }
+        K.QuantConvAccumulate(ws.Codes, q.Codes.View, ws.Acc, ws.CodeSums, dims);
+        K.QuantConvEpilogue(ws.CodeSums, ws.Acc, q.TapSums.View, output, dims, zeroPoints, perSample, affine, preluSlope, accumulate,
+            next, codesOnly: next is not null);
     }
 
     static QuantizerArgs Args(Quantizer a) => new(a.Lo, a.Hi, a.S, a.Zp, a.QLo, a.QHi);

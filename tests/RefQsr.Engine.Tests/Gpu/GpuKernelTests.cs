@@ -170,6 +170,28 @@ public sealed class GpuKernelTests
         var expected = separate.GetAsArray1D();
         Assert.Equal(expected, fused.GetAsArray1D());
         Assert.Contains(expected, v => v < 0);
+        // and with the next conv's codes written in the same pass (4 channels per thread):
+        // the same floats, and the codes the quantize kernel makes of them
+        var q = Quantizer.Asymmetric(-200f, 400f, 4);
+        var args = new QuantizerArgs(q.Lo, q.Hi, q.S, q.Zp, q.QLo, q.QHi);
+        using var separateCodes = a.Allocate1D<int>(acc.Length / 4);
+        using var fusedCodes = a.Allocate1D<int>(acc.Length / 4);
+        using var codesOnlyOut = a.Allocate1D<float>(acc.Length);
+        k.Quantize(separate.View, separateCodes.View, args);
+        k.QuantConvEpilogue(dCodes.View, dAcc.View, dTaps.View, fused.View, dims, zeroPoints[0], dZ.View, (dA.View, dB.View), 0.23f,
+            next: (fusedCodes.View, args));
+        k.Synchronize();
+        Assert.Equal(expected, fused.GetAsArray1D());
+        var nextCodes = separateCodes.GetAsArray1D();
+        Assert.Equal(nextCodes, fusedCodes.GetAsArray1D());
+        Assert.True(MemoryMarshal.Cast<int, byte>(nextCodes).ToArray().Distinct().Count() > 8, "the test codes must span the 4-bit range");
+        fusedCodes.MemSetToZero();
+        codesOnlyOut.MemSetToZero();
+        k.QuantConvEpilogue(dCodes.View, dAcc.View, dTaps.View, codesOnlyOut.View, dims, zeroPoints[0], dZ.View, (dA.View, dB.View), 0.23f,
+            next: (fusedCodes.View, args), codesOnly: true);
+        k.Synchronize();
+        Assert.Equal(nextCodes, fusedCodes.GetAsArray1D());
+        Assert.All(codesOnlyOut.GetAsArray1D(), v => Assert.Equal(0f, v));
         // conv2: affine, then added to the block input
         k.QuantConvEpilogue(dCodes.View, dAcc.View, dTaps.View, separate.View, dims, zeroPoints[0], dZ.View);
         k.Affine(separate.View, dA.View, dB.View, c);
