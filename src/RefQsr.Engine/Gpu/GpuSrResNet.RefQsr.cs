@@ -48,42 +48,32 @@ internal sealed partial class GpuSrResNet
         var s = Settings;
         CheckBatch(lr, count, h, w, trace);
         if (keep.Count != count) throw new ArgumentException($"{keep.Count} keep flags for {count} patches");
-        var hr = new float[count][];
         var kept = new DeviceReferenceFeatures?[count];
-        lock (gate)
+        try
         {
-            try
+            for (int j = 0; j < count; j++)
+                if (keep[j]) kept[j] = new DeviceReferenceFeatures(Device.Accelerator, h, w, ch, s.RefErBlocks.Count);
+            var hr = RunBatches(lr, count, h, w, (ws, first) =>
             {
-                int chunk = MaxBatch(h, w);
-                for (int first = 0; first < count; first += chunk)
+                for (int i = 0; i < blocks.Length; i++)
                 {
-                    int n = Math.Min(chunk, count - first);
-                    var ws = Head(lr.Slice(first * h * w * 3, n * h * w * 3), n, h, w);
-                    for (int j = 0; j < n; j++)
-                        if (keep[first + j]) kept[first + j] = new DeviceReferenceFeatures(Device.Accelerator, h, w, ch, s.RefErBlocks.Count);
-                    StartBody();
-                    for (int i = 0; i < blocks.Length; i++)
+                    int k = i - s.FirstRefEr;
+                    for (int j = 0; k >= 0 && j < ws.Count; j++)
                     {
-                        int k = i - s.FirstRefEr;
-                        for (int j = 0; k >= 0 && j < n; j++)
-                        {
-                            if (kept[first + j] is not { } f) continue;
-                            var x = ws.Sample(ws.X, j, ch);
-                            x.CopyTo((ArrayView<float>)f.Inputs[k].View);
-                            if (f.HasPooledGrid) MatchCodes(x, ws, h, w, f.MatchCodes[k].View);
-                        }
-                        Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
+                        if (kept[first + j] is not { } f) continue;
+                        var x = ws.Sample(ws.X, j, ch);
+                        x.CopyTo((ArrayView<float>)f.Inputs[k].View);
+                        if (f.HasPooledGrid) MatchCodes(x, ws, h, w, f.MatchCodes[k].View);
                     }
-                    StopBody();
-                    BodyEndAndTail(ws).CopyTo(hr, first);
+                    Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
                 }
-                return (hr, kept);
-            }
-            catch
-            {
-                foreach (var f in kept) f?.Dispose();
-                throw;
-            }
+            });
+            return (hr, kept);
+        }
+        catch
+        {
+            foreach (var f in kept) f?.Dispose();
+            throw;
         }
     }
 
@@ -107,28 +97,17 @@ internal sealed partial class GpuSrResNet
         foreach (var r in references)
             if (r.Inputs.Count != refEr.Length)
                 throw new ArgumentException($"a reference keeps {r.Inputs.Count} RefER inputs, the model has {refEr.Length} RefER blocks");
-        var hr = new float[count][];
-        lock (gate)
+        return RunBatches(lr, count, h, w, (ws, first) =>
         {
-            int chunk = MaxBatch(h, w);
-            for (int first = 0; first < count; first += chunk)
+            Block(blocks[0], blocks[0].Block.Q1, blocks[0].Block.Q2, ws, trace, "body.0.q");
+            for (int i = 1; i < s.FirstRefEr; i++)
             {
-                int n = Math.Min(chunk, count - first);
-                var ws = Head(lr.Slice(first * h * w * 3, n * h * w * 3), n, h, w);
-                StartBody();
-                Block(blocks[0], blocks[0].Block.Q1, blocks[0].Block.Q2, ws, trace, "body.0.q");
-                for (int i = 1; i < s.FirstRefEr; i++)
-                {
-                    var b = lowBlocks[i]!;
-                    if (b.Block.QLow1 is null || b.Block.QLow2 is null) throw new InvalidOperationException($"block {i} has no query-path (qlow) quantizers");
-                    Block(b, b.Block.QLow1, b.Block.QLow2, ws, trace, $"body.{i}.qlow");
-                }
-                for (int k = 0; k < refEr.Length; k++) RefEr(refEr[k], ws, references, first, k, trace);
-                StopBody();
-                BodyEndAndTail(ws).CopyTo(hr, first);
+                var b = lowBlocks[i]!;
+                if (b.Block.QLow1 is null || b.Block.QLow2 is null) throw new InvalidOperationException($"block {i} has no query-path (qlow) quantizers");
+                Block(b, b.Block.QLow1, b.Block.QLow2, ws, trace, $"body.{i}.qlow");
             }
-        }
-        return hr;
+            for (int k = 0; k < refEr.Length; k++) RefEr(refEr[k], ws, references, first, k, trace);
+        });
     }
 
     /// <summary>Steps 1–3 of <paramref name="feature"/> (one h x w sample) into <paramref name="codes"/>.</summary>

@@ -98,6 +98,18 @@ internal sealed partial class GpuSrResNet : IDisposable
     public float[][] ForwardBatch(ReadOnlySpan<float> lr, int count, int h, int w, ForwardTrace? trace = null)
     {
         CheckBatch(lr, count, h, w, trace);
+        return RunBatches(lr, count, h, w, (ws, _) =>
+        {
+            for (int i = 0; i < blocks.Length; i++) Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
+        });
+    }
+
+    /// <summary>The batch loop of every forward (inputs already checked): per chunk of at most
+    /// <see cref="MaxBatch"/> images, upload and head, <paramref name="body"/> (the blocks, given the
+    /// workspace and the chunk's first image, between the body timer's synchronisations), body
+    /// end and tail.</summary>
+    float[][] RunBatches(ReadOnlySpan<float> lr, int count, int h, int w, Action<Workspace, int> body)
+    {
         var hr = new float[count][];
         lock (gate)
         {
@@ -107,7 +119,7 @@ internal sealed partial class GpuSrResNet : IDisposable
                 int n = Math.Min(chunk, count - first);
                 var ws = Head(lr.Slice(first * h * w * 3, n * h * w * 3), n, h, w);
                 StartBody();
-                for (int i = 0; i < blocks.Length; i++) Block(blocks[i], blocks[i].Block.Q1, blocks[i].Block.Q2, ws, trace, $"body.{i}.q");
+                body(ws, first);
                 StopBody();
                 BodyEndAndTail(ws).CopyTo(hr, first);
             }
