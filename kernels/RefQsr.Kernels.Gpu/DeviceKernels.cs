@@ -17,8 +17,8 @@ public sealed class DeviceKernels
 
     readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulate;
     readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> accumulateTiled;
-    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps> epilogue;
-    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps, ArrayView<int>, QuantizerArgs, int> epilogueCodes;
+    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueSteps> epilogue;
+    readonly Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueSteps, ArrayView<int>, QuantizerArgs, int> epilogueCodes;
     readonly Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> quantize;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> channelMeans;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> floatConv;
@@ -39,8 +39,8 @@ public sealed class DeviceKernels
     record struct Loaded(
         Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> Accumulate,
         Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims> AccumulateTiled,
-        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps> Epilogue,
-        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps, ArrayView<int>, QuantizerArgs, int> EpilogueCodes,
+        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueSteps> Epilogue,
+        Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueSteps, ArrayView<int>, QuantizerArgs, int> EpilogueCodes,
         Action<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect> Quantize,
         Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> ChannelMeans,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims> FloatConv,
@@ -61,8 +61,8 @@ public sealed class DeviceKernels
         => new(
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvKernels.Accumulate<TMath>),
             a.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, QuantConvDims>(QuantConvTiledKernel.Accumulate<TMath>),
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps>(QuantConvKernels.Epilogue<TMath>),
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueOps, ArrayView<int>, QuantizerArgs, int>(QuantConvKernels.EpilogueCodes<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueSteps>(QuantConvKernels.Epilogue<TMath>),
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, QuantConvDims, QuantZeroPoints, ArrayView<QuantZeroPoints>, SampleSelect, ArrayView<float>, ArrayView<float>, EpilogueSteps, ArrayView<int>, QuantizerArgs, int>(QuantConvKernels.EpilogueCodes<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, QuantizerArgs, ArrayView<QuantizerArgs>, SampleSelect>(QuantizeKernels.Quantize<TMath>),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(QuantizeKernels.ChannelMeans),
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, FloatConvDims>(FloatConvKernels.Conv<TMath>),
@@ -113,7 +113,7 @@ public sealed class DeviceKernels
     /// when that view is given (one entry per sample of the batch). Then, fused: the affine
     /// y·A[c] + B[c] when <paramref name="affine"/> is given, PReLU when <paramref name="preluSlope"/> is,
     /// and with <paramref name="accumulate"/> the result is added to <paramref name="output"/>
-    /// instead of replacing it (see <see cref="EpilogueOps"/>).</summary>
+    /// instead of replacing it (see <see cref="EpilogueSteps"/>).</summary>
     /// With <paramref name="next"/>, the final values are also quantized into the next conv's
     /// packed codes (one thread per 4 channels, <see cref="QuantConvKernels.EpilogueCodes{TMath}"/>),
     /// and with <paramref name="codesOnly"/> only those are stored.
@@ -126,7 +126,7 @@ public sealed class DeviceKernels
         Require(tapSums.Length >= d.OutChannels * 9 && output.Length >= d.Outputs && acc.Length >= d.Outputs && codeSums.Length >= (long)d.Batch * d.SamplePixels,
             "conv epilogue: a buffer is smaller than the shape needs");
         Require(affine is not { } ab || ab.A.Length >= d.OutChannels && ab.B.Length >= d.OutChannels, "conv epilogue: the affine has fewer entries than output channels");
-        var ops = new EpilogueOps(affine is not null, preluSlope is not null, preluSlope ?? 0f, accumulate);
+        var ops = new EpilogueSteps(affine is not null, preluSlope is not null, preluSlope ?? 0f, accumulate);
         // views the kernel never reads when a step is off still have to be real (CUDA)
         var (a, b) = affine ?? (output, output);
         var zs = perSample ?? tapSums.Cast<QuantZeroPoints>();

@@ -68,9 +68,9 @@ public readonly struct StridedConvDims(int height, int width, int inChannels, in
 /// PReLU, and the residual add into the block's input), each rounding as the CPU engine's
 /// separate passes: y = v·A[c] + B[c] (a multiply, then an add: never one FMA), then
 /// y = y > 0 ? y : slope·y, then out = out + y.</summary>
-public readonly struct EpilogueOps(bool affine, bool prelu, float slope, bool accumulate)
+public readonly struct EpilogueSteps(bool affine, bool prelu, float slope, bool accumulate)
 {
     public readonly int Affine = affine ? 1 : 0, PRelu = prelu ? 1 : 0, Accumulate = accumulate ? 1 : 0;
     public readonly float Slope = slope;
-    public static EpilogueOps None => new(false, false, 0f, false);
+    public static EpilogueSteps None => new(false, false, 0f, false);
 }

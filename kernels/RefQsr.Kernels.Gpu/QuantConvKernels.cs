@@ -50,7 +50,7 @@ public static class QuantConvKernels
     /// fused FP32 steps of <paramref name="ops"/> (affine with <paramref name="affineA"/>/<paramref name="affineB"/>).</summary>
     public static void Epilogue<TMath>(Index1D i, ArrayView<int> codeSums, ArrayView<int> acc, ArrayView<int> tapSums,
         ArrayView<float> output, QuantConvDims d, QuantZeroPoints shared, ArrayView<QuantZeroPoints> perSample, SampleSelect select,
-        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueOps ops)
+        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueSteps ops)
         where TMath : struct, IDeviceMath
     {
         int co = i % d.OutChannels, p = i / d.OutChannels;
@@ -68,7 +68,7 @@ public static class QuantConvKernels
     /// whole output's channel means first).</summary>
     public static void EpilogueCodes<TMath>(Index1D word, ArrayView<int> codeSums, ArrayView<int> acc, ArrayView<int> tapSums,
         ArrayView<float> output, QuantConvDims d, QuantZeroPoints shared, ArrayView<QuantZeroPoints> perSample, SampleSelect select,
-        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueOps ops, ArrayView<int> nextCodes, QuantizerArgs next, int codesOnly)
+        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueSteps ops, ArrayView<int> nextCodes, QuantizerArgs next, int codesOnly)
         where TMath : struct, IDeviceMath
     {
         int groups = d.OutChannels / 4, p = word / groups, co0 = (word - p * groups) * 4;
@@ -89,7 +89,7 @@ public static class QuantConvKernels
     /// <summary>Output channel co of pixel p (batch-wide index): the corrected, scaled value, then
     /// the affine and PReLU of <paramref name="ops"/> (the residual add is the caller's).</summary>
     static float Value<TMath>(ArrayView<int> codeSums, ArrayView<int> acc, ArrayView<int> tapSums, QuantConvDims d, QuantZeroPoints z,
-        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueOps ops, int p, int co)
+        ArrayView<float> affineA, ArrayView<float> affineB, EpilogueSteps ops, int p, int co)
         where TMath : struct, IDeviceMath
     {
         int n = p / d.SamplePixels, local = p - n * d.SamplePixels;
