@@ -71,7 +71,6 @@ internal static class CompareCommand
         var input = codes8.Select(c => (c - 128) * 0.02f).ToArray();
         var fw = new FloatConvWeights(wf, C, C, 3);
         var outF = new float[H * W * C];
-        var acc = new int[H * W * C];
         var nextCodes = new byte[H * W * C];
 
         // ORT tensors are NCHW
@@ -96,11 +95,7 @@ internal static class CompareCommand
                 int qmax = (1 << (wBits - 1)) - 1;
                 var wq = new QuantConvWeights(wf.Select(v => (sbyte)Math.Clamp(Math.Round(v / 0.05 * qmax), -qmax - 1, qmax)).ToArray(), C, C, wBits);
                 var next = new EpilogueOps { NextCodes = nextCodes, NextQuantizer = Engine.Quantization.Quantizer.Asymmetric(-2f, 2f, aBits).ForKernels, CodesOnly = true };
-                double ours = Timing.MedianMs(() =>
-                {
-                    QuantConv3x3.Run(codes, wq, acc, H, W, t);
-                    QuantConvEpilogue.Dequantize(codes, acc, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t);
-                }, minRuns, budget);
+                double ours = Timing.MedianMs(() => QuantConv3x3.RunWithEpilogue(codes, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t), minRuns, budget);
                 yield return new Row($"conv3x3 64->64 96x96 w{wBits}a{aBits} vs ORT QLinearConv u8s8", t, ours, ortQ, ConvMacs / ours / 1e6,
                     $"kernel path {QuantConv3x3.BestPath(wq, codes.Max())}, weights {wq.ResidentBytes / 1024.0:F0} KiB bit-packed; codes in, next codes out");
             }

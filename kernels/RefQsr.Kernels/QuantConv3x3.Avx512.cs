@@ -29,7 +29,7 @@ public static partial class QuantConv3x3
     // Activation codes ≤ 255 and weight codes in [-128, 127] are exact in int16, and
     // vpmaddwd sums two int16 products into int32 without saturation: exact at any bit-width.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Avx512PairRows(ushort[] wide, int pw, QuantConvWeights w, short[] pairCodes, int[] acc, int width, int r0, int r1)
+    static unsafe void Avx512PairRows(ushort[] wide, int pw, QuantConvWeights w, short[] pairCodes, int[] acc, int accRow0, int width, int r0, int r1)
     {
         int cin = w.InChannels, cout = w.OutChannels, pairs = cin / 2;
         fixed (ushort* pin = wide)
@@ -69,7 +69,7 @@ public static partial class QuantConv3x3
                                     a32 += Avx512BW.MultiplyAddAdjacent(b3, w2); a33 += Avx512BW.MultiplyAddAdjacent(b3, w3);
                                 }
                             }
-                        int* o = pout + (y * width + x) * cout + cb;
+                        int* o = pout + ((y - accRow0) * width + x) * cout + cb;
                         a00.Store(o); a01.Store(o + 16); a02.Store(o + 32); a03.Store(o + 48); o += cout;
                         a10.Store(o); a11.Store(o + 16); a12.Store(o + 32); a13.Store(o + 48); o += cout;
                         a20.Store(o); a21.Store(o + 16); a22.Store(o + 32); a23.Store(o + 48); o += cout;
@@ -92,7 +92,7 @@ public static partial class QuantConv3x3
                                     a3 += Avx512BW.MultiplyAddAdjacent(b, Vector512.Load(wt + 96));
                                 }
                             }
-                        int* o = pout + (y * width + x) * cout + cb;
+                        int* o = pout + ((y - accRow0) * width + x) * cout + cb;
                         a0.Store(o); a1.Store(o + 16); a2.Store(o + 32); a3.Store(o + 48);
                     }
                 }

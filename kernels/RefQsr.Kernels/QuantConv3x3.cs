@@ -93,6 +93,18 @@ public static partial class QuantConv3x3
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, Kernel);
         s.Validate(codes.Length, w.CodeCount, acc.Length);
+        if (path == QuantConvPath.Scalar)
+        {
+            CheckPath(w, path);
+            Reference(codes, w.UnpackOihw(), acc, s);
+            return;
+        }
+        using var conv = new PreparedConv(codes, w, height, width, path, maxCode);
+        RowParallel.For(height, threads, (r0, r1) => conv.Rows(acc, 0, r0, r1));
+    }
+
+    static void CheckPath(QuantConvWeights w, QuantConvPath path)
+    {
         bool ok = path switch
         {
             QuantConvPath.Scalar => true,
@@ -103,66 +115,75 @@ public static partial class QuantConv3x3
             _ => false,
         };
         if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
-        if (path == QuantConvPath.Scalar)
+    }
+
+    /// <summary>One conv call's inputs in the layout its vector path reads (padded, widened,
+    /// unpacked weights; every buffer from the shared pools, since a network calls this 32
+    /// times per patch), ready to compute any rows into any accumulator buffer.</summary>
+    sealed class PreparedConv : IDisposable
+    {
+        readonly QuantConvWeights w;
+        readonly QuantConvPath path;
+        readonly int width, pw, steps;
+        readonly byte[]? padded;
+        readonly ushort[]? wide;
+        readonly sbyte[]? weightBytes;
+        readonly short[]? pairs;
+
+        public PreparedConv(ReadOnlySpan<byte> codes, QuantConvWeights w, int height, int width, QuantConvPath path, int maxCode)
         {
-            Reference(codes, w.UnpackOihw(), acc, s);
-            return;
+            CheckPath(w, path);
+            if (path == QuantConvPath.Scalar) throw new ArgumentException("the scalar path runs the reference over the whole image", nameof(path));
+            (this.w, this.path, this.width, pw) = (w, path, width, width + 2);
+            switch (path)
+            {
+                case QuantConvPath.Avx512Int16:
+                    int exact = Int16Steps(maxCode, w.MaxAbsCode);
+                    if (exact < 1)
+                        throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with weight codes up to ±{w.MaxAbsCode}");
+                    steps = Math.Min(exact, w.InChannels / 4);
+                    padded = Padding.Rent(codes, height, width, w.InChannels, 1, Int16TilePixels);
+                    weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
+                    w.UnpackQuads(weightBytes);
+                    break;
+                case QuantConvPath.Avx512Pairs:
+                    wide = RentPaddedWide(codes, height, width, w.InChannels);
+                    weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
+                    pairs = ArrayPool<short>.Shared.Rent(w.CodeCount);
+                    w.UnpackPairs(weightBytes, pairs);
+                    break;
+                default:
+                    padded = Padding.Rent(codes, height, width, w.InChannels, 1, Int16TilePixels);
+                    weightBytes = w.UnpackOutTapIn();
+                    break;
+            }
         }
-        int pw = width + 2;
-        // every buffer comes from the shared pools: a network calls this 32 times per patch
-        if (path == QuantConvPath.Avx512Int16)
+
+        /// <summary>Rows r0 .. r1−1 into <paramref name="acc"/>, whose element 0 is the first
+        /// accumulator of row <paramref name="accRow0"/>.</summary>
+        public void Rows(int[] acc, int accRow0, int r0, int r1)
         {
-            int steps = Int16Steps(maxCode, w.MaxAbsCode);
-            if (steps < 1)
-                throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with weight codes up to ±{w.MaxAbsCode}");
-            byte[] pad = Padding.Rent(codes, height, width, w.InChannels, 1, Int16TilePixels);
-            sbyte[] quads = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
-            try
+            switch (path)
             {
-                w.UnpackQuads(quads);
-                RowParallel.For(height, threads, (r0, r1) => Avx512Int16Rows(pad, pw, w, quads, acc, width, r0, r1, Math.Min(steps, w.InChannels / 4)));
+                case QuantConvPath.Avx512Int16: Avx512Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
+                case QuantConvPath.Avx512Pairs: Avx512PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
+                case QuantConvPath.AvxVnni: VnniRows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;
+                default: Avx2Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(pad);
-                ArrayPool<sbyte>.Shared.Return(quads);
-            }
-            return;
         }
-        if (path == QuantConvPath.Avx512Pairs)
+
+        public void Dispose()
         {
-            ushort[] wide = RentPaddedWide(codes, height, width, w.InChannels);
-            sbyte[] quads = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
-            short[] pairs = ArrayPool<short>.Shared.Rent(w.CodeCount);
-            try
-            {
-                w.UnpackPairs(quads, pairs);
-                RowParallel.For(height, threads, (r0, r1) => Avx512PairRows(wide, pw, w, pairs, acc, width, r0, r1));
-            }
-            finally
-            {
-                ArrayPool<ushort>.Shared.Return(wide);
-                ArrayPool<sbyte>.Shared.Return(quads);
-                ArrayPool<short>.Shared.Return(pairs);
-            }
-            return;
+            if (padded is not null) ArrayPool<byte>.Shared.Return(padded);
+            if (wide is not null) ArrayPool<ushort>.Shared.Return(wide);
+            if (pairs is not null) ArrayPool<short>.Shared.Return(pairs);
+            if (weightBytes is not null && (path == QuantConvPath.Avx512Int16 || path == QuantConvPath.Avx512Pairs)) ArrayPool<sbyte>.Shared.Return(weightBytes);
         }
-        byte[] padded = Padding.Rent(codes, height, width, w.InChannels, 1, Int16TilePixels);
-        try
-        {
-            sbyte[] byTap = w.UnpackOutTapIn();
-            RowParallel.For(height, threads, (r0, r1) =>
-            {
-                if (path == QuantConvPath.AvxVnni) VnniRows(padded, pw, w, byTap, acc, width, r0, r1);
-                else Avx2Rows(padded, pw, w, byTap, acc, width, r0, r1);
-            });
-        }
-        finally { ArrayPool<byte>.Shared.Return(padded); }
     }
 
     // Four output channels per pass share each 32-byte activation load.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void VnniRows(byte[] padded, int pw, QuantConvWeights w, sbyte[] byTap, int[] acc, int width, int r0, int r1)
+    static unsafe void VnniRows(byte[] padded, int pw, QuantConvWeights w, sbyte[] byTap, int[] acc, int accRow0, int width, int r0, int r1)
     {
         int cin = w.InChannels, cout = w.OutChannels, tapStride = cin;
         int coStride = 9 * cin;
@@ -173,7 +194,7 @@ public static partial class QuantConv3x3
             for (int y = r0; y < r1; y++)
                 for (int x = 0; x < width; x++)
                 {
-                    int* o = pout + (y * width + x) * cout;
+                    int* o = pout + ((y - accRow0) * width + x) * cout;
                     for (int co = 0; co < cout; co += 4)
                     {
                         Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
@@ -200,7 +221,7 @@ public static partial class QuantConv3x3
 
     // Without VNNI: widen both operands to int16 and use vpmaddwd (exact, no saturation).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Avx2Rows(byte[] padded, int pw, QuantConvWeights w, sbyte[] byTap, int[] acc, int width, int r0, int r1)
+    static unsafe void Avx2Rows(byte[] padded, int pw, QuantConvWeights w, sbyte[] byTap, int[] acc, int accRow0, int width, int r0, int r1)
     {
         int cin = w.InChannels, cout = w.OutChannels, coStride = 9 * cin;
         fixed (byte* pin = padded)
@@ -224,7 +245,7 @@ public static partial class QuantConv3x3
                                     sum = Avx2.Add(sum, Avx2.MultiplyAddAdjacent(a, b));
                                 }
                         }
-                        pout[(y * width + x) * cout + co] = Vector256.Sum(sum);
+                        pout[((y - accRow0) * width + x) * cout + co] = Vector256.Sum(sum);
                     }
         }
     }

@@ -16,36 +16,172 @@ public static class QuantConvEpilogue
     public static void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<int> acc, QuantConvWeights w,
         int height, int width, int za, int zw, float scale, Span<float> output)
     {
-        Validate(codes.Length, acc.Length, output.Length, w, height, width, default);
-        var chanSum = ChannelSums(codes, height * width, w.InChannels);
-        Rows(chanSum, acc, w, height, width, za, zw, VectorCorrections(w, width, za, zw), scale, output, default, 0, height);
+        var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, default);
+        plan.Rows(acc, 0, output, 0, height);
     }
 
     /// <summary>Dequantize fused with BN, PReLU and the skip add, rows split over threads.</summary>
     public static void Dequantize(byte[] codes, int[] acc, QuantConvWeights w,
         int height, int width, int za, int zw, float scale, float[] output, EpilogueOps ops, int threads = 1)
     {
-        Validate(codes.Length, acc.Length, output.Length, w, height, width, ops);
-        var chanSum = ChannelSums(codes, height * width, w.InChannels);
-        var zaFull = VectorCorrections(w, width, za, zw);
-        RowParallel.For(height, threads, (r0, r1) => Rows(chanSum, acc, w, height, width, za, zw, zaFull, scale, output, ops, r0, r1));
+        var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, ops);
+        RowParallel.For(height, threads, (r0, r1) => plan.Rows(acc, 0, output, r0, r1));
     }
 
     /// <summary>Every pixel through the scalar int64 path (the truth the vector path is tested against).</summary>
     internal static void DequantizeScalar(byte[] codes, int[] acc, QuantConvWeights w,
         int height, int width, int za, int zw, float scale, float[] output, EpilogueOps ops)
     {
-        Validate(codes.Length, acc.Length, output.Length, w, height, width, ops);
-        var chanSum = ChannelSums(codes, height * width, w.InChannels);
+        var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, ops);
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)
-                ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, x);
+                plan.ScalarPixel(acc, 0, output, y, x);
     }
 
-    static void Validate(int codes, int acc, int output, QuantConvWeights w, int height, int width, EpilogueOps ops)
+    /// <summary>Everything the epilogue of one conv call needs besides the accumulators: the
+    /// validated arguments, the per-pixel channel sums of the input codes and the vector
+    /// path's corrections. Rows can then be finished in any order and on any thread, from
+    /// the whole image's accumulators or from one row's at a time (the fused conv).</summary>
+    internal sealed class Plan
+    {
+        readonly int[] chanSum;
+        readonly int[]? zaByBorder;
+        readonly QuantConvWeights w;
+        readonly int height, width, za, zw;
+        readonly float scale;
+        readonly EpilogueOps ops;
+
+        Plan(int[] chanSum, int[]? zaByBorder, QuantConvWeights w, int height, int width, int za, int zw, float scale, EpilogueOps ops)
+            => (this.chanSum, this.zaByBorder, this.w, this.height, this.width, this.za, this.zw, this.scale, this.ops) = (chanSum, zaByBorder, w, height, width, za, zw, scale, ops);
+
+        /// <summary><paramref name="accLength"/>: the accumulators the caller holds, at least
+        /// <paramref name="accRows"/> rows of them (the whole image, or one row at a time).</summary>
+        public static Plan Create(ReadOnlySpan<byte> codes, int accLength, int outputLength, QuantConvWeights w,
+            int height, int width, int za, int zw, float scale, EpilogueOps ops, int accRows = -1)
+        {
+            Validate(codes.Length, accLength, accRows < 0 ? height : accRows, outputLength, w, height, width, ops);
+            return new Plan(ChannelSums(codes, height * width, w.InChannels), VectorCorrections(w, za, zw), w, height, width, za, zw, scale, ops);
+        }
+
+        /// <summary>Rows r0 .. r1−1; <paramref name="acc"/>[0] is the first accumulator of row
+        /// <paramref name="accRow0"/>. Every pixel takes the Vector512 path when every
+        /// intermediate of the correction fits in int32 (<see cref="FitsInt32"/>); otherwise,
+        /// and on CPUs without Avx512F, they take <see cref="ScalarPixel"/>. Both give the
+        /// same bits: the integer total is the same number, and the float steps are the same
+        /// single multiplies and adds (never fused) in the same order.</summary>
+        public void Rows(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int r0, int r1)
+        {
+            for (int y = r0; y < r1; y++)
+            {
+                if (zaByBorder is not null)
+                    VectorRow(acc, accRow0, output, y);
+                else
+                    for (int x = 0; x < width; x++)
+                        ScalarPixel(acc, accRow0, output, y, x);
+            }
+        }
+
+        /// <summary>Row y, 16 output channels per step, everything loop-invariant hoisted out of
+        /// the pixel loop. A border pixel (fewer valid taps) differs only in its box sum, its
+        /// tap count and its za·Σw row (<see cref="BorderClass"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        unsafe void VectorRow(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y)
+        {
+            int cin = w.InChannels, cout = w.OutChannels, width = this.width, height = this.height, zw = this.zw;
+            var vscale = Vector512.Create(scale);
+            bool prelu = ops.PReluSlope.HasValue;
+            var slope = Vector512.Create(ops.PReluSlope ?? 0f);
+            float[]? affA = ops.AffineA, affB = ops.AffineB, residual = ops.Residual;
+            byte[]? next = ops.NextCodes;
+            var nq = new VectorCodeQuantizer(ops.NextQuantizer);
+            bool codesOnly = ops.CodesOnly;
+            bool hasUp = y > 0, hasDown = y < height - 1;
+            int rowTaps = 1 + (hasUp ? 1 : 0) + (hasDown ? 1 : 0);
+            int zazw = za * zw * cin;
+            fixed (int* pcs = chanSum, pzb = zaByBorder)
+            fixed (int* pacc = acc)
+            fixed (float* pout = output, pa = affA, pb = affB, pr = residual)
+            fixed (byte* pn = next)
+            {
+                int* mid = pcs + y * width, up = hasUp ? mid - width : null, down = hasDown ? mid + width : null;
+                for (int x = 0; x < width; x++)
+                {
+                    bool hasLeft = x > 0, hasRight = x < width - 1;
+                    int x0 = hasLeft ? x - 1 : x, x1 = hasRight ? x + 1 : x, sumA = 0;
+                    for (int ix = x0; ix <= x1; ix++)
+                        sumA += mid[ix] + (hasUp ? up[ix] : 0) + (hasDown ? down[ix] : 0);
+                    var constPart = Vector512.Create(zw * sumA + zazw * rowTaps * (x1 - x0 + 1));
+                    int* zaw = pzb + BorderClass(hasUp, hasDown, hasLeft, hasRight) * cout;
+                    int baseIdx = (y * width + x) * cout, accIdx = ((y - accRow0) * width + x) * cout;
+                    for (int co = 0; co < cout; co += 16)
+                    {
+                        var total = Vector512.Load(pacc + accIdx + co) + constPart + Vector512.Load(zaw + co);
+                        var v = Avx512F.Multiply(Avx512F.ConvertToVector512Single(total), vscale);
+                        if (pa != null) v = Avx512F.Add(Avx512F.Multiply(v, Vector512.Load(pa + co)), Vector512.Load(pb + co));
+                        if (prelu) v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(slope, v));
+                        if (pr != null) v = Avx512F.Add(Vector512.Load(pr + baseIdx + co), v);
+                        if (!codesOnly) v.Store(pout + baseIdx + co);
+                        if (pn != null) nq.Codes(v).Store(pn + baseIdx + co);
+                    }
+                }
+            }
+        }
+
+        /// <summary>Which neighbours a pixel has decides which taps are valid: one of 16 rows of
+        /// <see cref="VectorCorrections"/>.</summary>
+        internal static int BorderClass(bool hasUp, bool hasDown, bool hasLeft, bool hasRight)
+            => (hasUp ? 1 : 0) | (hasDown ? 2 : 0) | (hasLeft ? 4 : 0) | (hasRight ? 8 : 0);
+
+        /// <summary>The scalar truth for one pixel: int64 corrections over its valid taps.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void ScalarPixel(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y, int x)
+        {
+            int cin = w.InChannels, cout = w.OutChannels;
+            int[] tapSums = w.TapSums;
+            float[]? affA = ops.AffineA, affB = ops.AffineB, residual = ops.Residual;
+            bool prelu = ops.PReluSlope.HasValue;
+            float slope = ops.PReluSlope ?? 0f;
+            // the box sum of the channel sums over the valid taps
+            long sumA = 0;
+            int validMask = 0, validTaps = 0;
+            for (int ky = 0; ky < 3; ky++)
+            {
+                int iy = y + ky - 1;
+                if ((uint)iy >= (uint)height) continue;
+                for (int kx = 0; kx < 3; kx++)
+                {
+                    int ix = x + kx - 1;
+                    if ((uint)ix >= (uint)width) continue;
+                    sumA += chanSum[iy * width + ix];
+                    validMask |= 1 << (ky * 3 + kx);
+                    validTaps++;
+                }
+            }
+            long constPart = (long)zw * sumA + (long)za * zw * validTaps * cin;
+            int baseIdx = (y * width + x) * cout, accIdx = ((y - accRow0) * width + x) * cout;
+            for (int co = 0; co < cout; co++)
+            {
+                long sumW = 0;
+                if (validMask == 0x1FF)
+                    sumW = w.FullTapSum(co);
+                else
+                    for (int t = 0; t < 9; t++)
+                        if ((validMask & (1 << t)) != 0) sumW += tapSums[co * 9 + t];
+                long total = acc[accIdx + co] + constPart + za * sumW;
+                float v = (float)total * scale;
+                if (affA is not null) v = v * affA[co] + affB![co];
+                if (prelu && !(v > 0f)) v = slope * v;
+                if (residual is not null) v = residual[baseIdx + co] + v;
+                if (!ops.CodesOnly) output[baseIdx + co] = v;
+                if (ops.NextCodes is { } next) next[baseIdx + co] = ActivationQuantize.Reference(v, ops.NextQuantizer);
+            }
+        }
+    }
+
+    static void Validate(int codes, int acc, int accRows, int output, QuantConvWeights w, int height, int width, EpilogueOps ops)
     {
         int cin = w.InChannels, cout = w.OutChannels;
-        if (codes < height * width * cin || acc < height * width * cout || (!ops.CodesOnly && output < height * width * cout))
+        if (codes < height * width * cin || acc < accRows * width * cout || (!ops.CodesOnly && output < height * width * cout))
             throw new ArgumentException("conv epilogue: buffer sizes do not match the image");
         if (ops.CodesOnly && ops.NextCodes is null)
             throw new ArgumentException("conv epilogue: CodesOnly needs NextCodes (it would write nothing)");
@@ -82,38 +218,29 @@ public static class QuantConvEpilogue
         return chanSum;
     }
 
-    /// <summary>Interior pixels (all nine taps valid) take the Vector512 path when every
-    /// intermediate of the correction fits in int32 (<see cref="FitsInt32"/>); the rest, and
-    /// CPUs without Avx512F, take <see cref="ScalarPixel"/>. Both give the same bits: the
-    /// integer total is the same number, and the float steps are the same single multiplies
-    /// and adds (never fused) in the same order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int height, int width, int za, int zw, int[]? zaFull,
-        float scale, Span<float> output, EpilogueOps ops, int r0, int r1)
+    /// <summary>za·Σw over the valid taps per output channel, for each of the 16 border classes
+    /// of <see cref="Plan.BorderClass"/> (a pixel with every neighbour sums all nine taps), or
+    /// null where the vector path cannot run (no Avx512F, channels not a multiple of 16, the
+    /// int32 bound).</summary>
+    static int[]? VectorCorrections(QuantConvWeights w, int za, int zw)
     {
-        for (int y = r0; y < r1; y++)
-        {
-            if (zaFull is not null && y > 0 && y < height - 1)
+        int cout = w.OutChannels;
+        if (!(Avx512F.IsSupported && cout % 16 == 0 && FitsInt32(w.InChannels, za, zw))) return null;
+        var byBorder = new int[16 * cout];
+        for (int cls = 0; cls < 16; cls++)
+            for (int co = 0; co < cout; co++)
             {
-                ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, 0);
-                VectorInterior(chanSum, acc, w, width, za, zw, zaFull, scale, output, ops, y);
-                ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, width - 1);
+                int sum = 0;
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++)
+                    {
+                        bool valid = (ky != 0 || (cls & 1) != 0) && (ky != 2 || (cls & 2) != 0)
+                                  && (kx != 0 || (cls & 4) != 0) && (kx != 2 || (cls & 8) != 0);
+                        if (valid) sum += w.TapSums[co * 9 + ky * 3 + kx];
+                    }
+                byBorder[cls * cout + co] = za * sum;
             }
-            else
-                for (int x = 0; x < width; x++)
-                    ScalarPixel(chanSum, acc, w, height, width, za, zw, scale, output, ops, y, x);
-        }
-    }
-
-    /// <summary>za·Σw per output channel for the interior pixels' vector path, or null where
-    /// that path cannot run (no Avx512F, channels not a multiple of 16, the int32 bound,
-    /// rows too narrow to have an interior).</summary>
-    static int[]? VectorCorrections(QuantConvWeights w, int width, int za, int zw)
-    {
-        if (!(Avx512F.IsSupported && w.OutChannels % 16 == 0 && FitsInt32(w.InChannels, za, zw) && width >= 3)) return null;
-        var zaFull = new int[w.OutChannels];
-        for (int co = 0; co < zaFull.Length; co++) zaFull[co] = za * w.FullTapSum(co);
-        return zaFull;
+        return byBorder;
     }
 
     /// <summary>Whether |acc| + |zw·Σa| + |za·zw·9·cin| + |za·Σw| stays below 2^31 for any
@@ -122,91 +249,5 @@ public static class QuantConvEpilogue
     {
         long perTap = 255L * 128 + Math.Abs((long)zw) * 255 + Math.Abs((long)za) * Math.Abs((long)zw) + Math.Abs((long)za) * 128;
         return 9L * cin * perTap < int.MaxValue;
-    }
-
-    /// <summary>Pixels 1 .. width−2 of an interior row y (all nine taps valid): 16 output
-    /// channels per step, everything loop-invariant hoisted out of the pixel loop.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void VectorInterior(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int width, int za, int zw, int[] zaFull,
-        float scale, Span<float> output, EpilogueOps ops, int y)
-    {
-        int cin = w.InChannels, cout = w.OutChannels;
-        var vscale = Vector512.Create(scale);
-        bool prelu = ops.PReluSlope.HasValue;
-        var slope = Vector512.Create(ops.PReluSlope ?? 0f);
-        float[]? affA = ops.AffineA, affB = ops.AffineB, residual = ops.Residual;
-        byte[]? next = ops.NextCodes;
-        var nq = new VectorCodeQuantizer(ops.NextQuantizer);
-        bool codesOnly = ops.CodesOnly;
-        int zazw = za * zw * 9 * cin;
-        fixed (int* pcs = chanSum, pzf = zaFull)
-        fixed (int* pacc = acc)
-        fixed (float* pout = output, pa = affA, pb = affB, pr = residual)
-        fixed (byte* pn = next)
-        {
-            int* up = pcs + (y - 1) * width, mid = up + width, down = mid + width;
-            for (int x = 1; x < width - 1; x++)
-            {
-                int sumA = up[x - 1] + up[x] + up[x + 1] + mid[x - 1] + mid[x] + mid[x + 1] + down[x - 1] + down[x] + down[x + 1];
-                var constPart = Vector512.Create(zw * sumA + zazw);
-                int baseIdx = (y * width + x) * cout;
-                for (int co = 0; co < cout; co += 16)
-                {
-                    var total = Vector512.Load(pacc + baseIdx + co) + constPart + Vector512.Load(pzf + co);
-                    var v = Avx512F.Multiply(Avx512F.ConvertToVector512Single(total), vscale);
-                    if (pa != null) v = Avx512F.Add(Avx512F.Multiply(v, Vector512.Load(pa + co)), Vector512.Load(pb + co));
-                    if (prelu) v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(slope, v));
-                    if (pr != null) v = Avx512F.Add(Vector512.Load(pr + baseIdx + co), v);
-                    if (!codesOnly) v.Store(pout + baseIdx + co);
-                    if (pn != null) nq.Codes(v).Store(pn + baseIdx + co);
-                }
-            }
-        }
-    }
-
-    /// <summary>The scalar truth for one pixel: int64 corrections over its valid taps.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void ScalarPixel(int[] chanSum, ReadOnlySpan<int> acc, QuantConvWeights w, int height, int width, int za, int zw,
-        float scale, Span<float> output, EpilogueOps ops, int y, int x)
-    {
-        int cin = w.InChannels, cout = w.OutChannels;
-        int[] tapSums = w.TapSums;
-        float[]? affA = ops.AffineA, affB = ops.AffineB, residual = ops.Residual;
-        bool prelu = ops.PReluSlope.HasValue;
-        float slope = ops.PReluSlope ?? 0f;
-        // the box sum of the channel sums over the valid taps
-        long sumA = 0;
-        int validMask = 0, validTaps = 0;
-        for (int ky = 0; ky < 3; ky++)
-        {
-            int iy = y + ky - 1;
-            if ((uint)iy >= (uint)height) continue;
-            for (int kx = 0; kx < 3; kx++)
-            {
-                int ix = x + kx - 1;
-                if ((uint)ix >= (uint)width) continue;
-                sumA += chanSum[iy * width + ix];
-                validMask |= 1 << (ky * 3 + kx);
-                validTaps++;
-            }
-        }
-        long constPart = (long)zw * sumA + (long)za * zw * validTaps * cin;
-        int baseIdx = (y * width + x) * cout;
-        for (int co = 0; co < cout; co++)
-        {
-            long sumW = 0;
-            if (validMask == 0x1FF)
-                sumW = w.FullTapSum(co);
-            else
-                for (int t = 0; t < 9; t++)
-                    if ((validMask & (1 << t)) != 0) sumW += tapSums[co * 9 + t];
-            long total = acc[baseIdx + co] + constPart + za * sumW;
-            float v = (float)total * scale;
-            if (affA is not null) v = v * affA[co] + affB![co];
-            if (prelu && !(v > 0f)) v = slope * v;
-            if (residual is not null) v = residual[baseIdx + co] + v;
-            if (!ops.CodesOnly) output[baseIdx + co] = v;
-            if (ops.NextCodes is { } next) next[baseIdx + co] = ActivationQuantize.Reference(v, ops.NextQuantizer);
-        }
     }
 }

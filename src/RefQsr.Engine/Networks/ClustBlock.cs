@@ -117,10 +117,8 @@ public sealed class ClustBlock
     static float[] Conv3x3(float[] x, int h, int w, Layer l, QuantConvWeights packed, int threads)
     {
         var codes = Codes(x, l.Input);
-        var acc = new int[h * w * packed.OutChannels];
-        QuantConv3x3.Run(codes, packed, acc, h, w, threads);
-        var y = new float[acc.Length];
-        QuantConvEpilogue.Dequantize(codes, acc, packed, h, w, l.Input.UnsignedZero, (int)l.Weights.Zp, Scale(l), y);
+        var y = new float[h * w * packed.OutChannels];
+        QuantConv3x3.RunWithEpilogue(codes, packed, h, w, l.Input.UnsignedZero, (int)l.Weights.Zp, Scale(l), y, default, threads);
         BiasRelu(y, l.Bias);
         return y;
     }

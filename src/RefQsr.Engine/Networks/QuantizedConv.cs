@@ -1,4 +1,3 @@
-using System.Buffers;
 using RefQsr.Engine.Quantization;
 using RefQsr.Engine.Weights;
 using RefQsr.Kernels;
@@ -90,15 +89,7 @@ internal sealed class QuantizedConv
         }
         else if (codes.Length < h * w * Channels)
             throw new ArgumentException($"{codes.Length} precomputed codes for a {w}x{h}x{Channels} input");
-        // the int32 accumulators live only between the conv and its epilogue: pooled
-        var acc = ArrayPool<int>.Shared.Rent(h * w * Channels);
-        try
-        {
-            QuantConv3x3.Run(codes, weights, acc, h, w, threads);
-            float scale = 1f / (aq.S * wq.S);
-            QuantConvEpilogue.Dequantize(codes, acc, weights, h, w, aq.UnsignedZero, (int)wq.Zp, scale, output, ops, threads);
-        }
-        finally { ArrayPool<int>.Shared.Return(acc); }
+        QuantConv3x3.RunWithEpilogue(codes, weights, h, w, aq.UnsignedZero, (int)wq.Zp, 1f / (aq.S * wq.S), output, ops, threads);
         return codes;
     }
 }

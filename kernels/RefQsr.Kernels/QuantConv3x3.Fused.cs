@@ -1,0 +1,64 @@
+using System.Buffers;
+
+namespace RefQsr.Kernels;
+
+public static partial class QuantConv3x3
+{
+    /// <summary>The conv and its epilogue (<see cref="QuantConvEpilogue"/>) one output row at a
+    /// time: each row's int32 accumulators go from the kernel to the epilogue while they are
+    /// still in cache, and the whole image's accumulators never exist (for 64 channels that is
+    /// 256 bytes per pixel not written to memory and read back). Gives the same bytes as
+    /// <see cref="Run(ReadOnlySpan{byte}, QuantConvWeights, int[], int, int, int)"/> followed by
+    /// <see cref="QuantConvEpilogue.Dequantize(byte[], int[], QuantConvWeights, int, int, int, int, float, float[], EpilogueOps, int)"/>,
+    /// for any thread count. <paramref name="output"/> may be the residual (updated in place)
+    /// and may be empty in <see cref="EpilogueOps.CodesOnly"/> mode.</summary>
+    public static void RunWithEpilogue(byte[] codes, QuantConvWeights w, int height, int width,
+        int za, int zw, float scale, float[] output, EpilogueOps ops, int threads = 1)
+    {
+        ValidateFused(codes, w, height, width);
+        int maxCode = MaxCode(codes.AsSpan(0, height * width * w.InChannels));
+        RunWithEpilogue(codes, w, height, width, za, zw, scale, output, ops, threads, BestPath(w, maxCode), maxCode);
+    }
+
+    /// <summary>As above on one chosen path (for tests and benchmarks); throws if this CPU or
+    /// these weights cannot run it.</summary>
+    public static void RunWithEpilogue(byte[] codes, QuantConvWeights w, int height, int width,
+        int za, int zw, float scale, float[] output, EpilogueOps ops, int threads, QuantConvPath path)
+    {
+        ValidateFused(codes, w, height, width);
+        int maxCode = path == QuantConvPath.Avx512Int16 ? MaxCode(codes.AsSpan(0, height * width * w.InChannels)) : 0;
+        RunWithEpilogue(codes, w, height, width, za, zw, scale, output, ops, threads, path, maxCode);
+    }
+
+    static void ValidateFused(byte[] codes, QuantConvWeights w, int height, int width)
+        => new ConvShape(height, width, w.InChannels, w.OutChannels, Kernel).Validate(codes.Length, w.CodeCount, checked(height * width * w.OutChannels));
+
+    static void RunWithEpilogue(byte[] codes, QuantConvWeights w, int height, int width,
+        int za, int zw, float scale, float[] output, EpilogueOps ops, int threads, QuantConvPath path, int maxCode)
+    {
+        int rowLength = width * w.OutChannels;
+        if (path == QuantConvPath.Scalar)
+        {
+            // the reference has no row entry point: whole image, then the epilogue
+            var acc = new int[height * rowLength];
+            RunPath(codes, w, acc, height, width, 1, path, maxCode);
+            QuantConvEpilogue.Dequantize(codes, acc, w, height, width, za, zw, scale, output, ops, threads);
+            return;
+        }
+        var plan = QuantConvEpilogue.Plan.Create(codes, rowLength, output.Length, w, height, width, za, zw, scale, ops, accRows: 1);
+        using var conv = new PreparedConv(codes, w, height, width, path, maxCode);
+        RowParallel.For(height, threads, (r0, r1) =>
+        {
+            int[] row = ArrayPool<int>.Shared.Rent(rowLength);
+            try
+            {
+                for (int y = r0; y < r1; y++)
+                {
+                    conv.Rows(row, y, y, y + 1);
+                    plan.Rows(row, y, output, y, y + 1);
+                }
+            }
+            finally { ArrayPool<int>.Shared.Return(row); }
+        });
+    }
+}
