@@ -23,13 +23,14 @@ public static partial class QuantConv3x3
 
     // 4 pixels x 64 output channels, one tap at a time: vpmaddubsw of a broadcast 4-byte
     // activation group against [co][4] weight bytes gives two int16 lanes per output
-    // channel; 16 int16 accumulators sum up to `steps` groups, then vpmaddwd(·, 1) widens
-    // them into the int32 output in memory. Going tap by tap keeps that tap's weights
-    // (in/4 x 256 bytes) in L1, and four pixels share each weight load.
+    // channel; 16 int16 accumulators sum up to `steps` groups (across taps where the bound
+    // allows), then vpmaddwd(·, 1) widens them into the int32 output in memory. Going tap by
+    // tap keeps that tap's weights (in/4 x 256 bytes) in L1, and four pixels share each
+    // weight load.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Avx512Int16Rows(byte[] padded, int pw, QuantConvWeights w, sbyte[] quadCodes, int[] acc, int width, int r0, int r1, int steps)
+    static unsafe void Avx512Int16Rows(byte[] padded, int pw, QuantConvWeights w, sbyte[] quadCodes, int[] acc, int accRow0, int width, int r0, int r1, int steps)
     {
-        int cin = w.InChannels, cout = w.OutChannels, quads = cin / 4;
+        int cin = w.InChannels, cout = w.OutChannels, quads = cin / 4, total = 9 * quads;
         var ones = Vector512.Create((short)1);
         int* tail = stackalloc int[Int16TilePixels * 64];
         fixed (byte* pin = padded)
@@ -42,20 +43,23 @@ public static partial class QuantConv3x3
                     {
                         // a partial tile at the right edge reads padding and slack, and lands in `tail`
                         bool full = x + Int16TilePixels <= width;
-                        int* o = full ? pout + (y * width + x) * cout + cb : tail;
+                        int* o = full ? pout + ((y - accRow0) * width + x) * cout + cb : tail;
                         int os = full ? cout : 64;
-                        for (int t = 0; t < 9; t++)
+                        // the 9·quads (tap, quad) steps in runs of `steps`, a run crossing taps where
+                        // the bound allows (4-bit activations with 6-bit weights: 34 steps, two taps)
+                        for (int k0 = 0; k0 < total; k0 += steps)
                         {
-                            int ky = t / 3, kx = t - ky * 3;
-                            byte* src = pin + ((y + ky) * pw + x + kx) * cin;
-                            sbyte* wt = pwt + (t * quads * cout + cb) * 4;
-                            for (int q0 = 0; q0 < quads; q0 += steps)
+                            Vector512<short> s00 = default, s01 = default, s02 = default, s03 = default;
+                            Vector512<short> s10 = default, s11 = default, s12 = default, s13 = default;
+                            Vector512<short> s20 = default, s21 = default, s22 = default, s23 = default;
+                            Vector512<short> s30 = default, s31 = default, s32 = default, s33 = default;
+                            int k1 = Math.Min(total, k0 + steps);
+                            for (int k = k0; k < k1;)
                             {
-                                Vector512<short> s00 = default, s01 = default, s02 = default, s03 = default;
-                                Vector512<short> s10 = default, s11 = default, s12 = default, s13 = default;
-                                Vector512<short> s20 = default, s21 = default, s22 = default, s23 = default;
-                                Vector512<short> s30 = default, s31 = default, s32 = default, s33 = default;
-                                int q1 = Math.Min(quads, q0 + steps);
+                                int t = k / quads, q0 = k - t * quads, q1 = Math.Min(quads, q0 + k1 - k);
+                                int ky = t / 3, kx = t - ky * 3;
+                                byte* src = pin + ((y + ky) * pw + x + kx) * cin;
+                                sbyte* wt = pwt + (t * quads * cout + cb) * 4;
                                 for (int q = q0; q < q1; q++)
                                 {
                                     sbyte* wq = wt + q * cout * 4;
@@ -75,16 +79,17 @@ public static partial class QuantConv3x3
                                     s30 += Avx512BW.MultiplyAddAdjacent(b, w0); s31 += Avx512BW.MultiplyAddAdjacent(b, w1);
                                     s32 += Avx512BW.MultiplyAddAdjacent(b, w2); s33 += Avx512BW.MultiplyAddAdjacent(b, w3);
                                 }
-                                bool first = t == 0 && q0 == 0;
-                                Widen(o, first, s00, s01, s02, s03, ones);
-                                Widen(o + os, first, s10, s11, s12, s13, ones);
-                                Widen(o + 2 * os, first, s20, s21, s22, s23, ones);
-                                Widen(o + 3 * os, first, s30, s31, s32, s33, ones);
+                                k = t * quads + q1;
                             }
+                            bool first = k0 == 0;
+                            Widen(o, first, s00, s01, s02, s03, ones);
+                            Widen(o + os, first, s10, s11, s12, s13, ones);
+                            Widen(o + 2 * os, first, s20, s21, s22, s23, ones);
+                            Widen(o + 3 * os, first, s30, s31, s32, s33, ones);
                         }
                         if (!full)
                             for (int p = 0; p < width - x; p++)
-                                new Span<int>(tail + p * 64, 64).CopyTo(new Span<int>(pout + (y * width + x + p) * cout + cb, 64));
+                                new Span<int>(tail + p * 64, 64).CopyTo(new Span<int>(pout + ((y - accRow0) * width + x + p) * cout + cb, 64));
                     }
         }
     }

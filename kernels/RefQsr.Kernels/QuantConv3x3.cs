@@ -141,7 +141,7 @@ public static partial class QuantConv3x3
                     int exact = Int16Steps(maxCode, w.MaxAbsCode);
                     if (exact < 1)
                         throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with weight codes up to ±{w.MaxAbsCode}");
-                    steps = Math.Min(exact, w.InChannels / 4);
+                    steps = Math.Min(exact, 9 * (w.InChannels / 4));
                     padded = Padding.Rent(codes, height, width, w.InChannels, 1, Int16TilePixels);
                     weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
                     w.UnpackQuads(weightBytes);
