@@ -11,7 +11,7 @@ namespace RefQsr.Kernels;
 /// total = acc + zw·Σa + za·Σw + za·zw·|V|,  y = (float)total · scale,
 /// optionally fused with the element-wise ops that follow (<see cref="EpilogueOps"/>).
 /// Rows are independent, so any thread count gives identical output.</summary>
-public static class QuantConvEpilogue
+public static partial class QuantConvEpilogue
 {
     public static void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<int> acc, QuantConvWeights w,
         int height, int width, int za, int zw, float scale, Span<float> output)
@@ -42,17 +42,41 @@ public static class QuantConvEpilogue
     /// validated arguments, the per-pixel channel sums of the input codes and the vector
     /// path's corrections. Rows can then be finished in any order and on any thread, from
     /// the whole image's accumulators or from one row's at a time (the fused conv).</summary>
-    internal sealed class Plan
+    internal sealed partial class Plan
     {
         readonly int[] chanSum;
         readonly int[]? zaByBorder;
+        readonly int[]? pixelConst;
         readonly QuantConvWeights w;
         readonly int height, width, za, zw;
         readonly float scale;
         readonly EpilogueOps ops;
 
         Plan(int[] chanSum, int[]? zaByBorder, QuantConvWeights w, int height, int width, int za, int zw, float scale, EpilogueOps ops)
-            => (this.chanSum, this.zaByBorder, this.w, this.height, this.width, this.za, this.zw, this.scale, this.ops) = (chanSum, zaByBorder, w, height, width, za, zw, scale, ops);
+        {
+            (this.chanSum, this.zaByBorder, this.w, this.height, this.width, this.za, this.zw, this.scale, this.ops) = (chanSum, zaByBorder, w, height, width, za, zw, scale, ops);
+            if (zaByBorder is not null) pixelConst = PixelConstants();
+        }
+
+        /// <summary>For the vector path, per pixel: zw·Σa + za·zw·|V|·cin over its valid taps
+        /// (int32 by <see cref="FitsInt32"/>), once per conv instead of once per row pass.</summary>
+        int[] PixelConstants()
+        {
+            var c = new int[height * width];
+            int zazw = za * zw * w.InChannels;
+            for (int y = 0; y < height; y++)
+            {
+                int y0 = Math.Max(0, y - 1), y1 = Math.Min(height - 1, y + 1);
+                for (int x = 0; x < width; x++)
+                {
+                    int x0 = Math.Max(0, x - 1), x1 = Math.Min(width - 1, x + 1), sumA = 0;
+                    for (int iy = y0; iy <= y1; iy++)
+                        for (int ix = x0; ix <= x1; ix++) sumA += chanSum[iy * width + ix];
+                    c[y * width + x] = zw * sumA + zazw * (y1 - y0 + 1) * (x1 - x0 + 1);
+                }
+            }
+            return c;
+        }
 
         /// <summary><paramref name="accLength"/>: the accumulators the caller holds, at least
         /// <paramref name="accRows"/> rows of them (the whole image, or one row at a time).</summary>
@@ -78,52 +102,6 @@ public static class QuantConvEpilogue
                 else
                     for (int x = 0; x < width; x++)
                         ScalarPixel(acc, accRow0, output, y, x);
-            }
-        }
-
-        /// <summary>Row y, 16 output channels per step, everything loop-invariant hoisted out of
-        /// the pixel loop. A border pixel (fewer valid taps) differs only in its box sum, its
-        /// tap count and its za·Σw row (<see cref="BorderClass"/>).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        unsafe void VectorRow(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y)
-        {
-            int cin = w.InChannels, cout = w.OutChannels, width = this.width, height = this.height, zw = this.zw;
-            var vscale = Vector512.Create(scale);
-            bool prelu = ops.PReluSlope.HasValue;
-            var slope = Vector512.Create(ops.PReluSlope ?? 0f);
-            float[]? affA = ops.AffineA, affB = ops.AffineB, residual = ops.Residual;
-            byte[]? next = ops.NextCodes;
-            var nq = new VectorCodeQuantizer(ops.NextQuantizer);
-            bool codesOnly = ops.CodesOnly;
-            bool hasUp = y > 0, hasDown = y < height - 1;
-            int rowTaps = 1 + (hasUp ? 1 : 0) + (hasDown ? 1 : 0);
-            int zazw = za * zw * cin;
-            fixed (int* pcs = chanSum, pzb = zaByBorder)
-            fixed (int* pacc = acc)
-            fixed (float* pout = output, pa = affA, pb = affB, pr = residual)
-            fixed (byte* pn = next)
-            {
-                int* mid = pcs + y * width, up = hasUp ? mid - width : null, down = hasDown ? mid + width : null;
-                for (int x = 0; x < width; x++)
-                {
-                    bool hasLeft = x > 0, hasRight = x < width - 1;
-                    int x0 = hasLeft ? x - 1 : x, x1 = hasRight ? x + 1 : x, sumA = 0;
-                    for (int ix = x0; ix <= x1; ix++)
-                        sumA += mid[ix] + (hasUp ? up[ix] : 0) + (hasDown ? down[ix] : 0);
-                    var constPart = Vector512.Create(zw * sumA + zazw * rowTaps * (x1 - x0 + 1));
-                    int* zaw = pzb + BorderClass(hasUp, hasDown, hasLeft, hasRight) * cout;
-                    int baseIdx = (y * width + x) * cout, accIdx = ((y - accRow0) * width + x) * cout;
-                    for (int co = 0; co < cout; co += 16)
-                    {
-                        var total = Vector512.Load(pacc + accIdx + co) + constPart + Vector512.Load(zaw + co);
-                        var v = Avx512F.Multiply(Avx512F.ConvertToVector512Single(total), vscale);
-                        if (pa != null) v = Avx512F.Add(Avx512F.Multiply(v, Vector512.Load(pa + co)), Vector512.Load(pb + co));
-                        if (prelu) v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(slope, v));
-                        if (pr != null) v = Avx512F.Add(Vector512.Load(pr + baseIdx + co), v);
-                        if (!codesOnly) v.Store(pout + baseIdx + co);
-                        if (pn != null) nq.Codes(v).Store(pn + baseIdx + co);
-                    }
-                }
             }
         }
 
