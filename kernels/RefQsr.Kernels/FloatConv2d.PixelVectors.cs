@@ -9,6 +9,8 @@ public static partial class FloatConv2d
 {
     const int PixelLanes = 16;
     const int RowsPerPass = 4;
+    /// <summary>Rows per pass of the three-channel (RGB tail) loop: 5 rows x 3 channels = 15 accumulators.</summary>
+    const int RgbRowsPerPass = 5;
 
     /// <summary>Few output channels (the 9x9 64→3 tail): vectorise over 16 neighbouring
     /// output pixels instead. The padded input is transposed to CHW once so those pixels'
@@ -21,11 +23,12 @@ public static partial class FloatConv2d
         int ph = height + 2 * pad, pw = width + 2 * pad;
         if (input.Length < height * width * cin) throw new ArgumentException($"conv: input has {input.Length} values, needs {height * width * cin}");
         int groups = (cout + 3) / 4;
-        var w4 = new float[groups * cin * taps * 4];   // [group][ci][tap][4]
-        for (int co = 0; co < cout; co++)
-            for (int ci = 0; ci < cin; ci++)
-                for (int t = 0; t < taps; t++)
-                    w4[(((co / 4) * cin + ci) * taps + t) * 4 + co % 4] = w.Packed[(co * taps + t) * cin + ci];
+        var w4 = new float[cout == 3 ? 0 : groups * cin * taps * 4];   // [group][ci][tap][4]
+        if (cout != 3)
+            for (int co = 0; co < cout; co++)
+                for (int ci = 0; ci < cin; ci++)
+                    for (int t = 0; t < taps; t++)
+                        w4[(((co / 4) * cin + ci) * taps + t) * 4 + co % 4] = w.Packed[(co * taps + t) * cin + ci];
         // the padded CHW copy is built straight from the HWC input in one pass, in a pooled
         // buffer: at HR size it is as large as the activations (240 MB for 1280x720x64)
         float[] chw = ArrayPool<float>.Shared.Rent(checked(cin * ph * pw + PixelLanes));
@@ -39,6 +42,17 @@ public static partial class FloatConv2d
                     float* s = src;   // a pointer, so the lambda can capture it
                     RowParallel.For(height, threads, (r0, r1) => ChwRows(s, width, cin, pad, chw, ph, pw, r0, r1));
                 }
+            }
+            if (cout == 3)
+            {
+                var w3 = new float[cin * taps * 3];   // [ci][tap][3]
+                for (int co = 0; co < 3; co++)
+                    for (int ci = 0; ci < cin; ci++)
+                        for (int t = 0; t < taps; t++)
+                            w3[(ci * taps + t) * 3 + co] = w.Packed[(co * taps + t) * cin + ci];
+                int passes = (height + RgbRowsPerPass - 1) / RgbRowsPerPass;
+                RowParallel.For(passes, threads, (r0, r1) => RgbPixelVectorRows(chw, ph, pw, w3, w, output, width, RgbRowsPerPass * r0, Math.Min(height, RgbRowsPerPass * r1)));
+                return;
             }
             int quads = (height + RowsPerPass - 1) / RowsPerPass;
             RowParallel.For(quads, threads, (r0, r1) => PixelVectorRows(chw, ph, pw, w4, w, output, width, RowsPerPass * r0, Math.Min(height, RowsPerPass * r1)));
@@ -129,6 +143,71 @@ public static partial class FloatConv2d
                                 for (int j = 0; j < m; j++) dst[i * cout + j] = lane[r * 64 + j * 16 + i];
                         }
                     }
+            }
+        }
+    }
+
+    /// <summary>Exactly three output channels (the RGB tail): groups of four would waste a
+    /// quarter of the FMAs on a zero channel, so five output rows x three channels (15
+    /// accumulators) share each weight broadcast and each input load instead. Every output's
+    /// FMAs run in the same order (ci, ky, kx) as in <see cref="PixelVectorRows"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void RgbPixelVectorRows(float[] chw, int ph, int pw, float[] w3, FloatConvWeights w, float[] output, int width, int y0, int y1)
+    {
+        int k = w.Kernel, cin = w.InChannels, taps = k * k, plane = ph * pw;
+        var lane = stackalloc float[PixelLanes * 3 * RgbRowsPerPass];
+        fixed (float* pin = chw, pw3 = w3, pout = output)
+        {
+            for (int y = y0; y < y1; y += RgbRowsPerPass)
+            {
+                // rows past the last compute a duplicate of the first row and are dropped
+                int rows = Math.Min(RgbRowsPerPass, y1 - y);
+                for (int x = 0; x < width; x += PixelLanes)
+                {
+                    Vector512<float> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default;
+                    Vector512<float> c0 = default, c1 = default, c2 = default, d0 = default, d1 = default, d2 = default;
+                    Vector512<float> e0 = default, e1 = default, e2 = default;
+                    float* wt = pw3;
+                    for (int ci = 0; ci < cin; ci++)
+                        for (int ky = 0; ky < k; ky++)
+                        {
+                            float* row0 = pin + ci * plane + (y + ky) * pw + x;
+                            float* row1 = rows > 1 ? row0 + pw : row0;
+                            float* row2 = rows > 2 ? row0 + 2 * pw : row0;
+                            float* row3 = rows > 3 ? row0 + 3 * pw : row0;
+                            float* row4 = rows > 4 ? row0 + 4 * pw : row0;
+                            for (int kx = 0; kx < k; kx++, wt += 3)
+                            {
+                                var w0 = Vector512.Create(wt[0]); var w1 = Vector512.Create(wt[1]); var w2 = Vector512.Create(wt[2]);
+                                var v = Vector512.Load(row0 + kx);
+                                a0 = Avx512F.FusedMultiplyAdd(v, w0, a0); a1 = Avx512F.FusedMultiplyAdd(v, w1, a1); a2 = Avx512F.FusedMultiplyAdd(v, w2, a2);
+                                v = Vector512.Load(row1 + kx);
+                                b0 = Avx512F.FusedMultiplyAdd(v, w0, b0); b1 = Avx512F.FusedMultiplyAdd(v, w1, b1); b2 = Avx512F.FusedMultiplyAdd(v, w2, b2);
+                                v = Vector512.Load(row2 + kx);
+                                c0 = Avx512F.FusedMultiplyAdd(v, w0, c0); c1 = Avx512F.FusedMultiplyAdd(v, w1, c1); c2 = Avx512F.FusedMultiplyAdd(v, w2, c2);
+                                v = Vector512.Load(row3 + kx);
+                                d0 = Avx512F.FusedMultiplyAdd(v, w0, d0); d1 = Avx512F.FusedMultiplyAdd(v, w1, d1); d2 = Avx512F.FusedMultiplyAdd(v, w2, d2);
+                                v = Vector512.Load(row4 + kx);
+                                e0 = Avx512F.FusedMultiplyAdd(v, w0, e0); e1 = Avx512F.FusedMultiplyAdd(v, w1, e1); e2 = Avx512F.FusedMultiplyAdd(v, w2, e2);
+                            }
+                        }
+                    a0.Store(lane); a1.Store(lane + 16); a2.Store(lane + 32);
+                    b0.Store(lane + 48); b1.Store(lane + 64); b2.Store(lane + 80);
+                    c0.Store(lane + 96); c1.Store(lane + 112); c2.Store(lane + 128);
+                    d0.Store(lane + 144); d1.Store(lane + 160); d2.Store(lane + 176);
+                    e0.Store(lane + 192); e1.Store(lane + 208); e2.Store(lane + 224);
+                    int n = Math.Min(PixelLanes, width - x);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float* dst = pout + ((y + r) * width + x) * 3;
+                        for (int i = 0; i < n; i++)
+                        {
+                            dst[i * 3] = lane[r * 48 + i];
+                            dst[i * 3 + 1] = lane[r * 48 + 16 + i];
+                            dst[i * 3 + 2] = lane[r * 48 + 32 + i];
+                        }
+                    }
+                }
             }
         }
     }
