@@ -9,18 +9,31 @@ public static partial class QuantConv3x3
 {
     /// <summary>Padded activations widened to uint16 once per conv, so two neighbouring
     /// input channels read as one int32 to broadcast (pooled, ring and slack as
-    /// <see cref="Padding.Rent"/>).</summary>
-    internal static ushort[] RentPaddedWide(ReadOnlySpan<byte> codes, int h, int w, int c)
+    /// <see cref="Padding.Rent"/>). Vector512 widening, rows split over threads: as a scalar
+    /// loop this copy was a fifth of an 8-bit conv's time and most of its serial part.</summary>
+    internal static unsafe ushort[] RentPaddedWide(ReadOnlySpan<byte> codes, int h, int w, int c, int threads = 1)
     {
         int pw = w + 2, len = checked((h + 2) * pw * c + Int16TilePixels * c);
+        if (codes.Length < h * w * c) throw new ArgumentException($"conv: input has {codes.Length} values, needs {h * w * c}");
         var p = ArrayPool<ushort>.Shared.Rent(len);
-        var span = p.AsSpan(0, len);
-        Padding.ClearRing(span, h, w, c, 1);
-        for (int y = 0; y < h; y++)
+        Padding.ClearRing(p.AsSpan(0, len), h, w, c, 1);
+        fixed (byte* src0 = codes)
         {
-            var src = codes.Slice(y * w * c, w * c);
-            var dst = span.Slice(((y + 1) * pw + 1) * c, w * c);
-            for (int i = 0; i < src.Length; i++) dst[i] = src[i];
+            byte* src = src0;   // a pointer, so the lambda can capture it
+            RowParallel.For(h, threads, (r0, r1) =>
+            {
+                fixed (ushort* dst0 = p)
+                    for (int y = r0; y < r1; y++)
+                    {
+                        byte* s = src + (long)y * w * c;
+                        ushort* d = dst0 + ((y + 1) * pw + 1) * c;
+                        int n = w * c, i = 0;
+                        if (Avx512BW.IsSupported)
+                            for (; i + 32 <= n; i += 32)
+                                Avx512BW.ConvertToVector512UInt16(Vector256.Load(s + i)).Store(d + i);
+                        for (; i < n; i++) d[i] = s[i];
+                    }
+            });
         }
         return p;
     }

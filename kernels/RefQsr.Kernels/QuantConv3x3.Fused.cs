@@ -46,7 +46,7 @@ public static partial class QuantConv3x3
             return;
         }
         var plan = QuantConvEpilogue.Plan.Create(codes, rowLength, output.Length, w, height, width, za, zw, scale, ops, accRows: 1);
-        using var conv = new PreparedConv(codes, w, height, width, path, maxCode);
+        using var conv = new PreparedConv(codes, w, height, width, path, maxCode, threads);
         RowParallel.For(height, threads, (r0, r1) =>
         {
             int[] row = ArrayPool<int>.Shared.Rent(rowLength);

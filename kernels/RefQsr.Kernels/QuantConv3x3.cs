@@ -99,7 +99,7 @@ public static partial class QuantConv3x3
             Reference(codes, w.UnpackOihw(), acc, s);
             return;
         }
-        using var conv = new PreparedConv(codes, w, height, width, path, maxCode);
+        using var conv = new PreparedConv(codes, w, height, width, path, maxCode, threads);
         RowParallel.For(height, threads, (r0, r1) => conv.Rows(acc, 0, r0, r1));
     }
 
@@ -130,7 +130,7 @@ public static partial class QuantConv3x3
         readonly sbyte[]? weightBytes;
         readonly short[]? pairs;
 
-        public PreparedConv(ReadOnlySpan<byte> codes, QuantConvWeights w, int height, int width, QuantConvPath path, int maxCode)
+        public PreparedConv(ReadOnlySpan<byte> codes, QuantConvWeights w, int height, int width, QuantConvPath path, int maxCode, int threads)
         {
             CheckPath(w, path);
             if (path == QuantConvPath.Scalar) throw new ArgumentException("the scalar path runs the reference over the whole image", nameof(path));
@@ -147,7 +147,7 @@ public static partial class QuantConv3x3
                     w.UnpackQuads(weightBytes);
                     break;
                 case QuantConvPath.Avx512Pairs:
-                    wide = RentPaddedWide(codes, height, width, w.InChannels);
+                    wide = RentPaddedWide(codes, height, width, w.InChannels, threads);
                     weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
                     pairs = ArrayPool<short>.Shared.Rent(w.CodeCount);
                     w.UnpackPairs(weightBytes, pairs);
