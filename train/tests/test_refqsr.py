@@ -127,6 +127,15 @@ class TestClustering(unittest.TestCase):
         self.assertEqual((refs, qs), ([0, 2, 4, 5], [1, 3]))
         self.assertEqual(R.cluster(v, 1.01).tolist(), list(range(6)))  # tau above 1: all references
 
+    def test_pairing_counts(self):
+        # one 28x18 LR image at 12 px is six patches (3 rows x 2 columns); a stand-in
+        # ClustBlock returns the hand-made logits above in tile order
+        import pairing_stats
+        v = np.array([[5, 0, 0], [4, 0.5, 0], [0, 6, 0], [0, 5, 0.2], [0, 0, 3], [-1, -1, -1]], np.float32)
+        rows = iter(v)
+        c = pairing_stats.pairing_counts(lambda patch: torch.from_numpy(next(rows))[None], [np.zeros((28, 18, 3), np.uint8)], 12, 0.5)
+        self.assertEqual(c, dict(images=1, patches=6, queries=2, self_pick=3, picked_other=3, tau_rejected=1, mutual=0))
+
     def test_ties_lowest_index(self):
         v = np.ones((3, 4), np.float32)
         self.assertEqual(R.cluster(v, 0.5).tolist(), [0, 0, 0])
