@@ -1,0 +1,37 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+
+namespace RefQsr.Bench;
+
+/// <summary>A summary column with each benchmark's multiply-accumulates per second, from its
+/// mean time and the fixed MAC count of one operation.</summary>
+internal sealed class GmacColumn(long macsPerOperation) : IColumn
+{
+    public string Id => nameof(GmacColumn);
+    public string ColumnName => "GMAC/s";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => 0;
+    public bool IsNumeric => true;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => $"Billions of multiply-accumulates per second ({macsPerOperation / 1e6:F1} M per operation, mean time)";
+    public bool IsAvailable(Summary summary) => true;
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        double? meanNs = summary[benchmarkCase]?.ResultStatistics?.Mean;
+        return meanNs is > 0 ? (macsPerOperation / meanNs.Value).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "-";
+    }
+
+    public override string ToString() => ColumnName;
+}
+
+/// <summary>The conv suite's config: the default columns plus GMAC/s.</summary>
+internal sealed class ConvBenchmarkConfig : ManualConfig
+{
+    public ConvBenchmarkConfig() => AddColumn(new GmacColumn(ConvBenchmarks.Macs));
+}
