@@ -45,7 +45,7 @@ public static partial class QuantConv3x3
             QuantConvEpilogue.Dequantize(codes, acc, w, height, width, za, zw, scale, output, ops, threads);
             return;
         }
-        var plan = QuantConvEpilogue.Plan.Create(codes, rowLength, output.Length, w, height, width, za, zw, scale, ops, accRows: 1);
+        using var plan = QuantConvEpilogue.Plan.Create(codes, rowLength, output.Length, w, height, width, za, zw, scale, ops, accRows: 1);
         using var conv = new PreparedConv(codes, w, height, width, path, maxCode, threads);
         RowParallel.For(height, threads, (r0, r1) =>
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -16,7 +17,7 @@ public static partial class QuantConvEpilogue
     public static void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<int> acc, QuantConvWeights w,
         int height, int width, int za, int zw, float scale, Span<float> output)
     {
-        var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, default);
+        using var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, default);
         plan.Rows(acc, 0, output, 0, height);
     }
 
@@ -24,7 +25,7 @@ public static partial class QuantConvEpilogue
     public static void Dequantize(byte[] codes, int[] acc, QuantConvWeights w,
         int height, int width, int za, int zw, float scale, float[] output, EpilogueOps ops, int threads = 1)
     {
-        var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, ops);
+        using var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, ops);
         RowParallel.For(height, threads, (r0, r1) => plan.Rows(acc, 0, output, r0, r1));
     }
 
@@ -32,7 +33,7 @@ public static partial class QuantConvEpilogue
     internal static void DequantizeScalar(byte[] codes, int[] acc, QuantConvWeights w,
         int height, int width, int za, int zw, float scale, float[] output, EpilogueOps ops)
     {
-        var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, ops);
+        using var plan = Plan.Create(codes, acc.Length, output.Length, w, height, width, za, zw, scale, ops);
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)
                 plan.ScalarPixel(acc, 0, output, y, x);
@@ -42,7 +43,7 @@ public static partial class QuantConvEpilogue
     /// validated arguments, the per-pixel channel sums of the input codes and the vector
     /// path's corrections. Rows can then be finished in any order and on any thread, from
     /// the whole image's accumulators or from one row's at a time (the fused conv).</summary>
-    internal sealed partial class Plan
+    internal sealed partial class Plan : IDisposable
     {
         readonly int[] chanSum;
         readonly int[]? zaByBorder;
@@ -62,7 +63,7 @@ public static partial class QuantConvEpilogue
         /// (int32 by <see cref="FitsInt32"/>), once per conv instead of once per row pass.</summary>
         int[] PixelConstants()
         {
-            var c = new int[height * width];
+            var c = ArrayPool<int>.Shared.Rent(height * width);   // every element written below
             int zazw = za * zw * w.InChannels;
             for (int y = 0; y < height; y++)
             {
@@ -85,6 +86,14 @@ public static partial class QuantConvEpilogue
         {
             Validate(codes.Length, accLength, accRows < 0 ? height : accRows, outputLength, w, height, width, ops);
             return new Plan(ChannelSums(codes, height * width, w.InChannels), VectorCorrections(w, za, zw), w, height, width, za, zw, scale, ops);
+        }
+
+        /// <summary>Returns the per-pixel arrays to the shared pool (a network makes 32 plans
+        /// per patch; at full-image sizes each array is large-object-heap sized).</summary>
+        public void Dispose()
+        {
+            ArrayPool<int>.Shared.Return(chanSum);
+            if (pixelConst is not null) ArrayPool<int>.Shared.Return(pixelConst);
         }
 
         /// <summary>Rows r0 .. r1−1; <paramref name="acc"/>[0] is the first accumulator of row
@@ -178,7 +187,7 @@ public static partial class QuantConvEpilogue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int[] ChannelSums(ReadOnlySpan<byte> codes, int pixels, int cin)
     {
-        var chanSum = new int[pixels];
+        var chanSum = ArrayPool<int>.Shared.Rent(pixels);   // every element written below
         for (int p = 0; p < pixels; p++)
         {
             var px = codes.Slice(p * cin, cin);
