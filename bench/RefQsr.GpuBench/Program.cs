@@ -3,6 +3,7 @@ using System.Text.Json;
 using RefQsr.Engine.Gpu;
 using RefQsr.Engine.Networks;
 using RefQsr.Engine.Weights;
+using RefQsr.Kernels;
 using RefQsr.Kernels.Gpu;
 
 namespace RefQsr.GpuBench;
@@ -61,7 +62,8 @@ public static class Program
             ("ddtb8-paper-48px", QuantizerKind.Ddtb, 8, 16, 64, new[] { 1, 10, 20 }, 48, 48),
         })
         {
-            var net = SrResNet.Load(Models.SrResNet(q, bits, blocks, ch, gated));
+            // direct FP32 convs: the device's summation order, so the HR floats can be compared bit for bit
+            var net = SrResNet.Load(Models.SrResNet(q, bits, blocks, ch, gated), FloatConvWeights.Algorithm.Direct);
             var lr = Models.Image(h, w);
             var cpuTrace = new ForwardTrace();
             var cpu = net.Forward(lr, h, w, cpuThreads, cpuTrace);

@@ -16,7 +16,7 @@ internal static class RefQsrParity
 {
     public static object Run(GpuDevice device, string modelPath, int cpuThreads, Action<string> log, ref bool allOk)
     {
-        var net = SrResNet.Load(modelPath);
+        var net = SrResNet.Load(modelPath, FloatConvWeights.Algorithm.Direct);   // the device's FP32 summation order
         var s = net.Config.RefQsr ?? throw new ArgumentException($"{modelPath} is not a RefQSR model");
         int ch = net.Config.Channels;
         // the two patches of a 36x24 LR image at 18-px patches: 18x24 and the stretched 24x24

@@ -20,8 +20,13 @@ public static partial class FloatConv2d
         if (!SubPixelSupported(w)) throw new NotSupportedException($"the fused upsampler needs Avx512F and a 3x3 conv C->4C with C a multiple of 64, got {w.InChannels}->{w.OutChannels} k{w.Kernel}");
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
-        float[] padded = Padding.Rent(input, height, width, s.InChannels, s.Pad, 0);
         var store = new SubPixelStore(w.OutChannels / 4, preluSlope);
+        if (w.Winograd is not null)
+        {
+            WinogradConv(input, w, output, height, width, threads, store);
+            return;
+        }
+        float[] padded = Padding.Rent(input, height, width, s.InChannels, s.Pad, 0);
         try
         {
             RowParallel.For(height, threads, (r0, r1) => BroadcastRows512(padded, width + 2, w, output, width, r0, r1, store));
@@ -63,6 +68,15 @@ public static partial class FloatConv2d
                 v3 = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v3, Vector512<float>.Zero), v3, Avx512F.Multiply(s, v3));
             }
             v0.Store(o); v1.Store(o + 16); v2.Store(o + 32); v3.Store(o + 48);
+        }
+
+        /// <summary>One vector of 16 channels, as <see cref="Store"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public unsafe void StoreOne(float* o, Vector512<float> v)
+        {
+            if (channels != 0)
+                v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(Vector512.Create(slope), v));
+            v.Store(o);
         }
     }
 }

@@ -48,6 +48,11 @@ public static partial class FloatConv2d
             PixelVectorConv(input, w, output, height, width, threads);
             return;
         }
+        if (w.Winograd is not null)
+        {
+            WinogradConv(input, w, output, height, width, threads, default);
+            return;
+        }
         int pad = s.Pad, pw = width + 2 * pad;
         float[] padded = Padding.Rent(input, height, width, s.InChannels, pad, 0);
         try
@@ -236,15 +241,29 @@ public sealed class FloatConvWeights
 {
     public enum Layout { TapInOut, OutTapIn }
 
+    /// <summary>How <see cref="FloatConv2d.Run"/> computes a conv with these weights.</summary>
+    public enum Algorithm
+    {
+        /// <summary>Winograd F(2x2, 3x3) where it applies (3x3, Avx512F, in channels a
+        /// multiple of 16, out channels a multiple of 64), direct otherwise.</summary>
+        Auto,
+        /// <summary>Always the direct sum (the baseline the Winograd path is measured against).</summary>
+        Direct,
+    }
+
     public int OutChannels { get; }
     public int InChannels { get; }
     public int Kernel { get; }
     public Layout Scheme { get; }
     internal float[] Packed { get; }
+    /// <summary>The Winograd-transformed weights (<see cref="FloatConv2d.WinogradWeights"/>),
+    /// or null where the direct sum runs.</summary>
+    internal float[]? Winograd { get; }
+    public bool UsesWinograd => Winograd is not null;
     public int Length => Packed.Length;
-    public long ResidentBytes => 4L * Packed.Length;
+    public long ResidentBytes => 4L * (Packed.Length + (Winograd?.Length ?? 0));
 
-    public FloatConvWeights(ReadOnlySpan<float> weightsOihw, int outChannels, int inChannels, int kernel)
+    public FloatConvWeights(ReadOnlySpan<float> weightsOihw, int outChannels, int inChannels, int kernel, Algorithm algorithm = Algorithm.Auto)
     {
         if (outChannels <= 0 || inChannels <= 0 || kernel <= 0 || kernel % 2 == 0)
             throw new ArgumentException($"conv weights: bad shape [{outChannels}, {inChannels}, {kernel}, {kernel}]");
@@ -264,5 +283,7 @@ public sealed class FloatConvWeights
                         : (co * taps + t) * inChannels + ci;
                     Packed[dst] = v;
                 }
+        if (algorithm == Algorithm.Auto && FloatConv2d.WinogradSupported(kernel, inChannels, outChannels))
+            Winograd = FloatConv2d.WinogradWeights(weightsOihw, outChannels, inChannels);
     }
 }

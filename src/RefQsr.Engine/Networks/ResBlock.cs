@@ -19,8 +19,9 @@ internal sealed class ResBlock
     public QuantizedConv Conv2 { get; }
     // the FP32 layouts exist only for FP32 models: quantized ones never run them
     FloatConvWeights? float1, float2;
-    public FloatConvWeights Float1 => float1 ??= new FloatConvWeights(Conv1.Master, Conv1.Channels, Conv1.Channels, 3);
-    public FloatConvWeights Float2 => float2 ??= new FloatConvWeights(Conv2.Master, Conv2.Channels, Conv2.Channels, 3);
+    public FloatConvWeights Float1 => float1 ??= new FloatConvWeights(Conv1.Master, Conv1.Channels, Conv1.Channels, 3, FloatConvs);
+    public FloatConvWeights Float2 => float2 ??= new FloatConvWeights(Conv2.Master, Conv2.Channels, Conv2.Channels, 3, FloatConvs);
+    FloatConvWeights.Algorithm FloatConvs { get; init; }
     public long ResidentBytes => Conv1.ResidentBytes + Conv2.ResidentBytes + (float1?.ResidentBytes ?? 0) + (float2?.ResidentBytes ?? 0)
         + 4L * (Bn1.A.Length + Bn1.B.Length + Bn2.A.Length + Bn2.B.Length);
     public Affine Bn1 { get; }
@@ -37,7 +38,7 @@ internal sealed class ResBlock
         Conv1 = c1; Conv2 = c2; Bn1 = bn1; Bn2 = bn2; Slope = slope; Q1 = q1; Q2 = q2;
     }
 
-    public static ResBlock Load(ModelFile f, ModelConfig c, int i)
+    public static ResBlock Load(ModelFile f, ModelConfig c, int i, FloatConvWeights.Algorithm floatConvs)
     {
         string p = $"body.{i}.";
         int ch = c.Channels;
@@ -53,7 +54,7 @@ internal sealed class ResBlock
             : null;
         return new ResBlock(Conv(1), Conv(2), Affine.Load(f, p + "bn1."), Affine.Load(f, p + "bn2."),
             ActivationQuantizer.Finite(f, p + "act.weight"), Q(1), Q(2), ch)
-        { QLow1 = QLow(1), QLow2 = QLow(2) };
+        { QLow1 = QLow(1), QLow2 = QLow(2), FloatConvs = floatConvs };
     }
 
     /// <summary>x ← x + block(x), in place, with the block's own quantizers.</summary>

@@ -23,9 +23,15 @@ public sealed partial class SrResNet
     /// <summary>RefQSR models: the RefER blocks, in the order of refer_blocks; empty otherwise.</summary>
     internal RefErBlock[] RefEr { get; }
 
-    SrResNet(ModelFile f)
+    /// <summary>How the FP32 3x3 convs are computed (<see cref="FloatConvWeights.Algorithm"/>):
+    /// Winograd where the CPU allows by default; <c>Direct</c> sums in the GPU backend's order,
+    /// so that its HR floats are bit-identical to this engine's on AVX-512 CPUs.</summary>
+    public FloatConvWeights.Algorithm FloatConvs { get; }
+
+    SrResNet(ModelFile f, FloatConvWeights.Algorithm floatConvs)
     {
         Config = f.Config;
+        FloatConvs = floatConvs;
         ParameterCount = f.ParameterCount;
         int ch = Config.Channels;
         foreach (var (name, t) in f.Tensors)
@@ -33,13 +39,15 @@ public sealed partial class SrResNet
                 if (!float.IsFinite(v)) throw new WeightsFormatException($"tensor '{name}': holds a non-finite value ({v})");
         head = new FloatConvWeights(f.Floats("head.weight"), ch, 3, 9);
         headSlope = f.Scalar("head_act.weight");
-        Blocks = Enumerable.Range(0, Config.Blocks).Select(i => ResBlock.Load(f, Config, i)).ToArray();
-        bodyEnd = new FloatConvWeights(f.Floats("body_end.conv.weight"), ch, ch, 3);
+        Blocks = Enumerable.Range(0, Config.Blocks).Select(i => ResBlock.Load(f, Config, i, floatConvs)).ToArray();
+        bodyEnd = new FloatConvWeights(f.Floats("body_end.conv.weight"), ch, ch, 3, floatConvs);
         bodyEndBn = Affine.Load(f, "body_end.bn.");
-        up0 = new FloatConvWeights(f.Floats("up.0.conv.weight"), 4 * ch, ch, 3);
-        up1 = new FloatConvWeights(f.Floats("up.1.conv.weight"), 4 * ch, ch, 3);
-        up0Fused = FusedUpsampler(f.Floats("up.0.conv.weight"), ch);
-        up1Fused = FusedUpsampler(f.Floats("up.1.conv.weight"), ch);
+        // the plain upsampler layouts run only where the fused kernel cannot, and that is
+        // never a Winograd CPU: direct, so they hold no second (Winograd) copy
+        up0 = new FloatConvWeights(f.Floats("up.0.conv.weight"), 4 * ch, ch, 3, FloatConvWeights.Algorithm.Direct);
+        up1 = new FloatConvWeights(f.Floats("up.1.conv.weight"), 4 * ch, ch, 3, FloatConvWeights.Algorithm.Direct);
+        up0Fused = FusedUpsampler(f.Floats("up.0.conv.weight"), ch, floatConvs);
+        up1Fused = FusedUpsampler(f.Floats("up.1.conv.weight"), ch, floatConvs);
         up0Slope = f.Scalar("up.0.act.weight");
         up1Slope = f.Scalar("up.1.act.weight");
         tail = new FloatConvWeights(f.Floats("tail.weight"), 3, ch, 9);
@@ -50,9 +58,9 @@ public sealed partial class SrResNet
         QuantizeWeightsOnce();
     }
 
-    static FloatConvWeights? FusedUpsampler(float[] oihw, int ch)
+    static FloatConvWeights? FusedUpsampler(float[] oihw, int ch, FloatConvWeights.Algorithm floatConvs)
     {
-        var w = new FloatConvWeights(PixelShuffle.SubPixelOrder(oihw, 4 * ch, 2), 4 * ch, ch, 3);
+        var w = new FloatConvWeights(PixelShuffle.SubPixelOrder(oihw, 4 * ch, 2), 4 * ch, ch, 3, floatConvs);
         return FloatConv2d.SubPixelSupported(w) ? w : null;
     }
 
@@ -95,14 +103,16 @@ public sealed partial class SrResNet
            + Blocks.Sum(b => b.ResidentBytes) + RefEr.Sum(b => b.Conv1.ResidentBytes + b.Conv2.ResidentBytes)
            + 8L * Config.Channels;
 
-    public static SrResNet Load(ModelFile f)
+    public static SrResNet Load(ModelFile f, FloatConvWeights.Algorithm floatConvs = FloatConvWeights.Algorithm.Auto)
     {
         if (f.Config.Network != NetworkKind.SrResNet)
             throw new ArgumentException($"model is a {f.Config.Describe()}, not an SRResNet");
-        return new SrResNet(f);
+        if (!Enum.IsDefined(floatConvs)) throw new ArgumentOutOfRangeException(nameof(floatConvs), floatConvs, "unknown FP32 conv algorithm");
+        return new SrResNet(f, floatConvs);
     }
 
-    public static SrResNet Load(string path) => Load(ModelFile.Load(path));
+    public static SrResNet Load(string path, FloatConvWeights.Algorithm floatConvs = FloatConvWeights.Algorithm.Auto)
+        => Load(ModelFile.Load(path), floatConvs);
 
     /// <summary>The precision every block runs at for a plain (non-RefQSR) forward.</summary>
     public BlockPrecision DefaultPrecision => Config.IsQuantized

@@ -253,7 +253,8 @@ public sealed class GpuKernelTests
             var input = Enumerable.Range(0, h * w * cin).Select(_ => (float)(rng.NextDouble() * 255)).ToArray();
             var second = Enumerable.Range(0, h * w * cin).Select(_ => (float)(rng.NextDouble() * 255)).ToArray();
             var weights = Enumerable.Range(0, cout * cin * kernel * kernel).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.05f).ToArray();
-            var packed = new FloatConvWeights(weights, cout, cin, kernel);
+            // direct: the device's summation order (the CPU's Winograd path rounds differently)
+            var packed = new FloatConvWeights(weights, cout, cin, kernel, FloatConvWeights.Algorithm.Direct);
             var cpu = new float[h * w * cout];
             FloatConv2d.Run(input, packed, cpu, h, w, 1);
             using var dIn = a.Allocate1D(input);

@@ -2,6 +2,7 @@ using System.Runtime.Intrinsics.X86;
 using RefQsr.Engine.Gpu;
 using RefQsr.Engine.Networks;
 using RefQsr.Engine.Weights;
+using RefQsr.Kernels;
 
 namespace RefQsr.Engine.Tests.Gpu;
 
@@ -13,6 +14,9 @@ namespace RefQsr.Engine.Tests.Gpu;
 public sealed class GpuNetworkTests
 {
     static bool CpuFmaOrder => Avx512F.IsSupported && Fma.IsSupported;
+    /// <summary>The CPU model sums its FP32 convs directly, in the device's order (the default
+    /// Winograd path rounds differently; NetworkFloatConvTests checks it against this one).</summary>
+    const FloatConvWeights.Algorithm GpuOrder = FloatConvWeights.Algorithm.Direct;
 
     public static TheoryData<string, string> Cases()
     {
@@ -36,7 +40,7 @@ public sealed class GpuNetworkTests
     [MemberData(nameof(Cases))]
     public void ForwardMatchesTheCpuEngine(string accelerator, string model)
     {
-        var net = SrResNet.Load(TestModels.File(Config(model), seed: 7));
+        var net = SrResNet.Load(TestModels.File(Config(model), seed: 7), GpuOrder);
         const int h = 6, w = 8;
         var lr = TestModels.Image(h, w);
         var cpuTrace = new ForwardTrace();
@@ -74,7 +78,7 @@ public sealed class GpuNetworkTests
     [MemberData(nameof(BatchCases))]
     public void BatchedForwardGivesEachImageItsOwnOutput(string accelerator, string model)
     {
-        var net = SrResNet.Load(TestModels.File(Config(model), seed: 7));
+        var net = SrResNet.Load(TestModels.File(Config(model), seed: 7), GpuOrder);
         const int h = 6, w = 8, n = 3;
         var images = Enumerable.Range(0, n).Select(i => TestModels.Image(h, w, seed: 20 + i)).ToArray();
         using var gpuNet = new GpuSrResNet(net, Accelerators.Get(accelerator));
@@ -94,7 +98,7 @@ public sealed class GpuNetworkTests
     [Fact]
     public void BadBatchesAreRefusedWithClearErrors()
     {
-        var net = SrResNet.Load(TestModels.File(Config("pams4-16ch")));
+        var net = SrResNet.Load(TestModels.File(Config("pams4-16ch")), GpuOrder);
         using var gpuNet = new GpuSrResNet(net, Accelerators.Get(Accelerators.Cpu));
         var lr = TestModels.Image(6, 8);
         Assert.Contains("expected 2 x 6x8x3", Assert.Throws<ArgumentException>(() => gpuNet.ForwardBatch(lr, 2, 6, 8)).Message);
@@ -105,7 +109,7 @@ public sealed class GpuNetworkTests
     [Fact]
     public void ChannelsNotAMultipleOf4AreRefusedWithAClearError()
     {
-        var net = SrResNet.Load(TestModels.File(TestModels.Config(QuantizerKind.Pams, 4, 1) with { Channels = 6 }));
+        var net = SrResNet.Load(TestModels.File(TestModels.Config(QuantizerKind.Pams, 4, 1) with { Channels = 6 }), GpuOrder);
         var e = Assert.Throws<NotSupportedException>(() => new GpuSrResNet(net, Accelerators.Get(Accelerators.Cpu)));
         Assert.Contains("multiple of 4", e.Message);
     }

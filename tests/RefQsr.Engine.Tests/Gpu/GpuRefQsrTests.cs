@@ -37,7 +37,7 @@ public sealed class GpuRefQsrTests
         "ddtb-8-4-gated" => TestModels.RefQsrConfig(QuantizerKind.Ddtb, 8, 4, gated: [0, 3]) with { Channels = 16 },
         "pams-4-3" => TestModels.RefQsrConfig(QuantizerKind.Pams, 4, 3) with { Channels = 16 },
         _ => throw new ArgumentException(model),
-    }, seed: 5));
+    }, seed: 5), FloatConvWeights.Algorithm.Direct);   // FP32 convs summed in the device's order
 
     static void AssertHrMatches(float[] cpu, float[] gpu, string what)
     {

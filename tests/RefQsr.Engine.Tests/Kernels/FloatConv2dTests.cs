@@ -52,6 +52,48 @@ public class FloatConv2dTests
         }
     }
 
+    // The Winograd F(2x2, 3x3) path against the scalar truth: odd sizes (tiles hanging over
+    // the image), rows of more than one 32-tile chunk, tile counts not a multiple of four,
+    // 16- and 64-channel inputs, one to four 64-channel output blocks.
+    [Theory]
+    [InlineData(1, 1, 16, 64)]
+    [InlineData(1, 7, 64, 64)]
+    [InlineData(6, 1, 64, 64)]
+    [InlineData(5, 9, 16, 128)]
+    [InlineData(8, 71, 64, 64)]
+    [InlineData(3, 4, 64, 256)]
+    public void WinogradMatchesReference(int h, int w, int cin, int cout)
+    {
+        var s = new ConvShape(h, w, cin, cout, 3);
+        var input = Random(s.InputLength, 5, 100f);
+        var weights = Random(s.WeightLength, 6, 0.05f);
+        var expected = new float[s.OutputLength];
+        FloatConv2d.Reference(input, weights, expected, s);
+        var wt = new FloatConvWeights(weights, cout, cin, 3);
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, wt.UsesWinograd);
+        var one = new float[s.OutputLength];
+        FloatConv2d.Run(input, wt, one, h, w, 1);
+        for (int i = 0; i < expected.Length; i++)
+            // the transforms add and subtract up to 4x4 inputs and weights before the products:
+            // a few more roundings than the direct sum, still far below 1e-4 of the operands
+            Assert.True(Math.Abs(expected[i] - one[i]) <= 1e-4f * (1 + Math.Abs(expected[i])), $"{h}x{w} {cin}->{cout} at {i}: {expected[i]} vs {one[i]}");
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var many = new float[s.OutputLength];
+            FloatConv2d.Run(input, wt, many, h, w, threads);
+            Assert.Equal(one, many);
+        }
+    }
+
+    [Fact]
+    public void DirectAlgorithmIsNeverWinograd()
+    {
+        var wt = new FloatConvWeights(Random(64 * 64 * 9, 7), 64, 64, 3, FloatConvWeights.Algorithm.Direct);
+        Assert.False(wt.UsesWinograd);
+        Assert.False(new FloatConvWeights(Random(64 * 3 * 81, 8), 64, 3, 9).UsesWinograd);   // 9x9 head
+        Assert.False(new FloatConvWeights(Random(32 * 64 * 9, 9), 32, 64, 3).UsesWinograd);  // 32 out channels
+    }
+
     [Fact]
     public void RejectsShortBuffers()
     {
