@@ -70,6 +70,7 @@ internal static class CompareCommand
         var codes8 = Enumerable.Range(0, H * W * C).Select(_ => (byte)r.Next(256)).ToArray();
         var input = codes8.Select(c => (c - 128) * 0.02f).ToArray();
         var fw = new FloatConvWeights(wf, C, C, 3);
+        var fwDirect = new FloatConvWeights(wf, C, C, 3, FloatConvWeights.Algorithm.Direct);
         var outF = new float[H * W * C];
         var nextCodes = new byte[H * W * C];
 
@@ -85,7 +86,10 @@ internal static class CompareCommand
             double ortF = Timing.MedianMs(() => { using var o = fp.Run(inF); }, minRuns, budget);
             double ortQ = Timing.MedianMs(() => { using var o = ql.Run(inU8); }, minRuns, budget);
             double oursF = Timing.MedianMs(() => FloatConv2d.Run(input, fw, outF, H, W, t), minRuns, budget);
-            yield return new Row("conv3x3 64->64 96x96 FP32 vs ORT Conv", t, oursF, ortF, ConvMacs / oursF / 1e6, "");
+            double oursD = Timing.MedianMs(() => FloatConv2d.Run(input, fwDirect, outF, H, W, t), minRuns, budget);
+            string fpNote = fw.UsesWinograd ? "Winograd F(4x4,3x3); GMAC/s counts direct MACs" : "direct (no AVX-512: no Winograd)";
+            yield return new Row("conv3x3 64->64 96x96 FP32 vs ORT Conv", t, oursF, ortF, ConvMacs / oursF / 1e6, fpNote);
+            yield return new Row("conv3x3 64->64 96x96 FP32 direct vs ORT Conv", t, oursD, ortF, ConvMacs / oursD / 1e6, "the direct sum the Winograd path replaced");
             // same-width rows, plus the 4-bit activations with 6-bit weights of RefQSR's query path;
             // like QLinearConv (u8 in, requantized u8 out) each takes codes and writes the next
             // layer's codes (the epilogue's CodesOnly mode, as a ResBlock's conv1 runs)

@@ -7,26 +7,31 @@ namespace RefQsr.Kernels;
 
 public static partial class FloatConv2d
 {
-    /// <summary>Tiles (2x2 output pixels each) along a row that one pass transforms and
-    /// multiplies together: their transformed inputs (16 x 32 x C floats) and products
-    /// (16 x 32 x 64) stay in L2, and each 64-channel weight slice loaded into L1 serves 32 tiles.</summary>
-    const int WinogradChunkTiles = 32;
+    /// <summary>Output pixels per tile side (F(4x4, 3x3)), input pixels per tile side, and the
+    /// 6x6 = 36 positions at which the transformed tiles are multiplied.</summary>
+    const int WinoOut = 4, WinoIn = 6, WinoPositions = 36;
 
-    /// <summary>Winograd F(2x2, 3x3) (Lavin and Gray, 2016) for 3x3 convolutions with many
-    /// channels: each 4x4 input tile is transformed (Bᵀ d B), multiplied channel by channel
+    /// <summary>Tiles along a row that one pass transforms and multiplies together: their
+    /// transformed inputs (36 x 16 x C floats) and products (36 x 16 x 64) stay in L2, and
+    /// each weight slice loaded into L1 serves all 16.</summary>
+    const int WinogradChunkTiles = 16;
+
+    /// <summary>Winograd F(4x4, 3x3) (Lavin and Gray, 2016) for 3x3 convolutions with many
+    /// channels: each 6x6 input tile is transformed (Bᵀ d B), multiplied channel by channel
     /// with the transformed weights (G g Gᵀ, made once by <see cref="FloatConvWeights"/>) as
-    /// 16 small GEMMs, and transformed back (Aᵀ m A) to 2x2 outputs: 16 multiplies per
-    /// output pair of channels and 4 pixels instead of 36, at the cost of a few additions.
-    /// The direct kernel is already at this CPU's FMA peak, so fewer multiplies is the only
-    /// way left to make these convs faster. Results differ from the direct sum by float
-    /// rounding only (a few ulps of the operands' magnitude) and are identical for any
-    /// thread count: every tile is computed the same way whichever thread takes it.</summary>
+    /// 36 small GEMMs, and transformed back (Aᵀ m A) to 4x4 outputs: 36 multiplies per
+    /// pair of channels and 16 pixels instead of 144, at the cost of additions in the
+    /// transforms. The direct kernel is already at this CPU's FMA peak, so fewer multiplies
+    /// is the only way left to make these convs faster. Results differ from the direct sum by
+    /// float rounding only (the transforms scale by up to 5 and 1/24, so a few more ulps of the
+    /// operands' magnitude than the direct sum) and are identical for any thread count: every
+    /// tile is computed the same way whichever thread takes it.</summary>
     static void WinogradConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads, SubPixelStore sub)
     {
-        int cin = w.InChannels, tilesY = (height + 1) / 2, tilesX = (width + 1) / 2;
-        // zero ring of one pixel, plus one more row/column when the size is odd, so that
-        // every 4x4 tile reads inside the buffer
-        int ph = 2 * tilesY + 2, pw = 2 * tilesX + 2;
+        int cin = w.InChannels, tilesY = (height + WinoOut - 1) / WinoOut, tilesX = (width + WinoOut - 1) / WinoOut;
+        // zero ring of one pixel, plus up to three more rows/columns where the size is not a
+        // multiple of 4, so that every 6x6 tile reads inside the buffer
+        int ph = WinoOut * tilesY + 2, pw = WinoOut * tilesX + 2;
         float[] padded = ArrayPool<float>.Shared.Rent(checked(ph * pw * cin));
         try
         {
@@ -47,10 +52,14 @@ public static partial class FloatConv2d
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void WinogradTileRows(float[] padded, int pw, FloatConvWeights w, float[] output, int height, int width, int ty0, int ty1, SubPixelStore sub)
     {
-        const int T = WinogradChunkTiles;
-        int cin = w.InChannels, cout = w.OutChannels, tilesX = (width + 1) / 2;
-        float[] vBuf = ArrayPool<float>.Shared.Rent(16 * T * cin);
-        float[] mBuf = ArrayPool<float>.Shared.Rent(16 * T * 64);
+        const int T = WinogradChunkTiles, P = WinoPositions;
+        int cin = w.InChannels, cout = w.OutChannels, tilesX = (width + WinoOut - 1) / WinoOut;
+        // one position's block of V or M is 4 KB; a cache line more between positions keeps
+        // the 36 loads of one tile's transform from landing in the same L1 set
+        int vStride = T * cin + 16, mStride = T * 64 + 16;
+        float[] vBuf = ArrayPool<float>.Shared.Rent(P * vStride);
+        float[] mBuf = ArrayPool<float>.Shared.Rent(P * mStride);
+        var tmp = stackalloc Vector512<float>[WinoPositions];
         try
         {
             fixed (float* pin = padded, pu = w.Winograd, pv = vBuf, pm = mBuf, pout = output)
@@ -59,18 +68,18 @@ public static partial class FloatConv2d
                     {
                         int nt = Math.Min(T, tilesX - tx0), ntUp = (nt + 3) & ~3;
                         for (int t = 0; t < nt; t++)
-                            InputTile(pin + ((2 * ty) * pw + 2 * (tx0 + t)) * cin, pw * cin, cin, pv + t * cin, T * cin);
+                            InputTile(pin + (WinoOut * ty * pw + WinoOut * (tx0 + t)) * cin, pw * cin, cin, pv + t * cin, vStride, tmp);
                         for (int t = nt; t < ntUp; t++)   // the GEMM runs four tiles at a time; these are never stored
-                            for (int p = 0; p < 16; p++) new Span<float>(pv + (p * T + t) * cin, cin).Clear();
+                            for (int p = 0; p < P; p++) new Span<float>(pv + p * vStride + t * cin, cin).Clear();
                         for (int cb = 0; cb < cout; cb += 64)
                         {
-                            for (int p = 0; p < 16; p++)
+                            for (int p = 0; p < P; p++)
                             {
-                                float* u = pu + p * cin * cout + cb, v = pv + p * T * cin, m = pm + p * T * 64;
+                                float* u = pu + p * cin * cout + cb, v = pv + p * vStride, m = pm + p * mStride;
                                 for (int t = 0; t < ntUp; t += 4) Gemm4x64(v + t * cin, u, cin, cout, m + t * 64);
                             }
                             for (int t = 0; t < nt; t++)
-                                OutputTile(pm + t * 64, T * 64, pout, 2 * ty, 2 * (tx0 + t), height, width, cb, cout, sub);
+                                OutputTile(pm + t * 64, mStride, pout, WinoOut * ty, WinoOut * (tx0 + t), height, width, cb, cout, sub, tmp);
                         }
                     }
         }
@@ -81,65 +90,97 @@ public static partial class FloatConv2d
         }
     }
 
-    /// <summary>V = Bᵀ d B of one 4x4 input tile, 16 channels at a time; V[p] goes to
-    /// <paramref name="v"/> + p·<paramref name="pStride"/>.</summary>
+    /// <summary>V = Bᵀ d B of one 6x6 input tile, 16 channels at a time; V[p] goes to
+    /// <paramref name="v"/> + p·<paramref name="pStride"/>. Columns first into
+    /// <paramref name="tmp"/> (36 vectors do not fit in registers), then rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void InputTile(float* d, int rowStride, int cin, float* v, int pStride)
+    static unsafe void InputTile(float* d, int rowStride, int cin, float* v, int pStride, Vector512<float>* tmp)
     {
         for (int c = 0; c < cin; c += 16)
         {
-            float* r0 = d + c, r1 = r0 + rowStride, r2 = r1 + rowStride, r3 = r2 + rowStride;
-            var d00 = Vector512.Load(r0); var d01 = Vector512.Load(r0 + cin); var d02 = Vector512.Load(r0 + 2 * cin); var d03 = Vector512.Load(r0 + 3 * cin);
-            var d10 = Vector512.Load(r1); var d11 = Vector512.Load(r1 + cin); var d12 = Vector512.Load(r1 + 2 * cin); var d13 = Vector512.Load(r1 + 3 * cin);
-            var d20 = Vector512.Load(r2); var d21 = Vector512.Load(r2 + cin); var d22 = Vector512.Load(r2 + 2 * cin); var d23 = Vector512.Load(r2 + 3 * cin);
-            var d30 = Vector512.Load(r3); var d31 = Vector512.Load(r3 + cin); var d32 = Vector512.Load(r3 + 2 * cin); var d33 = Vector512.Load(r3 + 3 * cin);
-            // Bᵀ d combines rows (0-2, 1+2, 2-1, 1-3); InputRow applies the same to the columns
-            float* o = v + c;
-            InputRow(o, pStride, d00 - d20, d01 - d21, d02 - d22, d03 - d23);
-            InputRow(o + 4 * pStride, pStride, d10 + d20, d11 + d21, d12 + d22, d13 + d23);
-            InputRow(o + 8 * pStride, pStride, d20 - d10, d21 - d11, d22 - d12, d23 - d13);
-            InputRow(o + 12 * pStride, pStride, d10 - d30, d11 - d31, d12 - d32, d13 - d33);
+            for (int j = 0; j < WinoIn; j++)
+            {
+                float* col = d + j * cin + c;
+                InputTransform(Vector512.Load(col), Vector512.Load(col + rowStride), Vector512.Load(col + 2 * rowStride),
+                    Vector512.Load(col + 3 * rowStride), Vector512.Load(col + 4 * rowStride), Vector512.Load(col + 5 * rowStride),
+                    out tmp[j], out tmp[6 + j], out tmp[12 + j], out tmp[18 + j], out tmp[24 + j], out tmp[30 + j]);
+            }
+            for (int i = 0; i < WinoIn; i++)
+            {
+                var r = tmp + 6 * i;
+                InputTransform(r[0], r[1], r[2], r[3], r[4], r[5], out var t0, out var t1, out var t2, out var t3, out var t4, out var t5);
+                float* o = v + 6 * i * pStride + c;
+                t0.Store(o); t1.Store(o + pStride); t2.Store(o + 2 * pStride);
+                t3.Store(o + 3 * pStride); t4.Store(o + 4 * pStride); t5.Store(o + 5 * pStride);
+            }
         }
     }
 
+    /// <summary>Bᵀ applied to six values: rows (4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0),
+    /// (0, 4, -4, -1, 1, 0), (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1, 0), (0, 4, 0, -5, 0, 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void InputRow(float* o, int pStride, Vector512<float> t0, Vector512<float> t1, Vector512<float> t2, Vector512<float> t3)
+    static void InputTransform(Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3, Vector512<float> d4, Vector512<float> d5,
+        out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3, out Vector512<float> t4, out Vector512<float> t5)
     {
-        (t0 - t2).Store(o); (t1 + t2).Store(o + pStride);
-        (t2 - t1).Store(o + 2 * pStride); (t1 - t3).Store(o + 3 * pStride);
+        var four = Vector512.Create(4f);
+        var a = Avx512F.FusedMultiplyAddNegated(four, d2, d4);   // d4 - 4 d2
+        var b = Avx512F.FusedMultiplyAddNegated(four, d1, d3);   // d3 - 4 d1
+        var c = d4 - d2;
+        var e = (d3 - d1) + (d3 - d1);                           // 2 (d3 - d1)
+        var five = Vector512.Create(5f);
+        t0 = Avx512F.FusedMultiplyAdd(four, d0, Avx512F.FusedMultiplyAddNegated(five, d2, d4));
+        t1 = a + b;
+        t2 = a - b;
+        t3 = c + e;
+        t4 = c - e;
+        t5 = Avx512F.FusedMultiplyAdd(four, d1, Avx512F.FusedMultiplyAddNegated(five, d3, d5));
     }
 
-    /// <summary>Aᵀ m A of one tile for 64 output channels, stored as up to 2x2 pixels (the
-    /// last row or column of tiles can hang over an odd-sized image).</summary>
+    /// <summary>Aᵀ m A of one tile for 64 output channels, stored as up to 4x4 pixels (the
+    /// last row or column of tiles can hang over the image).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void OutputTile(float* m, int pStride, float* output, int y, int x, int height, int width, int cb, int cout, SubPixelStore sub)
+    static unsafe void OutputTile(float* m, int pStride, float* output, int y, int x, int height, int width, int cb, int cout, SubPixelStore sub, Vector512<float>* tmp)
     {
-        bool right = x + 1 < width, below = y + 1 < height;
+        int rows = Math.Min(WinoOut, height - y), cols = Math.Min(WinoOut, width - x);
         for (int c = 0; c < 64; c += 16)
         {
             float* q = m + c;
-            // Aᵀ m: row 0 = m0 + m1 + m2, row 1 = m1 - m2 - m3 (rows of the 4x4 tile)
-            Vector512<float> s00, s01, s02, s03, s10, s11, s12, s13;
+            // Aᵀ along the columns: tmp[6 i + j] for output row i, tile column j
+            for (int j = 0; j < WinoIn; j++)
             {
-                var a0 = Vector512.Load(q); var a1 = Vector512.Load(q + pStride); var a2 = Vector512.Load(q + 2 * pStride); var a3 = Vector512.Load(q + 3 * pStride);
-                var b0 = Vector512.Load(q + 4 * pStride); var b1 = Vector512.Load(q + 5 * pStride); var b2 = Vector512.Load(q + 6 * pStride); var b3 = Vector512.Load(q + 7 * pStride);
-                var c0 = Vector512.Load(q + 8 * pStride); var c1 = Vector512.Load(q + 9 * pStride); var c2 = Vector512.Load(q + 10 * pStride); var c3 = Vector512.Load(q + 11 * pStride);
-                var e0 = Vector512.Load(q + 12 * pStride); var e1 = Vector512.Load(q + 13 * pStride); var e2 = Vector512.Load(q + 14 * pStride); var e3 = Vector512.Load(q + 15 * pStride);
-                s00 = a0 + b0 + c0; s01 = a1 + b1 + c1; s02 = a2 + b2 + c2; s03 = a3 + b3 + c3;
-                s10 = b0 - c0 - e0; s11 = b1 - c1 - e1; s12 = b2 - c2 - e2; s13 = b3 - c3 - e3;
+                float* col = q + j * pStride;
+                OutputTransform(Vector512.Load(col), Vector512.Load(col + 6 * pStride), Vector512.Load(col + 12 * pStride),
+                    Vector512.Load(col + 18 * pStride), Vector512.Load(col + 24 * pStride), Vector512.Load(col + 30 * pStride),
+                    out tmp[j], out tmp[6 + j], out tmp[12 + j], out tmp[18 + j]);
             }
-            // ... then A along the columns
-            sub.StoreOne(output + sub.Offset(y, x, cb + c, width, cout), s00 + s01 + s02);
-            if (right) sub.StoreOne(output + sub.Offset(y, x + 1, cb + c, width, cout), s01 - s02 - s03);
-            if (below)
+            for (int i = 0; i < rows; i++)
             {
-                sub.StoreOne(output + sub.Offset(y + 1, x, cb + c, width, cout), s10 + s11 + s12);
-                if (right) sub.StoreOne(output + sub.Offset(y + 1, x + 1, cb + c, width, cout), s11 - s12 - s13);
+                var r = tmp + 6 * i;
+                OutputTransform(r[0], r[1], r[2], r[3], r[4], r[5], out var y0, out var y1, out var y2, out var y3);
+                float* o = output + sub.Offset(y + i, x, cb + c, width, cout);
+                int stride = sub.PixelStride(cout);
+                sub.StoreOne(o, y0);
+                if (cols > 1) sub.StoreOne(o + stride, y1);
+                if (cols > 2) sub.StoreOne(o + 2 * stride, y2);
+                if (cols > 3) sub.StoreOne(o + 3 * stride, y3);
             }
         }
     }
 
-    /// <summary>Four tiles' products at one of the 16 tile positions for 64 output channels:
+    /// <summary>Aᵀ applied to six values: rows (1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0),
+    /// (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void OutputTransform(Vector512<float> m0, Vector512<float> m1, Vector512<float> m2, Vector512<float> m3, Vector512<float> m4, Vector512<float> m5,
+        out Vector512<float> y0, out Vector512<float> y1, out Vector512<float> y2, out Vector512<float> y3)
+    {
+        var p = m1 + m2; var q = m1 - m2; var r = m3 + m4; var s = m3 - m4;
+        y0 = m0 + p + r;
+        y1 = Avx512F.FusedMultiplyAdd(Vector512.Create(2f), s, q);
+        y2 = Avx512F.FusedMultiplyAdd(Vector512.Create(4f), r, p);
+        y3 = Avx512F.FusedMultiplyAdd(Vector512.Create(8f), s, q) + m5;
+    }
+
+    /// <summary>Four tiles' products at one of the 36 tile positions for 64 output channels:
     /// m[t][co] = Σ_ci v[t][ci]·u[ci][co]. 16 accumulators; each weight load feeds four FMAs
     /// and each broadcast four, as in the direct kernel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -172,30 +213,27 @@ public static partial class FloatConv2d
         d0.Store(m + 192); d1.Store(m + 208); d2.Store(m + 224); d3.Store(m + 240);
     }
 
-    /// <summary>U = G g Gᵀ for every (in, out) channel pair, laid out [position 0..15][in][out]
-    /// so that <see cref="Gemm4x64"/> reads 64 output channels with four loads. Computed in
-    /// double and rounded once.</summary>
+    /// <summary>U = G g Gᵀ for every (in, out) channel pair, laid out [position 0..35][in][out]
+    /// so that <see cref="Gemm4x64"/> reads 64 output channels with four loads. G's rows:
+    /// (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6),
+    /// (0, 0, 1). Computed in double and rounded once.</summary>
     internal static float[] WinogradWeights(ReadOnlySpan<float> weightsOihw, int cout, int cin)
     {
-        var u = new float[16 * cin * cout];
-        Span<double> gg = stackalloc double[12];
+        ReadOnlySpan<double> g6 = [1 / 4.0, 0, 0, -1 / 6.0, -1 / 6.0, -1 / 6.0, -1 / 6.0, 1 / 6.0, -1 / 6.0,
+                                   1 / 24.0, 1 / 12.0, 1 / 6.0, 1 / 24.0, -1 / 12.0, 1 / 6.0, 0, 0, 1];
+        var u = new float[WinoPositions * cin * cout];
+        Span<double> gg = stackalloc double[WinoIn * 3];
         for (int co = 0; co < cout; co++)
             for (int ci = 0; ci < cin; ci++)
             {
                 var g = weightsOihw.Slice((co * cin + ci) * 9, 9);
-                // G g: 4x3; G rows: (1,0,0), (½,½,½), (½,-½,½), (0,0,1)
-                for (int c = 0; c < 3; c++)
-                {
-                    double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
-                    gg[c] = g0; gg[3 + c] = 0.5 * (g0 + g1 + g2); gg[6 + c] = 0.5 * (g0 - g1 + g2); gg[9 + c] = g2;
-                }
-                // (G g) Gᵀ: 4x4
-                for (int i = 0; i < 4; i++)
-                {
-                    double h0 = gg[3 * i], h1 = gg[3 * i + 1], h2 = gg[3 * i + 2];
-                    Span<double> row = [h0, 0.5 * (h0 + h1 + h2), 0.5 * (h0 - h1 + h2), h2];
-                    for (int j = 0; j < 4; j++) u[((4 * i + j) * cin + ci) * cout + co] = (float)row[j];
-                }
+                for (int i = 0; i < WinoIn; i++)   // G g: 6x3
+                    for (int c = 0; c < 3; c++)
+                        gg[3 * i + c] = g6[3 * i] * g[c] + g6[3 * i + 1] * g[3 + c] + g6[3 * i + 2] * g[6 + c];
+                for (int i = 0; i < WinoIn; i++)   // (G g) Gᵀ: 6x6
+                    for (int j = 0; j < WinoIn; j++)
+                        u[((WinoIn * i + j) * cin + ci) * cout + co] =
+                            (float)(gg[3 * i] * g6[3 * j] + gg[3 * i + 1] * g6[3 * j + 1] + gg[3 * i + 2] * g6[3 * j + 2]);
             }
         return u;
     }
