@@ -32,18 +32,9 @@ public static partial class FloatConv2d
         // zero ring of one pixel, plus up to three more rows/columns where the size is not a
         // multiple of 4, so that every 6x6 tile reads inside the buffer
         int ph = WinoOut * tilesY + 2, pw = WinoOut * tilesX + 2;
-        float[] padded = ArrayPool<float>.Shared.Rent(checked(ph * pw * cin));
+        float[] padded = Padding.RentTiled(input, height, width, cin, ph, pw);
         try
         {
-            var span = padded.AsSpan(0, ph * pw * cin);
-            span[..((pw + 1) * cin)].Clear();
-            for (int y = 0; y < height; y++)
-            {
-                input.Slice(y * width * cin, width * cin).CopyTo(span.Slice(((y + 1) * pw + 1) * cin));
-                int after = ((y + 1) * pw + 1 + width) * cin;
-                span.Slice(after, ((y + 2) * pw + 1) * cin - after).Clear();   // right ring, next row's left pixel
-            }
-            span[(((height + 1) * pw + 1) * cin)..].Clear();
             RowParallel.For(tilesY, threads, (t0, t1) => WinogradTileRows(padded, pw, w, output, height, width, t0, t1, sub));
         }
         finally { ArrayPool<float>.Shared.Return(padded); }

@@ -31,4 +31,25 @@ internal static class Padding
             input.Slice(y * w * c, w * c).CopyTo(span.Slice(((y + pad) * pw + pad) * c, w * c));
         return p;
     }
+
+    /// <summary>The input at (1, 1) of a zero <paramref name="paddedH"/> x
+    /// <paramref name="paddedW"/> x c image, in a pooled array: the one-pixel ring of a "same"
+    /// 3x3 conv plus whatever more rows and columns a tiled kernel reads past the bottom and
+    /// right edges (Winograd tiles hanging over the image). Only the zero parts are cleared.</summary>
+    public static T[] RentTiled<T>(ReadOnlySpan<T> input, int h, int w, int c, int paddedH, int paddedW)
+    {
+        if (paddedH < h + 2 || paddedW < w + 2) throw new ArgumentException($"padded size {paddedH}x{paddedW} is smaller than {h}x{w} with a ring");
+        int pw = paddedW, len = checked(paddedH * pw * c);
+        var p = ArrayPool<T>.Shared.Rent(len);
+        var span = p.AsSpan(0, len);
+        span[..((pw + 1) * c)].Clear();
+        for (int y = 0; y < h; y++)
+        {
+            input.Slice(y * w * c, w * c).CopyTo(span.Slice(((y + 1) * pw + 1) * c));
+            int after = ((y + 1) * pw + 1 + w) * c;
+            span.Slice(after, ((y + 2) * pw + 1) * c - after).Clear();   // right columns, next row's left pixel
+        }
+        span[(((h + 1) * pw + 1) * c)..].Clear();
+        return p;
+    }
 }

@@ -45,20 +45,23 @@ public static partial class QuantConv3x3
             QuantConvEpilogue.Dequantize(codes, acc, w, height, width, za, zw, scale, output, ops, threads);
             return;
         }
-        using var plan = QuantConvEpilogue.Plan.Create(codes, rowLength, output.Length, w, height, width, za, zw, scale, ops, accRows: 1);
+        // Winograd computes two rows per tile: hand the epilogue row pairs
+        int step = path == QuantConvPath.Avx512Winograd ? 2 : 1;
+        using var plan = QuantConvEpilogue.Plan.Create(codes, rowLength * step, output.Length, w, height, width, za, zw, scale, ops, accRows: step);
         using var conv = new PreparedConv(codes, w, height, width, path, maxCode, threads);
-        RowParallel.For(height, threads, (r0, r1) =>
+        RowParallel.For((height + step - 1) / step, threads, (s0, s1) =>
         {
-            int[] row = ArrayPool<int>.Shared.Rent(rowLength);
+            int[] rows = ArrayPool<int>.Shared.Rent(rowLength * step);
             try
             {
-                for (int y = r0; y < r1; y++)
+                for (int y = s0 * step; y < Math.Min(height, s1 * step); y += step)
                 {
-                    conv.Rows(row, y, y, y + 1);
-                    plan.Rows(row, y, output, y, y + 1);
+                    int y1 = Math.Min(height, y + step);
+                    conv.Rows(rows, y, y, y1);
+                    plan.Rows(rows, y, output, y, y1);
                 }
             }
-            finally { ArrayPool<int>.Shared.Return(row); }
+            finally { ArrayPool<int>.Shared.Return(rows); }
         });
     }
 }

@@ -16,4 +16,8 @@ public enum QuantConvPath
     /// stay exact for the codes' magnitudes (<see cref="QuantConv3x3.Int16Steps(int, int)"/>),
     /// then widened: 64 MACs per multiply; low bit-widths only.</summary>
     Avx512Int16,
+    /// <summary>Exact integer Winograd F(2x2, 3x3): int16 transformed tiles, vpmaddwd at 16
+    /// positions per 2x2 outputs instead of 36 taps (<see cref="QuantConv3x3"/>'s
+    /// IntWinogradExact gives the bounds that keep it exact).</summary>
+    Avx512Winograd,
 }

@@ -28,6 +28,7 @@ public class QuantConv3x3Tests
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2;
         if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) yield return QuantConvPath.AvxVnni;
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Pairs;
+        if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Winograd;
     }
 
     /// <summary>The int16 path runs only where its step bound allows (tested separately).</summary>
@@ -59,6 +60,50 @@ public class QuantConv3x3Tests
             QuantConv3x3.Run(codes, qw, auto, h, w, 1);
             Assert.Equal(expected, auto);
         }
+    }
+
+    // Integer Winograd at the edges of its bounds: every code 255 against ±128 / 127 weights
+    // arranged so that the transformed weights reach ±1152 and the outputs their extremes,
+    // on odd sizes (tiles hanging over the image) with 1 to 3 threads (row splits inside a tile)
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(5, 7)]
+    [InlineData(8, 33)]
+    public void IntegerWinogradIsExactAtItsBounds(int h, int w)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
+        var s = new ConvShape(h, w, 64, 64, 3);
+        foreach (var pattern in new Func<int, int, int, sbyte>[] { (co, ci, t) => -128, (co, ci, t) => 127, (co, ci, t) => (sbyte)(t % 2 == 0 ? -128 : 127), (co, ci, t) => (sbyte)((co + ci + t) % 3 == 0 ? 127 : -128) })
+        {
+            var weights = new sbyte[64 * 64 * 9];
+            for (int co = 0; co < 64; co++) for (int ci = 0; ci < 64; ci++) for (int t = 0; t < 9; t++) weights[(co * 64 + ci) * 9 + t] = pattern(co, ci, t);
+            var r = new Random(h + w);
+            foreach (var codes in new[] { Enumerable.Repeat((byte)255, s.InputLength).ToArray(), Enumerable.Range(0, s.InputLength).Select(_ => (byte)(r.Next(2) * 255)).ToArray() })
+            {
+                var expected = new int[s.OutputLength];
+                QuantConv3x3.Reference(codes, weights, expected, s);
+                var qw = new QuantConvWeights(weights, 64, 64);
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    var actual = new int[s.OutputLength];
+                    QuantConv3x3.Run(codes, qw, actual, h, w, threads, QuantConvPath.Avx512Winograd);
+                    Assert.True(expected.SequenceEqual(actual), $"{h}x{w}, {threads} threads differs");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void IntegerWinogradBoundIsDerivedFromTheBitWidths()
+    {
+        // 9·cin·(4·255)·(9·128) ≤ int.MaxValue up to 203 input channels at 8-bit weights
+        Assert.True(QuantConv3x3.IntWinogradExact(203, 128));
+        Assert.False(QuantConv3x3.IntWinogradExact(204, 128));
+        Assert.True(QuantConv3x3.IntWinogradExact(800, 32));
+        Assert.False(QuantConv3x3.IntWinogradExact(64, 4000));   // transformed weights past int16
+        // 8-bit models take it where the int16 path cannot sum exactly
+        if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            Assert.Equal(QuantConvPath.Avx512Winograd, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray(), 64, 64, 8), 255));
     }
 
     [Fact]
