@@ -33,10 +33,13 @@ internal sealed class RefErBlock
 
     /// <summary>fq ← RefER(fq, fr), in place. <paramref name="fr"/> may have another size
     /// than <paramref name="fq"/> (stretched border patches).</summary>
-    public void Forward(float[] fq, int hq, int wq, float[] fr, int hr, int wr, int bHigh, int bLow, int threads, ForwardTrace? trace)
+    public void Forward(float[] fq, int hq, int wq, float[] fr, int hr, int wr, int bHigh, int bLow, int threads, ForwardTrace? trace,
+        sbyte[]? referenceCodes = null)
     {
         int ch = Conv1.Channels;
-        var flow = RefErMatching.PixelFlow(fq, hq, wq, fr, hr, wr, ch, bLow, threads);
+        var flow = referenceCodes is null
+            ? RefErMatching.PixelFlow(fq, hq, wq, fr, hr, wr, ch, bLow, threads)
+            : RefErMatching.PixelFlow(fq, hq, wq, referenceCodes, hr, wr, ch, bLow, threads);
         if (flow is null) return;
         var diff = new float[fq.Length];
         BilinearWarp.Run(fr, hr, wr, ch, flow, hq, wq, diff);

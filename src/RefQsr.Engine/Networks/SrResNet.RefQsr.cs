@@ -1,4 +1,5 @@
 using RefQsr.Engine.Diagnostics;
+using RefQsr.Engine.RefQsr;
 using RefQsr.Engine.Weights;
 
 namespace RefQsr.Engine.Networks;
@@ -8,7 +9,16 @@ public sealed partial class SrResNet
 {
     /// <summary>A reference patch's features kept for its queries: its input to each RefER
     /// block (block j of refer_blocks), at its own size.</summary>
-    internal sealed record ReferenceFeatures(int Height, int Width, IReadOnlyList<float[]> RefErInputs);
+    internal sealed record ReferenceFeatures(int Height, int Width, IReadOnlyList<float[]> RefErInputs)
+    {
+        readonly sbyte[]?[] pooled = new sbyte[]?[RefErInputs.Count];
+
+        /// <summary>RefER steps 1–3 on the input to RefER block <paramref name="k"/>, made once
+        /// for all the reference's queries (which may run on several threads: a race only
+        /// computes the same codes twice).</summary>
+        public sbyte[] PooledCodes(int k, int channels, int bits)
+            => pooled[k] ??= RefErMatching.PooledCodes(RefErInputs[k], Height, Width, channels, bits);
+    }
 
     RefQsrSettings Settings => Config.RefQsr ?? throw new InvalidOperationException($"{Config.Describe()} is not a RefQSR model");
 
@@ -44,7 +54,9 @@ public sealed partial class SrResNet
             RunBlocks(x, h, w, 0, s.FirstRefEr, i => i == 0 ? (high, QuantizerSet.Standard) : (low, QuantizerSet.QueryLow), threads, trace);
         using (StageTimes.Time(times, StageTimes.RefEr))
             for (int k = 0; k < RefEr.Length; k++)
-                RefEr[k].Forward(x, h, w, reference.RefErInputs[k], reference.Height, reference.Width, s.BHigh, s.BLow, threads, trace);
+                RefEr[k].Forward(x, h, w, reference.RefErInputs[k], reference.Height, reference.Width, s.BHigh, s.BLow, threads, trace,
+                    RefErMatching.PooledSize(reference.Height) > 0 && RefErMatching.PooledSize(reference.Width) > 0
+                        ? reference.PooledCodes(k, Config.Channels, s.BLow) : null);
         return BodyEndAndTail(x, headOut, h, w, threads, times);
     }
 }

@@ -38,6 +38,38 @@ public class RefErTests
         Assert.Equal(expected, flow);
     }
 
+    // The vector paths (16 divisions, 8 float64 pool sums at a time, scalar tails) against the
+    // contract written out per element: 20 and 12 channels leave tails after the vectors
+    [Theory]
+    [InlineData(20)]
+    [InlineData(12)]
+    [InlineData(64)]
+    public void VectorNormalizeAndPoolGiveTheContractsBits(int channels)
+    {
+        const int h = 7, w = 8;
+        var r = new Random(channels);
+        var x = Enumerable.Range(0, h * w * channels).Select(_ => (float)(r.NextDouble() * 6 - 3)).ToArray();
+        var n = RefErMatching.Normalize(x, channels);
+        for (int p = 0; p < h * w; p++)
+        {
+            double sum = 0;
+            for (int c = 0; c < channels; c++) sum += (double)x[p * channels + c] * x[p * channels + c];
+            float norm = MathF.Max((float)Math.Sqrt(sum), 1e-12f);
+            for (int c = 0; c < channels; c++) Assert.Equal(x[p * channels + c] / norm, n[p * channels + c]);
+        }
+        var pooled = RefErMatching.AveragePool(n, h, w, channels);
+        Assert.Equal(2 * 2 * channels, pooled.Length);
+        for (int py = 0; py < 2; py++)
+            for (int px = 0; px < 2; px++)
+                for (int c = 0; c < channels; c++)
+                {
+                    double s = 0;
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) s += n[((py * 3 + ky) * w + px * 3 + kx) * channels + c];
+                    Assert.Equal((float)(s / 9), pooled[(py * 2 + px) * channels + c]);
+                }
+    }
+
     [Fact]
     public void NormalizePoolAndQuantizeFollowTheContract()
     {
