@@ -26,7 +26,7 @@ public static partial class QuantConv3x3
         int za, int zw, float scale, float[] output, EpilogueOps ops, int threads, QuantConvPath path)
     {
         ValidateFused(codes, w, height, width);
-        int maxCode = path == QuantConvPath.Avx512Int16 ? MaxCode(codes.AsSpan(0, height * width * w.InChannels)) : 0;
+        int maxCode = path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes ? MaxCode(codes.AsSpan(0, height * width * w.InChannels)) : 0;
         RunWithEpilogue(codes, w, height, width, za, zw, scale, output, ops, threads, path, maxCode);
     }
 
@@ -46,7 +46,7 @@ public static partial class QuantConv3x3
             return;
         }
         // Winograd computes two rows per tile: hand the epilogue row pairs
-        int step = path == QuantConvPath.Avx512Winograd ? 2 : 1;
+        int step = path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512WinogradBytes ? 2 : 1;
         using var plan = QuantConvEpilogue.Plan.Create(codes, rowLength * step, output.Length, w, height, width, za, zw, scale, ops, accRows: step);
         using var conv = new PreparedConv(codes, w, height, width, path, maxCode, threads);
         RowParallel.For((height + step - 1) / step, threads, (s0, s1) =>

@@ -59,10 +59,20 @@ public static partial class QuantConv3x3
     /// w6a4, 34 steps, 2.4 ms against 2.2–2.4, so a tie).</summary>
     const int Int16StepsOverWinograd = 16;
 
+    /// <summary>The byte Winograd path pays off once it sums at least this many vpmaddubsw
+    /// results in int16 before widening.</summary>
+    const int MinByteWinogradSteps = 2;
+
+    /// <summary>The byte Winograd path's int16 steps for these weights and codes, 0 where it cannot run.</summary>
+    static int ByteWinogradUsable(QuantConvWeights w, int maxActivation)
+        => Avx512BW.IsSupported && w.InChannels % 32 == 0 && w.OutChannels % 64 == 0 && 6 * maxActivation <= 255
+           && w.ByteWinograd is { } b ? ByteWinogradSteps(maxActivation, b.MaxAbs, w.InChannels) : 0;
+
     /// <summary>The fastest exact path for these weights and activation codes up to
     /// <paramref name="maxActivation"/>.</summary>
     public static QuantConvPath BestPath(QuantConvWeights w, int maxActivation)
     {
+        if (ByteWinogradUsable(w, maxActivation) >= MinByteWinogradSteps) return QuantConvPath.Avx512WinogradBytes;
         int steps = w.QuadsVectorizable && Avx512BW.IsSupported ? Int16Steps(maxActivation, w.MaxAbsCode) : 0;
         if (steps >= Int16StepsOverWinograd) return QuantConvPath.Avx512Int16;
         if (Avx512BW.IsSupported && IntWinogradVectorizable(w)) return QuantConvPath.Avx512Winograd;
@@ -94,7 +104,7 @@ public static partial class QuantConv3x3
     /// <summary>Runs one chosen path (for tests and benchmarks); throws if this CPU or
     /// these weights cannot run it.</summary>
     public static void Run(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads, QuantConvPath path)
-        => RunPath(codes, w, acc, height, width, threads, path, path == QuantConvPath.Avx512Int16 ? MaxCode(codes) : 0);
+        => RunPath(codes, w, acc, height, width, threads, path, path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes ? MaxCode(codes) : 0);
 
     /// <summary><paramref name="maxCode"/>: the largest activation code (read by the int16 path only).</summary>
     static void RunPath(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads, QuantConvPath path, int maxCode)
@@ -121,6 +131,7 @@ public static partial class QuantConv3x3
             QuantConvPath.Avx512Pairs => Avx512BW.IsSupported && w.PairsVectorizable,
             QuantConvPath.Avx512Int16 => Avx512BW.IsSupported && w.QuadsVectorizable,
             QuantConvPath.Avx512Winograd => Avx512BW.IsSupported && IntWinogradVectorizable(w),
+            QuantConvPath.Avx512WinogradBytes => Avx512BW.IsSupported && w.InChannels % 32 == 0 && w.OutChannels % 64 == 0 && w.ByteWinograd is not null,
             _ => false,
         };
         if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
@@ -133,7 +144,7 @@ public static partial class QuantConv3x3
     {
         readonly QuantConvWeights w;
         readonly QuantConvPath path;
-        readonly int width, height, pw, steps;
+        readonly int width, height, pw, steps, offset;
         readonly byte[]? padded;
         readonly ushort[]? wide;
         readonly sbyte[]? weightBytes;
@@ -151,6 +162,14 @@ public static partial class QuantConv3x3
                     pw = 2 * ((width + 1) / 2) + 2;
                     padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
                     winograd = w.IntWinograd;
+                    break;
+                case QuantConvPath.Avx512WinogradBytes:
+                    steps = Math.Min(ByteWinogradSteps(maxCode, w.ByteWinograd!.MaxAbs, w.InChannels), w.InChannels / 4);
+                    if (steps < 1)
+                        throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with transformed weights up to ±{w.ByteWinograd.MaxAbs}");
+                    offset = 2 * maxCode;
+                    pw = 2 * ((width + 1) / 2) + 2;
+                    padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
                     break;
                 case QuantConvPath.Avx512Int16:
                     int exact = Int16Steps(maxCode, w.MaxAbsCode);
@@ -182,6 +201,7 @@ public static partial class QuantConv3x3
             {
                 case QuantConvPath.Avx512Int16: Avx512Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
                 case QuantConvPath.Avx512Winograd: IntWinogradRows(padded!, pw, w, winograd!, acc, accRow0, height, width, r0, r1); break;
+                case QuantConvPath.Avx512WinogradBytes: ByteWinogradRows(padded!, pw, w, w.ByteWinograd!, offset, steps, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512Pairs: Avx512PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
                 case QuantConvPath.AvxVnni: VnniRows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;
                 default: Avx2Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;

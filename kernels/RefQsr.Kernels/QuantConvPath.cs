@@ -20,4 +20,8 @@ public enum QuantConvPath
     /// positions per 2x2 outputs instead of 36 taps (<see cref="QuantConv3x3"/>'s
     /// IntWinogradExact gives the bounds that keep it exact).</summary>
     Avx512Winograd,
+    /// <summary>The same with byte operands (V' shifted to unsigned bytes, U' signed bytes):
+    /// vpmaddubsw summed in int16 as far as stays exact, for low bit-widths whose transformed
+    /// weights fit a byte (<see cref="QuantConv3x3"/>'s ByteWinogradSteps).</summary>
+    Avx512WinogradBytes,
 }

@@ -20,11 +20,26 @@ public sealed class QuantConvWeights
     internal int CodeCount => OutChannels * InChannels * 9;
 
     /// <summary>Bytes held: the packed codes plus the correction sums.</summary>
-    public long ResidentBytes => packed.Length + 4L * (TapSums.Length + fullSums.Length) + 2L * (intWinograd?.Length ?? 0);
+    public long ResidentBytes => packed.Length + 4L * (TapSums.Length + fullSums.Length) + 2L * (intWinograd?.Length ?? 0) + (byteWinograd?.Bytes ?? 0);
     short[]? intWinograd;
     /// <summary>The integer Winograd weights (<see cref="QuantConv3x3.IntWinogradWeights"/>), made
     /// on first use and kept (16 int16 per input/output channel pair).</summary>
     internal short[] IntWinograd => intWinograd ??= QuantConv3x3.IntWinogradWeights(this);
+    QuantConv3x3.ByteWinogradWeights? byteWinograd;
+    bool byteWinogradDone;
+    /// <summary>The byte Winograd weights, or null where a transformed weight does not fit a byte.</summary>
+    internal QuantConv3x3.ByteWinogradWeights? ByteWinograd
+    {
+        get
+        {
+            if (!Volatile.Read(ref byteWinogradDone))
+            {
+                byteWinograd = QuantConv3x3.ByteWinogradWeightsFor(this);
+                Volatile.Write(ref byteWinogradDone, true);
+            }
+            return byteWinograd;
+        }
+    }
 
     internal bool Vectorizable => InChannels % 32 == 0 && OutChannels % 4 == 0;
     internal bool PairsVectorizable => InChannels % 2 == 0 && OutChannels % 64 == 0;

@@ -13,7 +13,7 @@ public class FusedConvEpilogueTests
         var d = new TheoryData<QuantConvPath> { QuantConvPath.Scalar };
         if (Avx2.IsSupported) d.Add(QuantConvPath.Avx2);
         if (AvxVnni.IsSupported) d.Add(QuantConvPath.AvxVnni);
-        if (Avx512BW.IsSupported) { d.Add(QuantConvPath.Avx512Pairs); d.Add(QuantConvPath.Avx512Int16); d.Add(QuantConvPath.Avx512Winograd); }
+        if (Avx512BW.IsSupported) { d.Add(QuantConvPath.Avx512Pairs); d.Add(QuantConvPath.Avx512Int16); d.Add(QuantConvPath.Avx512Winograd); d.Add(QuantConvPath.Avx512WinogradBytes); }
         return d;
     }
 
@@ -23,8 +23,10 @@ public class FusedConvEpilogueTests
     {
         const int c = 64;
         var r = new Random((int)path + 5);
-        // 4-bit activations and 6-bit weights, so that every path (the int16 one too) is exact
-        var qw = new QuantConvWeights(Enumerable.Range(0, c * c * 9).Select(_ => (sbyte)r.Next(-32, 32)).ToArray(), c, c, 6);
+        // 4-bit activations and 6-bit weights, so that every path (the int16 one too) is exact;
+        // 4-bit weights for the byte Winograd path, whose transformed weights must fit a byte
+        int wMax = path == QuantConvPath.Avx512WinogradBytes ? 8 : 32;
+        var qw = new QuantConvWeights(Enumerable.Range(0, c * c * 9).Select(_ => (sbyte)r.Next(-wMax, wMax)).ToArray(), c, c, path == QuantConvPath.Avx512WinogradBytes ? 4 : 6);
         var a = Enumerable.Range(0, c).Select(_ => (float)r.NextDouble() + 0.5f).ToArray();
         var b = Enumerable.Range(0, c).Select(_ => (float)r.NextDouble() - 0.5f).ToArray();
         var next = new CodeQuantizer(-1.5f, 1.5f, 5f, 0f, -8, 7);

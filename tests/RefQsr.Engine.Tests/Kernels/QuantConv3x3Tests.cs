@@ -36,6 +36,12 @@ public class QuantConv3x3Tests
         => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
            && QuantConv3x3.Int16Steps(codes.Max(), weights.Max(v => Math.Abs((int)v))) >= 1;
 
+    /// <summary>The byte Winograd path runs where its transformed weights fit a byte and the
+    /// codes allow at least one exact int16 step (tested separately at its bound).</summary>
+    static bool ByteWinogradUsable(byte[] codes, QuantConvWeights qw)
+        => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && qw.ByteWinograd is { } b
+           && QuantConv3x3.ByteWinogradSteps(codes.Max(), b.MaxAbs, qw.InChannels) >= 1;
+
     [Theory]
     [MemberData(nameof(Bits))]
     public void SimdMatchesReferenceAtEveryBitWidth(int aBits, int wBits)
@@ -49,6 +55,7 @@ public class QuantConv3x3Tests
             var qw = new QuantConvWeights(weights, 64, 64);
             var paths = SupportedPaths().ToList();
             if (Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx512Int16);
+            if (ByteWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradBytes);
             foreach (var path in paths)
             {
                 var actual = new int[s.OutputLength];
@@ -91,6 +98,51 @@ public class QuantConv3x3Tests
                 }
             }
         }
+    }
+
+    // Byte Winograd at its bounds: the largest activation code its offset allows (6·42 = 252)
+    // or 4-bit codes, against constant and alternating 4-bit weights (|U'| = 72 at the centre
+    // for a constant -8), so the int16 partial sums reach k·2·6A·|U'| close to 32767; odd sizes,
+    // 1 to 3 threads
+    [Theory]
+    [InlineData(42, 3, 5)]
+    [InlineData(15, 6, 9)]
+    [InlineData(7, 1, 1)]
+    [InlineData(3, 4, 7)]
+    public void ByteWinogradIsExactAtItsBounds(int maxCode, int h, int w)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
+        var s = new ConvShape(h, w, 64, 64, 3);
+        foreach (var pattern in new Func<int, int, int, sbyte>[] { (co, ci, t) => -8, (co, ci, t) => 7, (co, ci, t) => (sbyte)(t % 2 == 0 ? -8 : 7), (co, ci, t) => (sbyte)((co * 7 + ci + t) % 5 - 2) })
+        {
+            var weights = new sbyte[64 * 64 * 9];
+            for (int co = 0; co < 64; co++) for (int ci = 0; ci < 64; ci++) for (int t = 0; t < 9; t++) weights[(co * 64 + ci) * 9 + t] = pattern(co, ci, t);
+            var qw = new QuantConvWeights(weights, 64, 64, 4);
+            Assert.NotNull(qw.ByteWinograd);
+            var r = new Random(maxCode + h);
+            foreach (var codes in new[] { Enumerable.Repeat((byte)maxCode, s.InputLength).ToArray(), Enumerable.Range(0, s.InputLength).Select(_ => (byte)(r.Next(2) * maxCode)).ToArray() })
+            {
+                int steps = QuantConv3x3.ByteWinogradSteps(maxCode, qw.ByteWinograd!.MaxAbs, 64);
+                if (steps == 0)
+                {
+                    // one vpmaddubsw could saturate: the path refuses rather than round
+                    Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(codes, qw, new int[s.OutputLength], h, w, 1, QuantConvPath.Avx512WinogradBytes));
+                    continue;
+                }
+                var expected = new int[s.OutputLength];
+                QuantConv3x3.Reference(codes, weights, expected, s);
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    var actual = new int[s.OutputLength];
+                    QuantConv3x3.Run(codes, qw, actual, h, w, threads, QuantConvPath.Avx512WinogradBytes);
+                    Assert.True(expected.SequenceEqual(actual), $"a≤{maxCode} {h}x{w}, {threads} threads differs ({steps} steps)");
+                }
+            }
+        }
+        // one code more than the offset allows, or 6-bit weights whose U' leave a byte: refused
+        Assert.Equal(0, QuantConv3x3.ByteWinogradSteps(43, 72, 64));
+        Assert.Equal(0, QuantConv3x3.ByteWinogradSteps(15, 128, 64));
+        Assert.Null(new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6).ByteWinograd);
     }
 
     [Fact]
