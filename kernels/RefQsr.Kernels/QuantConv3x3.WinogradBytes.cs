@@ -41,7 +41,7 @@ public static partial class QuantConv3x3
     internal static ByteWinogradWeights? ByteWinogradWeightsFor(QuantConvWeights w)
     {
         int cin = w.InChannels, cout = w.OutChannels;
-        var u = w.IntWinograd;   // [p][in / 2][out][in % 2], int16
+        var u = IntWinogradWeights(w);   // [p][in / 2][out][in % 2], int16; not kept: this path reads only the bytes
         var quads = new sbyte[16 * cin * cout];
         var sums = new int[16 * cout];
         int maxAbs = 0;

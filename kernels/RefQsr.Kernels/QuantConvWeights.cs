@@ -25,6 +25,19 @@ public sealed class QuantConvWeights
     /// <summary>The integer Winograd weights (<see cref="QuantConv3x3.IntWinogradWeights"/>), made
     /// on first use and kept (16 int16 per input/output channel pair).</summary>
     internal short[] IntWinograd => intWinograd ??= QuantConv3x3.IntWinogradWeights(this);
+    /// <summary>Makes the layouts that <see cref="QuantConv3x3.BestPath(QuantConvWeights, int)"/>
+    /// takes for activations of <paramref name="activationBits"/> bits (the Winograd
+    /// transforms), so that the first conv pays nothing and <see cref="ResidentBytes"/> counts them.</summary>
+    public void PrepareFor(int activationBits)
+    {
+        if (activationBits is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(activationBits), activationBits, "activation bits must be 1..8");
+        switch (QuantConv3x3.BestPath(this, (1 << activationBits) - 1))
+        {
+            case QuantConvPath.Avx512Winograd: _ = IntWinograd; break;
+            case QuantConvPath.Avx512WinogradBytes: _ = ByteWinograd; break;
+        }
+    }
+
     QuantConv3x3.ByteWinogradWeights? byteWinograd;
     bool byteWinogradDone;
     /// <summary>The byte Winograd weights, or null where a transformed weight does not fit a byte.</summary>

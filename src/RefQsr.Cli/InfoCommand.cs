@@ -46,7 +46,7 @@ internal static class InfoCommand
             stdout.WriteLine($"config      {c.Describe()}" + (c.DdtbGated.Count > 0 ? $", gated quantizers [{string.Join(", ", c.DdtbGated)}]" : ""));
             if (model.ClustBlockPath is not null) stdout.WriteLine($"clustblock  {model.ClustBlockPath}");
             stdout.WriteLine($"parameters  {net.ParameterCount:N0}");
-            stdout.WriteLine($"resident    {net.ResidentBytes / 1048576.0:F1} MiB of weights in memory ({(c.IsQuantized ? "bit-packed codes per bit-width, float head/upsampler/tail" : "float layouts")})");
+            stdout.WriteLine($"resident    {net.ResidentBytes / 1048576.0:F1} MiB of weights in memory ({(c.IsQuantized ? "bit-packed codes per bit-width and the Winograd transforms their conv paths read, float head/upsampler/tail" : "float layouts and Winograd transforms")})");
             stdout.WriteLine($"input       LR {w}x{h} -> HR {w * c.Scale}x{h * c.Scale}, " +
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches ({grid.Patches.Count} patches, {grid.TotalPatchArea:N0} LR px)"));
             if (clusters is not null)

@@ -74,21 +74,21 @@ public sealed partial class SrResNet
             foreach (var b in Blocks) _ = (b.Float1, b.Float2);   // FP32 models run the float layouts
             return;
         }
-        int high = Config.WeightBits;
+        int high = Config.WeightBits, act = Config.ActivationBits;
         for (int i = 0; i < Blocks.Length; i++)
         {
-            Blocks[i].Conv1.At(high);
-            Blocks[i].Conv2.At(high);
+            Blocks[i].Conv1.At(high).Weights.PrepareFor(act);
+            Blocks[i].Conv2.At(high).Weights.PrepareFor(act);
             if (Config.RefQsr is { } r && i >= 1 && i < r.RefErBlocks[0])
             {
-                Blocks[i].Conv1.At(r.BMedium);
-                Blocks[i].Conv2.At(r.BMedium);
+                Blocks[i].Conv1.At(r.BMedium).Weights.PrepareFor(r.BLow);
+                Blocks[i].Conv2.At(r.BMedium).Weights.PrepareFor(r.BLow);
             }
         }
         foreach (var b in RefEr)
         {
-            b.Conv1.At(high);
-            b.Conv2.At(high);
+            b.Conv1.At(high).Weights.PrepareFor(act);
+            b.Conv2.At(high).Weights.PrepareFor(act);
         }
         foreach (var c in Blocks.SelectMany(b => new[] { b.Conv1, b.Conv2 }).Concat(RefEr.SelectMany(b => new[] { b.Conv1, b.Conv2 })))
             c.ReleaseMaster();

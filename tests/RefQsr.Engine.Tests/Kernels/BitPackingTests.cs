@@ -96,4 +96,22 @@ public class BitPackingTests
         }
         Assert.Throws<ArgumentException>(() => new QuantConvWeights(new sbyte[] { 0, 0, 0, 0, 5, 0, 0, 0, 0 }, 1, 1, 2));
     }
+
+    [Fact]
+    public void PreparedWinogradLayoutsAreCountedAsResident()
+    {
+        var w8 = new QuantConvWeights(Codes(64 * 64 * 9, 8, 1), 64, 64, 8);
+        long before = w8.ResidentBytes;
+        w8.PrepareFor(8);
+        // 8-bit activations take the int16 Winograd path: 16 int16 per channel pair
+        long expected = System.Runtime.Intrinsics.X86.Avx512BW.IsSupported ? 16L * 64 * 64 * 2 : 0;
+        Assert.Equal(before + expected, w8.ResidentBytes);
+        var w4 = new QuantConvWeights(Codes(64 * 64 * 9, 4, 2), 64, 64, 4);
+        before = w4.ResidentBytes;
+        w4.PrepareFor(4);
+        // 4-bit: the byte path, one byte per channel pair and position plus Σ U' per position and output channel
+        expected = System.Runtime.Intrinsics.X86.Avx512BW.IsSupported ? 16L * 64 * 64 + 4L * 16 * 64 : 0;
+        Assert.Equal(before + expected, w4.ResidentBytes);
+        Assert.Throws<ArgumentOutOfRangeException>(() => w4.PrepareFor(9));
+    }
 }
