@@ -82,9 +82,111 @@ public static partial class FloatConv2d
                     int n = Math.Min(PixelLanes, width - x0);
                     float* src = input + ((long)y * width + x0) * cin;
                     float* dst = dst0 + (y + pad) * pw + pad + x0;
-                    for (int c = 0; c < cin; c++, dst += plane)
+                    int c = 0;
+                    if (n == PixelLanes && Avx512F.IsSupported)
+                        for (; c + 16 <= cin; c += 16, dst += 16 * plane)
+                            Transpose16x16(src + c, cin, dst, plane);
+                    for (; c < cin; c++, dst += plane)
                         for (int i = 0; i < n; i++) dst[i] = src[i * cin + c];
                 }
+    }
+
+    /// <summary>Index vectors of <see cref="Transpose16x16"/>'s four stages (k = 8, 4, 2, 1):
+    /// lane j of the new row i takes row i, lane j where bit k of j is clear, else row i + k,
+    /// lane j − k (<c>First</c>); the new row i + k takes row i, lane j + k where it is clear,
+    /// else its own lane j (<c>Second</c>).</summary>
+    static readonly int[] TransposeFirst = TransposeIndices(first: true), TransposeSecond = TransposeIndices(first: false);
+
+    static int[] TransposeIndices(bool first)
+    {
+        var idx = new int[4 * 16];
+        for (int s = 0; s < 4; s++)
+        {
+            int k = 8 >> s;
+            for (int j = 0; j < 16; j++)
+                idx[s * 16 + j] = first ? ((j & k) == 0 ? j : 16 + j - k) : ((j & k) == 0 ? j + k : 16 + j);
+        }
+        return idx;
+    }
+
+    /// <summary>out[c][p] = in[p][c] for a 16x16 block: 16 loads, four stages that swap the
+    /// off-diagonal halves of every block of size 2k (16 two-source permutes each), 16 stores.
+    /// Moves values only, so the CHW copy has the same bits as the scalar loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Transpose16x16(float* src, int srcStride, float* dst, int dstStride)
+    {
+        // unrolled by hand: the 16 rows stay in registers (an indexed stackalloc array did not)
+        var r0 = Vector512.Load(src + 0 * srcStride);
+        var r1 = Vector512.Load(src + 1 * srcStride);
+        var r2 = Vector512.Load(src + 2 * srcStride);
+        var r3 = Vector512.Load(src + 3 * srcStride);
+        var r4 = Vector512.Load(src + 4 * srcStride);
+        var r5 = Vector512.Load(src + 5 * srcStride);
+        var r6 = Vector512.Load(src + 6 * srcStride);
+        var r7 = Vector512.Load(src + 7 * srcStride);
+        var r8 = Vector512.Load(src + 8 * srcStride);
+        var r9 = Vector512.Load(src + 9 * srcStride);
+        var r10 = Vector512.Load(src + 10 * srcStride);
+        var r11 = Vector512.Load(src + 11 * srcStride);
+        var r12 = Vector512.Load(src + 12 * srcStride);
+        var r13 = Vector512.Load(src + 13 * srcStride);
+        var r14 = Vector512.Load(src + 14 * srcStride);
+        var r15 = Vector512.Load(src + 15 * srcStride);
+        fixed (int* pf = TransposeFirst, ps = TransposeSecond)
+        {
+            var f8 = Vector512.Load(pf + 0); var s8 = Vector512.Load(ps + 0);
+            (r0, r8) = (Avx512F.PermuteVar16x32x2(r0, f8, r8), Avx512F.PermuteVar16x32x2(r0, s8, r8));
+            (r1, r9) = (Avx512F.PermuteVar16x32x2(r1, f8, r9), Avx512F.PermuteVar16x32x2(r1, s8, r9));
+            (r2, r10) = (Avx512F.PermuteVar16x32x2(r2, f8, r10), Avx512F.PermuteVar16x32x2(r2, s8, r10));
+            (r3, r11) = (Avx512F.PermuteVar16x32x2(r3, f8, r11), Avx512F.PermuteVar16x32x2(r3, s8, r11));
+            (r4, r12) = (Avx512F.PermuteVar16x32x2(r4, f8, r12), Avx512F.PermuteVar16x32x2(r4, s8, r12));
+            (r5, r13) = (Avx512F.PermuteVar16x32x2(r5, f8, r13), Avx512F.PermuteVar16x32x2(r5, s8, r13));
+            (r6, r14) = (Avx512F.PermuteVar16x32x2(r6, f8, r14), Avx512F.PermuteVar16x32x2(r6, s8, r14));
+            (r7, r15) = (Avx512F.PermuteVar16x32x2(r7, f8, r15), Avx512F.PermuteVar16x32x2(r7, s8, r15));
+            var f4 = Vector512.Load(pf + 16); var s4 = Vector512.Load(ps + 16);
+            (r0, r4) = (Avx512F.PermuteVar16x32x2(r0, f4, r4), Avx512F.PermuteVar16x32x2(r0, s4, r4));
+            (r1, r5) = (Avx512F.PermuteVar16x32x2(r1, f4, r5), Avx512F.PermuteVar16x32x2(r1, s4, r5));
+            (r2, r6) = (Avx512F.PermuteVar16x32x2(r2, f4, r6), Avx512F.PermuteVar16x32x2(r2, s4, r6));
+            (r3, r7) = (Avx512F.PermuteVar16x32x2(r3, f4, r7), Avx512F.PermuteVar16x32x2(r3, s4, r7));
+            (r8, r12) = (Avx512F.PermuteVar16x32x2(r8, f4, r12), Avx512F.PermuteVar16x32x2(r8, s4, r12));
+            (r9, r13) = (Avx512F.PermuteVar16x32x2(r9, f4, r13), Avx512F.PermuteVar16x32x2(r9, s4, r13));
+            (r10, r14) = (Avx512F.PermuteVar16x32x2(r10, f4, r14), Avx512F.PermuteVar16x32x2(r10, s4, r14));
+            (r11, r15) = (Avx512F.PermuteVar16x32x2(r11, f4, r15), Avx512F.PermuteVar16x32x2(r11, s4, r15));
+            var f2 = Vector512.Load(pf + 32); var s2 = Vector512.Load(ps + 32);
+            (r0, r2) = (Avx512F.PermuteVar16x32x2(r0, f2, r2), Avx512F.PermuteVar16x32x2(r0, s2, r2));
+            (r1, r3) = (Avx512F.PermuteVar16x32x2(r1, f2, r3), Avx512F.PermuteVar16x32x2(r1, s2, r3));
+            (r4, r6) = (Avx512F.PermuteVar16x32x2(r4, f2, r6), Avx512F.PermuteVar16x32x2(r4, s2, r6));
+            (r5, r7) = (Avx512F.PermuteVar16x32x2(r5, f2, r7), Avx512F.PermuteVar16x32x2(r5, s2, r7));
+            (r8, r10) = (Avx512F.PermuteVar16x32x2(r8, f2, r10), Avx512F.PermuteVar16x32x2(r8, s2, r10));
+            (r9, r11) = (Avx512F.PermuteVar16x32x2(r9, f2, r11), Avx512F.PermuteVar16x32x2(r9, s2, r11));
+            (r12, r14) = (Avx512F.PermuteVar16x32x2(r12, f2, r14), Avx512F.PermuteVar16x32x2(r12, s2, r14));
+            (r13, r15) = (Avx512F.PermuteVar16x32x2(r13, f2, r15), Avx512F.PermuteVar16x32x2(r13, s2, r15));
+            var f1 = Vector512.Load(pf + 48); var s1 = Vector512.Load(ps + 48);
+            (r0, r1) = (Avx512F.PermuteVar16x32x2(r0, f1, r1), Avx512F.PermuteVar16x32x2(r0, s1, r1));
+            (r2, r3) = (Avx512F.PermuteVar16x32x2(r2, f1, r3), Avx512F.PermuteVar16x32x2(r2, s1, r3));
+            (r4, r5) = (Avx512F.PermuteVar16x32x2(r4, f1, r5), Avx512F.PermuteVar16x32x2(r4, s1, r5));
+            (r6, r7) = (Avx512F.PermuteVar16x32x2(r6, f1, r7), Avx512F.PermuteVar16x32x2(r6, s1, r7));
+            (r8, r9) = (Avx512F.PermuteVar16x32x2(r8, f1, r9), Avx512F.PermuteVar16x32x2(r8, s1, r9));
+            (r10, r11) = (Avx512F.PermuteVar16x32x2(r10, f1, r11), Avx512F.PermuteVar16x32x2(r10, s1, r11));
+            (r12, r13) = (Avx512F.PermuteVar16x32x2(r12, f1, r13), Avx512F.PermuteVar16x32x2(r12, s1, r13));
+            (r14, r15) = (Avx512F.PermuteVar16x32x2(r14, f1, r15), Avx512F.PermuteVar16x32x2(r14, s1, r15));
+        }
+        r0.Store(dst + 0 * dstStride);
+        r1.Store(dst + 1 * dstStride);
+        r2.Store(dst + 2 * dstStride);
+        r3.Store(dst + 3 * dstStride);
+        r4.Store(dst + 4 * dstStride);
+        r5.Store(dst + 5 * dstStride);
+        r6.Store(dst + 6 * dstStride);
+        r7.Store(dst + 7 * dstStride);
+        r8.Store(dst + 8 * dstStride);
+        r9.Store(dst + 9 * dstStride);
+        r10.Store(dst + 10 * dstStride);
+        r11.Store(dst + 11 * dstStride);
+        r12.Store(dst + 12 * dstStride);
+        r13.Store(dst + 13 * dstStride);
+        r14.Store(dst + 14 * dstStride);
+        r15.Store(dst + 15 * dstStride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

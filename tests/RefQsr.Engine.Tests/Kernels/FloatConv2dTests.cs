@@ -15,6 +15,8 @@ public class FloatConv2dTests
     [Theory]
     [InlineData(7, 5, 3, 64, 9)]
     [InlineData(6, 9, 64, 3, 9)]
+    [InlineData(5, 37, 64, 3, 9)]   // tail: two full 16-pixel blocks (the vector transpose to CHW) and a partial one
+    [InlineData(4, 33, 20, 3, 9)]   // 16 channels transposed, 4 by the scalar loop
     [InlineData(5, 4, 64, 256, 3)]
     [InlineData(1, 1, 64, 64, 3)]
     [InlineData(3, 11, 17, 32, 3)]
