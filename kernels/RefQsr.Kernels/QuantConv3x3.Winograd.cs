@@ -85,7 +85,7 @@ public static partial class QuantConv3x3
                     {
                         int nt = Math.Min(T, tilesX - tx0), ntUp = (nt + 3) & ~3;
                         for (int t = 0; t < nt; t++)
-                            IntInputTile(pin + ((2 * ty) * pw + 2 * (tx0 + t)) * cin, pw * cin, cin, pv + t * cin, vStride);
+                            InputTile(pin + ((2 * ty) * pw + 2 * (tx0 + t)) * cin, pw * cin, cin, new ShortTileStore(pv + t * cin, vStride));
                         for (int t = nt; t < ntUp; t++)   // the GEMM runs four tiles at a time; these are never stored
                             for (int p = 0; p < 16; p++) new Span<short>(pv + p * vStride + t * cin, cin).Clear();
                         for (int cb = 0; cb < cout; cb += 64)
@@ -99,7 +99,7 @@ public static partial class QuantConv3x3
                             for (int t = 0; t < nt; t++)
                             {
                                 int x = 2 * (tx0 + t);
-                                IntOutputTile(pm + t * 64, mStride, pacc, accRow0, y0, y1, 2 * ty, x, Math.Min(2, width - x), width, cb, cout);
+                                OutputTile(pm + t * 64, mStride, pacc, accRow0, y0, y1, 2 * ty, x, Math.Min(2, width - x), width, cb, cout, null);
                             }
                         }
                     }
@@ -112,10 +112,31 @@ public static partial class QuantConv3x3
         }
     }
 
+    /// <summary>Where <see cref="InputTile"/> puts a tile's 16 transformed vectors: int16 as
+    /// they are, or shifted to unsigned bytes (the byte path).</summary>
+    interface ITileStore
+    {
+        /// <summary>V'[position] for channels c .. c+31.</summary>
+        unsafe void Store(int position, int c, Vector512<short> value);
+    }
+
+    unsafe readonly struct ShortTileStore(short* v, int pStride) : ITileStore
+    {
+        public void Store(int position, int c, Vector512<short> value) => value.Store(v + position * pStride + c);
+    }
+
+    /// <summary>V' + offset as bytes (vpmovwb): every value is in [0, 255] under
+    /// <see cref="ByteWinogradSteps"/>.</summary>
+    unsafe readonly struct ByteTileStore(byte* v, int pStride, short offset) : ITileStore
+    {
+        readonly Vector512<short> off = Vector512.Create(offset);
+        public void Store(int position, int c, Vector512<short> value) => Avx512BW.ConvertToVector256Byte(value + off).Store(v + position * pStride + c);
+    }
+
     /// <summary>V' = Bᵀ d B of one 4x4 tile of codes, 32 channels at a time, widened to int16
-    /// (|V'| ≤ 1020); V'[p] goes to <paramref name="v"/> + p·<paramref name="pStride"/>.</summary>
+    /// (|V'| ≤ 4·255).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void IntInputTile(byte* d, int rowStride, int cin, short* v, int pStride)
+    static unsafe void InputTile<TStore>(byte* d, int rowStride, int cin, TStore store) where TStore : struct, ITileStore
     {
         for (int c = 0; c < cin; c += 32)
         {
@@ -124,12 +145,11 @@ public static partial class QuantConv3x3
             var d10 = Widen(r1); var d11 = Widen(r1 + cin); var d12 = Widen(r1 + 2 * cin); var d13 = Widen(r1 + 3 * cin);
             var d20 = Widen(r2); var d21 = Widen(r2 + cin); var d22 = Widen(r2 + 2 * cin); var d23 = Widen(r2 + 3 * cin);
             var d30 = Widen(r3); var d31 = Widen(r3 + cin); var d32 = Widen(r3 + 2 * cin); var d33 = Widen(r3 + 3 * cin);
-            // Bᵀ d combines rows (0-2, 1+2, 2-1, 1-3); IntInputRow does the same to the columns
-            short* o = v + c;
-            IntInputRow(o, pStride, d00 - d20, d01 - d21, d02 - d22, d03 - d23);
-            IntInputRow(o + 4 * pStride, pStride, d10 + d20, d11 + d21, d12 + d22, d13 + d23);
-            IntInputRow(o + 8 * pStride, pStride, d20 - d10, d21 - d11, d22 - d12, d23 - d13);
-            IntInputRow(o + 12 * pStride, pStride, d10 - d30, d11 - d31, d12 - d32, d13 - d33);
+            // Bᵀ d combines rows (0-2, 1+2, 2-1, 1-3); InputRow does the same to the columns
+            InputRow(store, 0, c, d00 - d20, d01 - d21, d02 - d22, d03 - d23);
+            InputRow(store, 4, c, d10 + d20, d11 + d21, d12 + d22, d13 + d23);
+            InputRow(store, 8, c, d20 - d10, d21 - d11, d22 - d12, d23 - d13);
+            InputRow(store, 12, c, d10 - d30, d11 - d31, d12 - d32, d13 - d33);
         }
     }
 
@@ -137,10 +157,11 @@ public static partial class QuantConv3x3
     static unsafe Vector512<short> Widen(byte* p) => Avx512BW.ConvertToVector512Int16(Vector256.Load(p));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void IntInputRow(short* o, int pStride, Vector512<short> t0, Vector512<short> t1, Vector512<short> t2, Vector512<short> t3)
+    static void InputRow<TStore>(TStore store, int p, int c, Vector512<short> t0, Vector512<short> t1, Vector512<short> t2, Vector512<short> t3)
+        where TStore : struct, ITileStore
     {
-        (t0 - t2).Store(o); (t1 + t2).Store(o + pStride);
-        (t2 - t1).Store(o + 2 * pStride); (t1 - t3).Store(o + 3 * pStride);
+        store.Store(p, c, t0 - t2); store.Store(p + 1, c, t1 + t2);
+        store.Store(p + 2, c, t2 - t1); store.Store(p + 3, c, t1 - t3);
     }
 
     /// <summary>Four tiles' products at one of the 16 positions for 64 output channels:
@@ -177,11 +198,12 @@ public static partial class QuantConv3x3
         e0.Store(m + 192); e1.Store(m + 208); e2.Store(m + 224); e3.Store(m + 240);
     }
 
-    /// <summary>Aᵀ M A / 4 of one tile for 64 output channels into the accumulator rows
-    /// <paramref name="y0"/> .. <paramref name="y1"/>−1 (of the tile's two, from
-    /// <paramref name="tileY"/>) and <paramref name="cols"/> columns.</summary>
+    /// <summary>(Aᵀ M A − corr) / 4 of one tile for 64 output channels into the accumulator
+    /// rows <paramref name="y0"/> .. <paramref name="y1"/>−1 (of the tile's two, from
+    /// <paramref name="tileY"/>) and <paramref name="cols"/> columns. <paramref name="corr"/>
+    /// (the byte path's offset share, [position i·2 + j][out]) may be null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void IntOutputTile(int* m, int pStride, int* acc, int accRow0, int y0, int y1, int tileY, int x, int cols, int width, int cb, int cout)
+    static unsafe void OutputTile(int* m, int pStride, int* acc, int accRow0, int y0, int y1, int tileY, int x, int cols, int width, int cb, int cout, int* corr)
     {
         for (int c = 0; c < 64; c += 16)
         {
@@ -193,12 +215,19 @@ public static partial class QuantConv3x3
             for (int y = y0; y < y1; y++)
             {
                 // Aᵀ along the tile's rows: row 0 = m0 + m1 + m2, row 1 = m1 - m2 - m3; then A along its columns
+                int i = y - tileY;
                 Vector512<int> s0, s1, s2, s3;
-                if (y == tileY) { s0 = a0 + b0 + c0; s1 = a1 + b1 + c1; s2 = a2 + b2 + c2; s3 = a3 + b3 + c3; }
+                if (i == 0) { s0 = a0 + b0 + c0; s1 = a1 + b1 + c1; s2 = a2 + b2 + c2; s3 = a3 + b3 + c3; }
                 else { s0 = b0 - c0 - e0; s1 = b1 - c1 - e1; s2 = b2 - c2 - e2; s3 = b3 - c3 - e3; }
+                Vector512<int> k0 = default, k1 = default;
+                if (corr != null)
+                {
+                    int* k = corr + 2 * i * cout + cb + c;
+                    k0 = Vector512.Load(k); k1 = Vector512.Load(k + cout);
+                }
                 int* o = acc + ((long)(y - accRow0) * width + x) * cout + cb + c;
-                Avx512F.ShiftRightArithmetic(s0 + s1 + s2, 2).Store(o);
-                if (cols > 1) Avx512F.ShiftRightArithmetic(s1 - s2 - s3, 2).Store(o + cout);
+                Avx512F.ShiftRightArithmetic(s0 + s1 + s2 - k0, 2).Store(o);
+                if (cols > 1) Avx512F.ShiftRightArithmetic(s1 - s2 - s3 - k1, 2).Store(o + cout);
             }
         }
     }

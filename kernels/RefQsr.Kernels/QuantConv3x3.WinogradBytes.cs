@@ -87,7 +87,7 @@ public static partial class QuantConv3x3
                     {
                         int nt = Math.Min(T, tilesX - tx0), ntUp = (nt + 1) & ~1;
                         for (int t = 0; t < nt; t++)
-                            ByteInputTile(pin + ((2 * ty) * pw + 2 * (tx0 + t)) * cin, pw * cin, cin, pv + t * cin, vStride, (short)offset);
+                            InputTile(pin + ((2 * ty) * pw + 2 * (tx0 + t)) * cin, pw * cin, cin, new ByteTileStore(pv + t * cin, vStride, (short)offset));
                         for (int t = nt; t < ntUp; t++)   // the GEMM runs two tiles at a time; this one is never stored
                             for (int p = 0; p < 16; p++) new Span<byte>(pv + p * vStride + t * cin, cin).Clear();
                         for (int cb = 0; cb < cout; cb += 64)
@@ -102,7 +102,7 @@ public static partial class QuantConv3x3
                             for (int t = 0; t < nt; t++)
                             {
                                 int x = 2 * (tx0 + t);
-                                ByteOutputTile(pm + t * 64, mStride, pacc, accRow0, y0, y1, 2 * ty, x, Math.Min(2, width - x), width, cb, cout, pc);
+                                OutputTile(pm + t * 64, mStride, pacc, accRow0, y0, y1, 2 * ty, x, Math.Min(2, width - x), width, cb, cout, pc);
                             }
                         }
                     }
@@ -135,36 +135,6 @@ public static partial class QuantConv3x3
                 corr[(2 * i + 1) * cout + co] = t[4 * i + 1] - t[4 * i + 2] - t[4 * i + 3];
             }
         }
-    }
-
-    /// <summary>V' + offset of one 4x4 tile as bytes, 32 channels at a time (Bᵀ d B in int16,
-    /// then vpmovwb: every value is in [0, 255] under <see cref="ByteWinogradSteps"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void ByteInputTile(byte* d, int rowStride, int cin, byte* v, int pStride, short offset)
-    {
-        var off = Vector512.Create(offset);
-        for (int c = 0; c < cin; c += 32)
-        {
-            byte* r0 = d + c, r1 = r0 + rowStride, r2 = r1 + rowStride, r3 = r2 + rowStride;
-            var d00 = Widen(r0); var d01 = Widen(r0 + cin); var d02 = Widen(r0 + 2 * cin); var d03 = Widen(r0 + 3 * cin);
-            var d10 = Widen(r1); var d11 = Widen(r1 + cin); var d12 = Widen(r1 + 2 * cin); var d13 = Widen(r1 + 3 * cin);
-            var d20 = Widen(r2); var d21 = Widen(r2 + cin); var d22 = Widen(r2 + 2 * cin); var d23 = Widen(r2 + 3 * cin);
-            var d30 = Widen(r3); var d31 = Widen(r3 + cin); var d32 = Widen(r3 + 2 * cin); var d33 = Widen(r3 + 3 * cin);
-            byte* o = v + c;
-            ByteInputRow(o, pStride, d00 - d20, d01 - d21, d02 - d22, d03 - d23, off);
-            ByteInputRow(o + 4 * pStride, pStride, d10 + d20, d11 + d21, d12 + d22, d13 + d23, off);
-            ByteInputRow(o + 8 * pStride, pStride, d20 - d10, d21 - d11, d22 - d12, d23 - d13, off);
-            ByteInputRow(o + 12 * pStride, pStride, d10 - d30, d11 - d31, d12 - d32, d13 - d33, off);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void ByteInputRow(byte* o, int pStride, Vector512<short> t0, Vector512<short> t1, Vector512<short> t2, Vector512<short> t3, Vector512<short> off)
-    {
-        Avx512BW.ConvertToVector256Byte(t0 - t2 + off).Store(o);
-        Avx512BW.ConvertToVector256Byte(t1 + t2 + off).Store(o + pStride);
-        Avx512BW.ConvertToVector256Byte(t2 - t1 + off).Store(o + 2 * pStride);
-        Avx512BW.ConvertToVector256Byte(t1 - t3 + off).Store(o + 3 * pStride);
     }
 
     /// <summary>Two tiles' products at one position for 64 output channels: vpmaddubsw of a
@@ -203,31 +173,5 @@ public static partial class QuantConv3x3
         }
         a0.Store(m); a1.Store(m + 16); a2.Store(m + 32); a3.Store(m + 48);
         b0.Store(m + 64); b1.Store(m + 80); b2.Store(m + 96); b3.Store(m + 112);
-    }
-
-    /// <summary>(Aᵀ M A − corr) / 4 of one tile for 64 output channels, as
-    /// <see cref="IntOutputTile"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void ByteOutputTile(int* m, int pStride, int* acc, int accRow0, int y0, int y1, int tileY, int x, int cols, int width, int cb, int cout, int* corr)
-    {
-        for (int c = 0; c < 64; c += 16)
-        {
-            int* q = m + c;
-            var a0 = Vector512.Load(q); var a1 = Vector512.Load(q + pStride); var a2 = Vector512.Load(q + 2 * pStride); var a3 = Vector512.Load(q + 3 * pStride);
-            var b0 = Vector512.Load(q + 4 * pStride); var b1 = Vector512.Load(q + 5 * pStride); var b2 = Vector512.Load(q + 6 * pStride); var b3 = Vector512.Load(q + 7 * pStride);
-            var c0 = Vector512.Load(q + 8 * pStride); var c1 = Vector512.Load(q + 9 * pStride); var c2 = Vector512.Load(q + 10 * pStride); var c3 = Vector512.Load(q + 11 * pStride);
-            var e0 = Vector512.Load(q + 12 * pStride); var e1 = Vector512.Load(q + 13 * pStride); var e2 = Vector512.Load(q + 14 * pStride); var e3 = Vector512.Load(q + 15 * pStride);
-            for (int y = y0; y < y1; y++)
-            {
-                int i = y - tileY;
-                Vector512<int> s0, s1, s2, s3;
-                if (i == 0) { s0 = a0 + b0 + c0; s1 = a1 + b1 + c1; s2 = a2 + b2 + c2; s3 = a3 + b3 + c3; }
-                else { s0 = b0 - c0 - e0; s1 = b1 - c1 - e1; s2 = b2 - c2 - e2; s3 = b3 - c3 - e3; }
-                int* o = acc + ((long)(y - accRow0) * width + x) * cout + cb + c;
-                int* k = corr + 2 * i * cout + cb + c;
-                Avx512F.ShiftRightArithmetic(s0 + s1 + s2 - Vector512.Load(k), 2).Store(o);
-                if (cols > 1) Avx512F.ShiftRightArithmetic(s1 - s2 - s3 - Vector512.Load(k + cout), 2).Store(o + cout);
-            }
-        }
     }
 }
