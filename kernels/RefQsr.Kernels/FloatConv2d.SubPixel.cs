@@ -38,13 +38,29 @@ public static partial class FloatConv2d
         => Avx512F.IsSupported && w.Kernel == 3 && w.Scheme == FloatConvWeights.Layout.TapInOut
            && w.OutChannels == 4 * w.InChannels && w.InChannels % 64 == 0;
 
-    /// <summary>Where <see cref="BroadcastRows512"/> stores a 64-channel block of one pixel:
-    /// by default the conv's own HWC output; for the fused upsampler (Channels &gt; 0), the
-    /// block's sub-pixel of the 2x image, with PReLU applied on the way.</summary>
-    internal readonly struct SubPixelStore(int channels, float slope)
+    /// <summary>Where <see cref="BroadcastRows512"/> and the Winograd path store a block of
+    /// one pixel: by default the conv's own HWC output; for the fused upsampler (Channels &gt;
+    /// 0), the block's sub-pixel of the 2x image, with PReLU applied on the way. The Winograd
+    /// path's <see cref="StoreOne"/> also applies a <see cref="FloatEpilogue"/> (affine,
+    /// PReLU, residual) when one is given.</summary>
+    internal readonly unsafe struct SubPixelStore(int channels, float slope)
     {
         readonly int channels = channels;
         readonly float slope = slope;
+        readonly float* affineA, affineB;
+        readonly bool prelu;
+        /// <summary>Residual element = output element + this (in floats), when <see cref="hasResidual"/>.</summary>
+        readonly nint residualDelta;
+        readonly bool hasResidual;
+
+        /// <summary>A plain HWC store with the epilogue's steps (arrays pinned by the caller).</summary>
+        public SubPixelStore(float* a, float* b, float? preluSlope, float* output, float* residual)
+            : this(0, preluSlope ?? 0f)
+        {
+            affineA = a; affineB = b; prelu = preluSlope.HasValue;
+            hasResidual = residual != null;
+            residualDelta = hasResidual ? (nint)(residual - output) : 0;
+        }
 
         public int PixelStride(int cout) => channels == 0 ? cout : 2 * channels;
 
@@ -70,12 +86,18 @@ public static partial class FloatConv2d
             v0.Store(o); v1.Store(o + 16); v2.Store(o + 32); v3.Store(o + 48);
         }
 
-        /// <summary>One vector of 16 channels, as <see cref="Store"/>.</summary>
+        /// <summary>One vector of output channels <paramref name="c"/> .. c+15, as <see cref="Store"/>,
+        /// then the epilogue's steps in the order of the separate passes: v·A + B (a multiply
+        /// then an add), PReLU, + residual.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public unsafe void StoreOne(float* o, Vector512<float> v)
+        public unsafe void StoreOne(float* o, int c, Vector512<float> v)
         {
-            if (channels != 0)
+            if (affineA != null)
+                v = Avx512F.Add(Avx512F.Multiply(v, Vector512.Load(affineA + c)), Vector512.Load(affineB + c));
+            if (channels != 0 || prelu)
                 v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(Vector512.Create(slope), v));
+            if (hasResidual)
+                v = Avx512F.Add(Vector512.Load(o + residualDelta), v);
             v.Store(o);
         }
     }

@@ -150,10 +150,11 @@ public static partial class FloatConv2d
                 OutputTransform(r[0], r[1], r[2], r[3], r[4], r[5], out var y0, out var y1, out var y2, out var y3);
                 float* o = output + sub.Offset(y + i, x, cb + c, width, cout);
                 int stride = sub.PixelStride(cout);
-                sub.StoreOne(o, y0);
-                if (cols > 1) sub.StoreOne(o + stride, y1);
-                if (cols > 2) sub.StoreOne(o + 2 * stride, y2);
-                if (cols > 3) sub.StoreOne(o + 3 * stride, y3);
+                int ch = cb + c;
+                sub.StoreOne(o, ch, y0);
+                if (cols > 1) sub.StoreOne(o + stride, ch, y1);
+                if (cols > 2) sub.StoreOne(o + 2 * stride, ch, y2);
+                if (cols > 3) sub.StoreOne(o + 3 * stride, ch, y3);
             }
         }
     }

@@ -98,14 +98,10 @@ internal sealed class ResBlock
 
     void ForwardFloat(float[] x, int h, int w, int threads)
     {
-        var y = new float[x.Length];
-        FloatConv2d.Run(x, Float1, y, h, w, threads);
-        Bn1.Apply(y);
-        Elementwise.PRelu(y, Slope);
-        var z = new float[x.Length];
-        FloatConv2d.Run(y, Float2, z, h, w, threads);
-        Bn2.Apply(z);
-        Elementwise.Add(x, z);
+        // BN, PReLU and the skip go into the convs' epilogues: x ← x + BN2(conv2(PReLU(BN1(conv1(x)))))
+        var y = GC.AllocateUninitializedArray<float>(x.Length);
+        FloatConv2d.RunWithEpilogue(x, Float1, y, h, w, threads, new FloatEpilogue { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope });
+        FloatConv2d.RunWithEpilogue(y, Float2, x, h, w, threads, new FloatEpilogue { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x });
     }
 }
 

@@ -136,9 +136,7 @@ public sealed partial class SrResNet
         using (StageTimes.Time(times, StageTimes.BodyEnd))
         {
             x = GC.AllocateUninitializedArray<float>(body.Length);
-            FloatConv2d.Run(body, bodyEnd, x, h, w, threads);
-            bodyEndBn.Apply(x);
-            Elementwise.Add(x, headOut);
+            FloatConv2d.RunWithEpilogue(body, bodyEnd, x, h, w, threads, new FloatEpilogue { AffineA = bodyEndBn.A, AffineB = bodyEndBn.B, Residual = headOut });
         }
         int ch4 = 4 * ch;
         using (StageTimes.Time(times, StageTimes.Upsampler))
