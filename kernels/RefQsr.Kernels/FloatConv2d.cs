@@ -37,8 +37,9 @@ public static partial class FloatConv2d
                 }
     }
 
-    /// <summary>Vectorised convolution; same result as <see cref="Reference"/> up to float
-    /// summation order, identical for any thread count.</summary>
+    /// <summary>Vectorised convolution: Winograd F(4x4, 3x3) where the weights have its layout
+    /// (<see cref="FloatConvWeights.UsesWinograd"/>), direct sums otherwise; the same result as
+    /// <see cref="Reference"/> up to float rounding, identical for any thread count.</summary>
     public static void Run(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
@@ -244,7 +245,7 @@ public sealed class FloatConvWeights
     /// <summary>How <see cref="FloatConv2d.Run"/> computes a conv with these weights.</summary>
     public enum Algorithm
     {
-        /// <summary>Winograd F(2x2, 3x3) where it applies (3x3, Avx512F, in channels a
+        /// <summary>Winograd F(4x4, 3x3) where it applies (3x3, Avx512F, in channels a
         /// multiple of 16, out channels a multiple of 64), direct otherwise.</summary>
         Auto,
         /// <summary>Always the direct sum (the baseline the Winograd path is measured against).</summary>

@@ -5,7 +5,7 @@ using RefQsr.Kernels;
 
 namespace RefQsr.Engine.Tests.Networks;
 
-/// <summary>The default FP32 convs (Winograd F(2x2, 3x3) on AVX-512) against the direct sums,
+/// <summary>The default FP32 convs (Winograd F(4x4, 3x3) on AVX-512) against the direct sums,
 /// on whole networks: every activation code identical (the only FP32 conv before a quantizer
 /// is the 9x9 head, which is always direct), the HR within float rounding.</summary>
 public class FloatConvAlgorithmTests
