@@ -101,9 +101,12 @@ internal static class CompareCommand
                 var next = new EpilogueOps { NextCodes = nextCodes, NextQuantizer = Engine.Quantization.Quantizer.Asymmetric(-2f, 2f, aBits).ForKernels, CodesOnly = true };
                 double ours = Timing.MedianMs(() => QuantConv3x3.RunWithEpilogue(codes, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t), minRuns, budget);
                 var path = QuantConv3x3.BestPath(wq, codes.Max());
-                string weights = path == QuantConvPath.Avx512Winograd
-                    ? $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + int16 Winograd transform); GMAC/s counts direct MACs"
-                    : $"weights {wq.ResidentBytes / 1024.0:F0} KiB bit-packed";
+                string weights = path switch
+                {
+                    QuantConvPath.Avx512Winograd => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + int16 Winograd transform); GMAC/s counts direct MACs",
+                    QuantConvPath.Avx512WinogradBytes => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + byte Winograd transform); GMAC/s counts direct MACs",
+                    _ => $"weights {wq.ResidentBytes / 1024.0:F0} KiB bit-packed",
+                };
                 yield return new Row($"conv3x3 64->64 96x96 w{wBits}a{aBits} vs ORT QLinearConv u8s8", t, ours, ortQ, ConvMacs / ours / 1e6,
                     $"kernel path {path}, {weights}; codes in, next codes out");
             }
@@ -229,7 +232,7 @@ internal static class CompareCommand
             }
         }
         sb.AppendLine();
-        sb.AppendLine(string.Create(ci, $"Int8 peak: {int8PeakGmacsPerCore:F0} GMAC/s per core, measured in this run: vpmaddubsw + vpaddw on Vector512 with 16 accumulators in registers, the instruction pair of the int16 path (`InstructionPeaks`; the 8-bit pair path's vpmaddwd + vpaddd: {pairPeakGmacsPerCore:F0} GMAC/s). SPEC §8's 420 GMAC/s was measured with loop-invariant inputs, which lets the JIT hoist the multiplies out of the loop, so it timed only the adds. Winograd rows (kernel path Avx512Winograd, and FP32 Winograd) count the direct convolution's MACs: their GMAC/s is an effective rate, and their fraction of the peak says how far the algorithm gets past the instruction ceiling, not how busy the multiplier is."));
+        sb.AppendLine(string.Create(ci, $"Int8 peak: {int8PeakGmacsPerCore:F0} GMAC/s per core, measured in this run: vpmaddubsw + vpaddw on Vector512 with 16 accumulators in registers, the instruction pair of the int16 path (`InstructionPeaks`; the 8-bit pair path's vpmaddwd + vpaddd: {pairPeakGmacsPerCore:F0} GMAC/s). SPEC §8's 420 GMAC/s was measured with loop-invariant inputs, which lets the JIT hoist the multiplies out of the loop, so it timed only the adds. Winograd rows (kernel paths Avx512Winograd and Avx512WinogradBytes, and FP32 Winograd) count the direct convolution's MACs: their GMAC/s is an effective rate, and their fraction of the peak says how far the algorithm gets past the instruction ceiling, not how busy the multiplier is."));
         sb.AppendLine("The machine is shared and noisy: compare ratios within one run, not across runs. RefQSR 8-4 needs patches, so its rows compare it with DDTB w8a8 on the same 72-px patches (SPEC §5); the RefQSR model is short-trained (weights/srresnet-ddtb-refqsr-8-4.md), its speed does not depend on that.");
         sb.AppendLine("Our side runs with the CLI's GC setting (`System.GC.ConserveMemory` 7, docs/performance.md); whole-network rows are full-image runs of the same 320x180 input on both sides.");
         return sb.ToString();
