@@ -26,7 +26,7 @@ public static partial class QuantConv3x3
         int za, int zw, float scale, float[] output, EpilogueOps ops, int threads, QuantConvPath path)
     {
         ValidateFused(codes, w, height, width);
-        int maxCode = path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes ? MaxCode(codes.AsSpan(0, height * width * w.InChannels)) : 0;
+        int maxCode = NeedsMaxCode(path) ? MaxCode(codes.AsSpan(0, height * width * w.InChannels)) : 0;
         RunWithEpilogue(codes, w, height, width, za, zw, scale, output, ops, threads, path, maxCode);
     }
 

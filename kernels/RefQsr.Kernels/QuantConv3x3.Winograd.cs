@@ -24,8 +24,12 @@ public static partial class QuantConv3x3
         return u <= short.MaxValue && 9L * inChannels * v * u <= int.MaxValue;
     }
 
+    /// <summary>The channel counts both Winograd paths take: input transforms 32 channels at a
+    /// time, GEMMs 64 output channels at a time.</summary>
+    static bool WinogradShape(QuantConvWeights w) => w.InChannels % 32 == 0 && w.OutChannels % 64 == 0;
+
     internal static bool IntWinogradVectorizable(QuantConvWeights w)
-        => w.InChannels % 32 == 0 && w.OutChannels % 64 == 0 && IntWinogradExact(w.InChannels, w.MaxAbsCode);
+        => WinogradShape(w) && IntWinogradExact(w.InChannels, w.MaxAbsCode);
 
     /// <summary>U' = G' g G'ᵀ of every (in, out) channel pair as int16, laid out
     /// [position 0..15][in / 2][out][in % 2]: one 512-bit load is 16 output channels' pairs of

@@ -65,8 +65,11 @@ public static partial class QuantConv3x3
 
     /// <summary>The byte Winograd path's int16 steps for these weights and codes, 0 where it cannot run.</summary>
     static int ByteWinogradUsable(QuantConvWeights w, int maxActivation)
-        => Avx512BW.IsSupported && w.InChannels % 32 == 0 && w.OutChannels % 64 == 0 && 6 * maxActivation <= 255
+        => Avx512BW.IsSupported && WinogradShape(w) && 6 * maxActivation <= 255
            && w.ByteWinograd is { } b ? ByteWinogradSteps(maxActivation, b.MaxAbs, w.InChannels) : 0;
+
+    /// <summary>Paths whose exactness bound reads the largest activation code.</summary>
+    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes;
 
     /// <summary>The fastest exact path for these weights and activation codes up to
     /// <paramref name="maxActivation"/>.</summary>
@@ -104,9 +107,9 @@ public static partial class QuantConv3x3
     /// <summary>Runs one chosen path (for tests and benchmarks); throws if this CPU or
     /// these weights cannot run it.</summary>
     public static void Run(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads, QuantConvPath path)
-        => RunPath(codes, w, acc, height, width, threads, path, path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes ? MaxCode(codes) : 0);
+        => RunPath(codes, w, acc, height, width, threads, path, NeedsMaxCode(path) ? MaxCode(codes) : 0);
 
-    /// <summary><paramref name="maxCode"/>: the largest activation code (read by the int16 path only).</summary>
+    /// <summary><paramref name="maxCode"/>: the largest activation code (read only where <see cref="NeedsMaxCode"/>).</summary>
     static void RunPath(ReadOnlySpan<byte> codes, QuantConvWeights w, int[] acc, int height, int width, int threads, QuantConvPath path, int maxCode)
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, Kernel);
@@ -131,7 +134,7 @@ public static partial class QuantConv3x3
             QuantConvPath.Avx512Pairs => Avx512BW.IsSupported && w.PairsVectorizable,
             QuantConvPath.Avx512Int16 => Avx512BW.IsSupported && w.QuadsVectorizable,
             QuantConvPath.Avx512Winograd => Avx512BW.IsSupported && IntWinogradVectorizable(w),
-            QuantConvPath.Avx512WinogradBytes => Avx512BW.IsSupported && w.InChannels % 32 == 0 && w.OutChannels % 64 == 0 && w.ByteWinograd is not null,
+            QuantConvPath.Avx512WinogradBytes => Avx512BW.IsSupported && WinogradShape(w) && w.ByteWinograd is not null,
             _ => false,
         };
         if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
@@ -155,12 +158,15 @@ public static partial class QuantConv3x3
             CheckPath(w, path);
             if (path == QuantConvPath.Scalar) throw new ArgumentException("the scalar path runs the reference over the whole image", nameof(path));
             (this.w, this.path, this.width, this.height, pw) = (w, path, width, height, width + 2);
+            if (path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512WinogradBytes)
+            {
+                // 4x4 tiles at steps of 2 read one row and column past an odd-sized image's ring
+                pw = 2 * ((width + 1) / 2) + 2;
+                padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
+            }
             switch (path)
             {
                 case QuantConvPath.Avx512Winograd:
-                    // 4x4 tiles at steps of 2 read one row and column past an odd-sized image's ring
-                    pw = 2 * ((width + 1) / 2) + 2;
-                    padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
                     winograd = w.IntWinograd;
                     break;
                 case QuantConvPath.Avx512WinogradBytes:
@@ -168,8 +174,6 @@ public static partial class QuantConv3x3
                     if (steps < 1)
                         throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with transformed weights up to ±{w.ByteWinograd.MaxAbs}");
                     offset = 2 * maxCode;
-                    pw = 2 * ((width + 1) / 2) + 2;
-                    padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
                     break;
                 case QuantConvPath.Avx512Int16:
                     int exact = Int16Steps(maxCode, w.MaxAbsCode);

@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics;
 namespace RefQsr.Engine.Networks;
 
 /// <summary>Eval-mode BatchNorm as a per-channel affine y·A + B, with A = γ/√(var+ε) and
@@ -23,21 +22,11 @@ internal sealed class Affine
     public static Affine Load(Weights.ModelFile f, string prefix)
         => new(f.Floats(prefix + "weight"), f.Floats(prefix + "bias"), f.Floats(prefix + "running_mean"), f.Floats(prefix + "running_var"));
 
-    /// <summary>x·A[c] + B[c] at every pixel: a multiply then an add per value (never fused),
-    /// 16 channels at a time where the channel count allows, the same bits either way.</summary>
+    /// <summary>x·A[c] + B[c] at every pixel: a multiply then an add per value (never fused).
+    /// The network fuses it into the FP32 convs' epilogue; this is its separate-pass form.</summary>
     public void Apply(Span<float> hwc)
     {
         int c = A.Length;
-        if (Vector512.IsHardwareAccelerated && c % 16 == 0)
-        {
-            for (int p = 0; p + c <= hwc.Length; p += c)
-                for (int k = 0; k < c; k += 16)
-                {
-                    var x = hwc.Slice(p + k, 16);
-                    (Vector512.Create(x) * Vector512.Create(A.AsSpan(k, 16)) + Vector512.Create(B.AsSpan(k, 16))).CopyTo(x);
-                }
-            return;
-        }
         for (int i = 0; i < hwc.Length; i++)
         {
             int ch = i % c;

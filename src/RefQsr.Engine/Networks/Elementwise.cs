@@ -21,10 +21,6 @@ internal static class Elementwise
     public static void Add(Span<float> x, ReadOnlySpan<float> y)
     {
         if (y.Length < x.Length) throw new ArgumentException($"add: {y.Length} values to add to {x.Length}");
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= x.Length; i += 16)
-                (Vector512.Create(x.Slice(i, 16)) + Vector512.Create(y.Slice(i, 16))).CopyTo(x.Slice(i, 16));
-        for (; i < x.Length; i++) x[i] += y[i];
+        for (int i = 0; i < x.Length; i++) x[i] += y[i];
     }
 }

@@ -15,9 +15,10 @@ public sealed partial class SrResNet
 
         /// <summary>RefER steps 1–3 on the input to RefER block <paramref name="k"/>, made once
         /// for all the reference's queries (which may run on several threads: a race only
-        /// computes the same codes twice).</summary>
-        public sbyte[] PooledCodes(int k, int channels, int bits)
-            => pooled[k] ??= RefErMatching.PooledCodes(RefErInputs[k], Height, Width, channels, bits);
+        /// computes the same codes twice); null where the reference has no pooled grid.</summary>
+        public sbyte[]? PooledCodes(int k, int channels, int bits)
+            => RefErMatching.PooledSize(Height) == 0 || RefErMatching.PooledSize(Width) == 0 ? null
+               : pooled[k] ??= RefErMatching.PooledCodes(RefErInputs[k], Height, Width, channels, bits);
     }
 
     RefQsrSettings Settings => Config.RefQsr ?? throw new InvalidOperationException($"{Config.Describe()} is not a RefQSR model");
@@ -55,8 +56,7 @@ public sealed partial class SrResNet
         using (StageTimes.Time(times, StageTimes.RefEr))
             for (int k = 0; k < RefEr.Length; k++)
                 RefEr[k].Forward(x, h, w, reference.RefErInputs[k], reference.Height, reference.Width, s.BHigh, s.BLow, threads, trace,
-                    RefErMatching.PooledSize(reference.Height) > 0 && RefErMatching.PooledSize(reference.Width) > 0
-                        ? reference.PooledCodes(k, Config.Channels, s.BLow) : null);
+                    reference.PooledCodes(k, Config.Channels, s.BLow));
         return BodyEndAndTail(x, headOut, h, w, threads, times);
     }
 }

@@ -2,8 +2,9 @@ using RefQsr.Engine.Networks;
 
 namespace RefQsr.Engine.Tests.Networks;
 
-/// <summary>The vectorised float passes between the FP32 convs against their per-value
-/// formulas, bit for bit (special values included), with vector tails.</summary>
+/// <summary>The separate float passes (the tests' references for the fused epilogues; PReLU
+/// vectorised for the head) against their per-value formulas, bit for bit (special values
+/// included), with vector tails.</summary>
 public class ElementwiseTests
 {
     static float[] Values(int n, int seed)
