@@ -68,14 +68,25 @@ public static partial class QuantConv3x3
         => Avx512BW.IsSupported && WinogradShape(w) && 6 * maxActivation <= 255
            && w.ByteWinograd is { } b ? ByteWinogradSteps(maxActivation, b.MaxAbs, w.InChannels) : 0;
 
+    /// <summary>The row Winograd path pays off once it sums at least this many quads in int16
+    /// before widening (below that, the widening's multiplies eat its saving).</summary>
+    const int MinRowWinogradSteps = 6;
+
+    /// <summary>The row Winograd path's int16 steps for these weights and codes, 0 where it
+    /// cannot run. The activation bound is read first, so 8-bit models never make its weights.</summary>
+    static int RowWinogradUsable(QuantConvWeights w, int maxActivation)
+        => Avx512BW.IsSupported && WinogradShape(w) && 2 * maxActivation <= 255
+           && w.RowWinograd is { } r ? r.Steps(maxActivation) : 0;
+
     /// <summary>Paths whose exactness bound reads the largest activation code.</summary>
-    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes;
+    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes;
 
     /// <summary>The fastest exact path for these weights and activation codes up to
     /// <paramref name="maxActivation"/>.</summary>
     public static QuantConvPath BestPath(QuantConvWeights w, int maxActivation)
     {
         if (ByteWinogradUsable(w, maxActivation) >= MinByteWinogradSteps) return QuantConvPath.Avx512WinogradBytes;
+        if (RowWinogradUsable(w, maxActivation) >= MinRowWinogradSteps) return QuantConvPath.Avx512WinogradRowBytes;
         int steps = w.QuadsVectorizable && Avx512BW.IsSupported ? Int16Steps(maxActivation, w.MaxAbsCode) : 0;
         if (steps >= Int16StepsOverWinograd) return QuantConvPath.Avx512Int16;
         if (Avx512BW.IsSupported && IntWinogradVectorizable(w)) return QuantConvPath.Avx512Winograd;
@@ -135,6 +146,7 @@ public static partial class QuantConv3x3
             QuantConvPath.Avx512Int16 => Avx512BW.IsSupported && w.QuadsVectorizable,
             QuantConvPath.Avx512Winograd => Avx512BW.IsSupported && IntWinogradVectorizable(w),
             QuantConvPath.Avx512WinogradBytes => Avx512BW.IsSupported && WinogradShape(w) && w.ByteWinograd is not null,
+            QuantConvPath.Avx512WinogradRowBytes => Avx512BW.IsSupported && WinogradShape(w) && w.RowWinograd is not null,
             _ => false,
         };
         if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
@@ -164,6 +176,12 @@ public static partial class QuantConv3x3
                 pw = 2 * ((width + 1) / 2) + 2;
                 padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
             }
+            else if (path == QuantConvPath.Avx512WinogradRowBytes)
+            {
+                // 1x4 tiles at steps of 2 read one column past an odd-sized image's ring
+                pw = 2 * ((width + 1) / 2) + 2;
+                padded = Padding.RentTiled(codes, height, width, w.InChannels, height + 2, pw);
+            }
             switch (path)
             {
                 case QuantConvPath.Avx512Winograd:
@@ -174,6 +192,12 @@ public static partial class QuantConv3x3
                     if (steps < 1)
                         throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with transformed weights up to ±{w.ByteWinograd.MaxAbs}");
                     offset = 2 * maxCode;
+                    break;
+                case QuantConvPath.Avx512WinogradRowBytes:
+                    steps = w.RowWinograd!.Steps(maxCode);
+                    if (steps < 1)
+                        throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with these weights (transformed weights up to ±{w.RowWinograd.MaxAbs})");
+                    offset = maxCode;
                     break;
                 case QuantConvPath.Avx512Int16:
                     int exact = Int16Steps(maxCode, w.MaxAbsCode);
@@ -205,6 +229,7 @@ public static partial class QuantConv3x3
             {
                 case QuantConvPath.Avx512Int16: Avx512Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
                 case QuantConvPath.Avx512Winograd: IntWinogradRows(padded!, pw, w, winograd!, acc, accRow0, height, width, r0, r1); break;
+                case QuantConvPath.Avx512WinogradRowBytes: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, steps, acc, accRow0, width, r0, r1); break;
                 case QuantConvPath.Avx512WinogradBytes: ByteWinogradRows(padded!, pw, w, w.ByteWinograd!, offset, steps, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512Pairs: Avx512PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
                 case QuantConvPath.AvxVnni: VnniRows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;

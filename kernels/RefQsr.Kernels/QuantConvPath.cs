@@ -24,4 +24,9 @@ public enum QuantConvPath
     /// vpmaddubsw summed in int16 as far as stays exact, for low bit-widths whose transformed
     /// weights fit a byte (<see cref="QuantConv3x3"/>'s ByteWinogradSteps).</summary>
     Avx512WinogradBytes,
+    /// <summary>Exact integer Winograd F(2, 3) along rows only (1x2 output tiles), byte operands:
+    /// 12 multiplies per 2 outputs and input channel instead of 18, and the transformed weights
+    /// of up to 6-bit codes still fit a byte (|U'| ≤ 3·32), where the 2-D ones do not; for
+    /// activations up to 7 bits (<see cref="QuantConv3x3"/>'s RowWinogradWeights.Steps).</summary>
+    Avx512WinogradRowBytes,
 }

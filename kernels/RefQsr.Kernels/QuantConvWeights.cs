@@ -20,7 +20,7 @@ public sealed class QuantConvWeights
     internal int CodeCount => OutChannels * InChannels * 9;
 
     /// <summary>Bytes held: the packed codes plus the correction sums.</summary>
-    public long ResidentBytes => packed.Length + 4L * (TapSums.Length + fullSums.Length) + 2L * (intWinograd?.Length ?? 0) + (byteWinograd?.Bytes ?? 0);
+    public long ResidentBytes => packed.Length + 4L * (TapSums.Length + fullSums.Length) + 2L * (intWinograd?.Length ?? 0) + (byteWinograd?.Bytes ?? 0) + (rowWinograd?.Bytes ?? 0);
     short[]? intWinograd;
     /// <summary>The integer Winograd weights (<see cref="QuantConv3x3.IntWinogradWeights"/>), made
     /// on first use and kept (16 int16 per input/output channel pair).</summary>
@@ -35,6 +35,7 @@ public sealed class QuantConvWeights
         {
             case QuantConvPath.Avx512Winograd: _ = IntWinograd; break;
             case QuantConvPath.Avx512WinogradBytes: _ = ByteWinograd; break;
+            case QuantConvPath.Avx512WinogradRowBytes: _ = RowWinograd; break;
         }
     }
 
@@ -51,6 +52,23 @@ public sealed class QuantConvWeights
                 Volatile.Write(ref byteWinogradDone, true);
             }
             return byteWinograd;
+        }
+    }
+
+    QuantConv3x3.RowWinogradWeights? rowWinograd;
+    bool rowWinogradDone;
+    /// <summary>The row Winograd weights, or null where a transformed weight does not fit a byte.
+    /// Only the layouts a conv has taken are counted in <see cref="ResidentBytes"/>.</summary>
+    internal QuantConv3x3.RowWinogradWeights? RowWinograd
+    {
+        get
+        {
+            if (!Volatile.Read(ref rowWinogradDone))
+            {
+                rowWinograd = QuantConv3x3.RowWinogradWeightsFor(this);
+                Volatile.Write(ref rowWinogradDone, true);
+            }
+            return rowWinograd;
         }
     }
 

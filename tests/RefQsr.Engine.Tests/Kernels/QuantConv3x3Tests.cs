@@ -42,6 +42,11 @@ public class QuantConv3x3Tests
         => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && qw.ByteWinograd is { } b
            && QuantConv3x3.ByteWinogradSteps(codes.Max(), b.MaxAbs, qw.InChannels) >= 1;
 
+    /// <summary>The row Winograd path runs where its transformed weights fit a byte and the
+    /// codes (up to 127) allow at least one exact int16 step (tested separately at its bound).</summary>
+    static bool RowWinogradUsable(byte[] codes, QuantConvWeights qw)
+        => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && codes.Max() <= 127 && qw.RowWinograd is { } r && r.Steps(codes.Max()) >= 1;
+
     [Theory]
     [MemberData(nameof(Bits))]
     public void SimdMatchesReferenceAtEveryBitWidth(int aBits, int wBits)
@@ -56,6 +61,7 @@ public class QuantConv3x3Tests
             var paths = SupportedPaths().ToList();
             if (Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx512Int16);
             if (ByteWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradBytes);
+            if (RowWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradRowBytes);
             foreach (var path in paths)
             {
                 var actual = new int[s.OutputLength];
@@ -143,6 +149,65 @@ public class QuantConv3x3Tests
         Assert.Equal(0, QuantConv3x3.ByteWinogradSteps(43, 72, 64));
         Assert.Equal(0, QuantConv3x3.ByteWinogradSteps(15, 128, 64));
         Assert.Null(new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6).ByteWinograd);
+    }
+
+    // Row Winograd at its bounds: codes all at the largest value (the position-1 transform
+    // d1 + d2 reaches 2A) against constant 6-bit weights, whose U' = 3·(−32) = −96 in every
+    // lane, so a run of k quads sums exactly k·2A·192 in one int16 lane: the step bound is
+    // reached, not just respected; also mixed-sign and small weights (runs crossing kernel
+    // rows), 7-bit weights that still fit a byte, odd sizes, 1 to 3 threads
+    [Theory]
+    [InlineData(127, 3, 5)]
+    [InlineData(63, 4, 9)]
+    [InlineData(15, 6, 7)]
+    [InlineData(1, 1, 1)]
+    [InlineData(31, 2, 1)]
+    public void RowWinogradIsExactAtItsBounds(int maxCode, int h, int w)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
+        var s = new ConvShape(h, w, 64, 64, 3);
+        foreach (var pattern in new Func<int, int, int, sbyte>[] { (co, ci, t) => -32, (co, ci, t) => 31, (co, ci, t) => 42, (co, ci, t) => (sbyte)(t % 2 == 0 ? -32 : 31), (co, ci, t) => (sbyte)((co * 7 + ci + t) % 5 - 2) })
+        {
+            var weights = new sbyte[64 * 64 * 9];
+            for (int co = 0; co < 64; co++) for (int ci = 0; ci < 64; ci++) for (int t = 0; t < 9; t++) weights[(co * 64 + ci) * 9 + t] = pattern(co, ci, t);
+            var qw = new QuantConvWeights(weights, 64, 64);
+            Assert.NotNull(qw.RowWinograd);
+            var r = new Random(maxCode + h);
+            foreach (var codes in new[] { Enumerable.Repeat((byte)maxCode, s.InputLength).ToArray(), Enumerable.Range(0, s.InputLength).Select(_ => (byte)(r.Next(2) * maxCode)).ToArray() })
+            {
+                int steps = qw.RowWinograd!.Steps(maxCode);
+                if (steps == 0)
+                {
+                    // one quad could leave int16: the path refuses rather than wrap
+                    Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(codes, qw, new int[s.OutputLength], h, w, 1, QuantConvPath.Avx512WinogradRowBytes));
+                    continue;
+                }
+                var expected = new int[s.OutputLength];
+                QuantConv3x3.Reference(codes, weights, expected, s);
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    var actual = new int[s.OutputLength];
+                    QuantConv3x3.Run(codes, qw, actual, h, w, threads, QuantConvPath.Avx512WinogradRowBytes);
+                    Assert.True(expected.SequenceEqual(actual), $"a≤{maxCode} {h}x{w}, {threads} threads differs ({steps} steps)");
+                }
+            }
+        }
+        // the bound from the weights: 2A·192 per quad for constant −32 weights
+        var constant = new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6).RowWinograd!;
+        Assert.Equal(32767 / (2 * 15 * 192), constant.Steps(15));
+        Assert.Equal(1, constant.Steps(85));    // 170·192 = 32640
+        Assert.Equal(0, constant.Steps(86));    // 172·192 = 33024 > 32767
+        Assert.Equal(0, constant.Steps(128));   // 2A past a byte
+        // BestPath takes it where it sums enough in int16 (6-bit weights of trained magnitudes
+        // with 4-bit activations), not where the widening would eat its saving (the constant
+        // worst case above: 5 steps) nor where the 2-D byte path runs (4-bit weights)
+        var small = new QuantConvWeights(Enumerable.Range(0, 64 * 64 * 9).Select(i => (sbyte)(i * 7 % 13 - 6 + (i % 97 == 0 ? -26 : 0))).ToArray(), 64, 64, 6);
+        Assert.Equal(32, small.MaxAbsCode);
+        Assert.Equal(QuantConvPath.Avx512WinogradRowBytes, QuantConv3x3.BestPath(small, 15));
+        Assert.Equal(QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6), 15));
+        Assert.Equal(QuantConvPath.Avx512WinogradBytes, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-8, 64 * 64 * 9).ToArray(), 64, 64, 4), 15));
+                // transformed weights past a byte: 3·(−43) = −129
+        Assert.Null(new QuantConvWeights(Enumerable.Repeat((sbyte)-43, 64 * 64 * 9).ToArray(), 64, 64, 7).RowWinograd);
     }
 
     [Fact]
