@@ -110,9 +110,8 @@ public static partial class QuantConv3x3
     {
         if (Avx512BW.IsSupported && IntWinogradVectorizable(w)) return QuantConvPath.Avx512Winograd;
         if (w.PairsVectorizable && Avx512BW.IsSupported) return QuantConvPath.Avx512Pairs;
-        if (!w.Vectorizable) return QuantConvPath.Scalar;
-        if (AvxVnni.IsSupported) return QuantConvPath.AvxVnni;
-        return Avx2.IsSupported ? QuantConvPath.Avx2 : QuantConvPath.Scalar;
+        if (AvxVnni.IsSupported && VnniVectorizable(w)) return QuantConvPath.AvxVnni;
+        return Avx2.IsSupported && w.Vectorizable ? QuantConvPath.Avx2 : QuantConvPath.Scalar;
     }
 
     /// <summary>Runs one chosen path (for tests and benchmarks); throws if this CPU or
@@ -141,7 +140,7 @@ public static partial class QuantConv3x3
         {
             QuantConvPath.Scalar => true,
             QuantConvPath.Avx2 => Avx2.IsSupported && w.Vectorizable,
-            QuantConvPath.AvxVnni => AvxVnni.IsSupported && w.Vectorizable,
+            QuantConvPath.AvxVnni => AvxVnni.IsSupported && VnniVectorizable(w),
             QuantConvPath.Avx512Pairs => Avx512BW.IsSupported && w.PairsVectorizable,
             QuantConvPath.Avx512Int16 => Avx512BW.IsSupported && w.QuadsVectorizable,
             QuantConvPath.Avx512Winograd => Avx512BW.IsSupported && IntWinogradVectorizable(w),
@@ -208,6 +207,11 @@ public static partial class QuantConv3x3
                     weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
                     w.UnpackQuads(weightBytes);
                     break;
+                case QuantConvPath.AvxVnni:
+                    padded = Padding.Rent(codes, height, width, w.InChannels, 1, VnniTilePixels);
+                    weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
+                    w.UnpackQuadsAnyShape(weightBytes);
+                    break;
                 case QuantConvPath.Avx512Pairs:
                     wide = RentPaddedWide(codes, height, width, w.InChannels, threads);
                     weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
@@ -242,45 +246,7 @@ public static partial class QuantConv3x3
             if (padded is not null) ArrayPool<byte>.Shared.Return(padded);
             if (wide is not null) ArrayPool<ushort>.Shared.Return(wide);
             if (pairs is not null) ArrayPool<short>.Shared.Return(pairs);
-            if (weightBytes is not null && (path == QuantConvPath.Avx512Int16 || path == QuantConvPath.Avx512Pairs)) ArrayPool<sbyte>.Shared.Return(weightBytes);
-        }
-    }
-
-    // Four output channels per pass share each 32-byte activation load.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void VnniRows(byte[] padded, int pw, QuantConvWeights w, sbyte[] byTap, int[] acc, int accRow0, int width, int r0, int r1)
-    {
-        int cin = w.InChannels, cout = w.OutChannels, tapStride = cin;
-        int coStride = 9 * cin;
-        fixed (byte* pin = padded)
-        fixed (sbyte* pwt = byTap)
-        fixed (int* pout = acc)
-        {
-            for (int y = r0; y < r1; y++)
-                for (int x = 0; x < width; x++)
-                {
-                    int* o = pout + ((y - accRow0) * width + x) * cout;
-                    for (int co = 0; co < cout; co += 4)
-                    {
-                        Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                        sbyte* w0 = pwt + co * coStride;
-                        for (int ky = 0; ky < 3; ky++)
-                        {
-                            byte* row = pin + ((y + ky) * pw + x) * cin;
-                            for (int kx = 0; kx < 3; kx++, row += cin, w0 += tapStride)
-                                for (int ci = 0; ci < cin; ci += 32)
-                                {
-                                    var a = Vector256.Load(row + ci);
-                                    s0 = AvxVnni.MultiplyWideningAndAdd(s0, a, Vector256.Load(w0 + ci));
-                                    s1 = AvxVnni.MultiplyWideningAndAdd(s1, a, Vector256.Load(w0 + coStride + ci));
-                                    s2 = AvxVnni.MultiplyWideningAndAdd(s2, a, Vector256.Load(w0 + 2 * coStride + ci));
-                                    s3 = AvxVnni.MultiplyWideningAndAdd(s3, a, Vector256.Load(w0 + 3 * coStride + ci));
-                                }
-                        }
-                        o[co] = Vector256.Sum(s0); o[co + 1] = Vector256.Sum(s1);
-                        o[co + 2] = Vector256.Sum(s2); o[co + 3] = Vector256.Sum(s3);
-                    }
-                }
+            if (weightBytes is not null && path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512Pairs or QuantConvPath.AvxVnni) ArrayPool<sbyte>.Shared.Return(weightBytes);
         }
     }
 

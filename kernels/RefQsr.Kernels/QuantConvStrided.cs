@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace RefQsr.Kernels;
 
 /// <summary>Scalar integer convolution with any kernel, stride and zero padding, for small
@@ -30,6 +34,20 @@ public static class QuantConvStrided
         if (weightsOihw.Length != outChannels * inChannels * kernel * kernel)
             throw new ArgumentException($"strided conv: {weightsOihw.Length} weight codes for shape [{outChannels}, {inChannels}, {kernel}, {kernel}]");
         if (output.Length < oh * ow * outChannels) throw new ArgumentException($"strided conv: output has {output.Length} values, needs {oh * ow * outChannels}");
+        if (stride == kernel && pad == 0 && outChannels % 16 == 0 && Avx512BW.IsSupported)
+        {
+            RunBlocks(codes, height, width, inChannels, weightsOihw, outChannels, kernel, za, zw, scale, output);
+            return;
+        }
+        Reference(codes, height, width, inChannels, weightsOihw, outChannels, kernel, stride, pad, za, zw, scale, output);
+    }
+
+    /// <summary>The scalar truth (same arguments as <see cref="Run"/>, not validated again).</summary>
+    public static void Reference(ReadOnlySpan<byte> codes, int height, int width, int inChannels,
+        ReadOnlySpan<sbyte> weightsOihw, int outChannels, int kernel, int stride, int pad,
+        int za, int zw, float scale, Span<float> output)
+    {
+        int oh = OutputSize(height, kernel, stride, pad), ow = OutputSize(width, kernel, stride, pad);
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++)
                 for (int co = 0; co < outChannels; co++)
@@ -56,6 +74,57 @@ public static class QuantConvStrided
                     }
                     long total = acc + (long)zw * sumA + (long)za * sumW + (long)za * zw * valid * inChannels;
                     output[(oy * ow + ox) * outChannels + co] = (float)total * scale;
+                }
+    }
+
+    /// <summary>Stride = kernel, no padding (ClustBlock's conv1): every output reads its own
+    /// k x k block, every tap valid. Each block's codes, widened to int16 pairs, are broadcast
+    /// against 16 output channels' weight pairs (vpmaddwd); the sums are the scalar loop's
+    /// exactly, and the zero-point terms are added in int64 as there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void RunBlocks(ReadOnlySpan<byte> codes, int height, int width, int inChannels,
+        ReadOnlySpan<sbyte> weightsOihw, int outChannels, int kernel, int za, int zw, float scale, Span<float> output)
+    {
+        int oh = height / kernel, ow = width / kernel, k = kernel * kernel * inChannels, pairs = (k + 1) / 2;
+        // weights as [pair][out][2] int16 over the block order (ky, kx, in), zero past k
+        var wp = new short[pairs * outChannels * 2];
+        var sumW = new long[outChannels];
+        for (int co = 0; co < outChannels; co++)
+            for (int ky = 0; ky < kernel; ky++)
+                for (int kx = 0; kx < kernel; kx++)
+                    for (int ci = 0; ci < inChannels; ci++)
+                    {
+                        int i = (ky * kernel + kx) * inChannels + ci;
+                        sbyte v = weightsOihw[((co * inChannels + ci) * kernel + ky) * kernel + kx];
+                        wp[((i / 2) * outChannels + co) * 2 + (i & 1)] = v;
+                        sumW[co] += v;
+                    }
+        var block = new short[2 * pairs];
+        var accs = new int[outChannels];
+        fixed (short* pw = wp, pb = block)
+        fixed (int* pa = accs)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int sumA = 0;
+                    for (int ky = 0; ky < kernel; ky++)
+                        for (int j = 0; j < kernel * inChannels; j++)
+                        {
+                            int a = codes[((oy * kernel + ky) * width + ox * kernel) * inChannels + j];
+                            pb[ky * kernel * inChannels + j] = (short)a;
+                            sumA += a;
+                        }
+                    for (int co = 0; co < outChannels; co += 16)
+                    {
+                        var acc = Vector512<int>.Zero;
+                        short* w = pw + co * 2;
+                        for (int p = 0; p < pairs; p++, w += outChannels * 2)
+                            acc += Avx512BW.MultiplyAddAdjacent(Vector512.Create(((int*)pb)[p]).AsInt16(), Vector512.Load(w));
+                        acc.Store(pa + co);
+                    }
+                    var o = output.Slice((oy * ow + ox) * outChannels, outChannels);
+                    for (int co = 0; co < outChannels; co++)
+                        o[co] = (float)(accs[co] + (long)zw * sumA + za * sumW[co] + (long)za * zw * k) * scale;
                 }
     }
 }

@@ -151,6 +151,20 @@ public sealed class QuantConvWeights
         BitPacking.Unpack(packed, Bits, quads[..CodeCount]);
     }
 
+    /// <summary>[tap][in/4][out][4] into <paramref name="quads"/> for any channel counts that
+    /// are multiples of 4 (the AvxVnni path's layout): a straight decode where the codes are
+    /// packed in it, else reordered from PyTorch's.</summary>
+    internal void UnpackQuadsAnyShape(Span<sbyte> quads)
+    {
+        if (QuadsVectorizable) { UnpackQuads(quads); return; }
+        if (InChannels % 4 != 0) throw new InvalidOperationException($"{InChannels} input channels do not make quads");
+        var oihw = UnpackOihw();
+        for (int co = 0; co < OutChannels; co++)
+            for (int ci = 0; ci < InChannels; ci++)
+                for (int t = 0; t < 9; t++)
+                    quads[QuadIndex(t, ci, co)] = oihw[(co * InChannels + ci) * 9 + t];
+    }
+
     /// <summary>[tap][in/2][out][2] int16 into <paramref name="pairs"/>, via the quad layout:
     /// quad row (tap, q) holds pair rows 2q (lanes 0, 1) and 2q+1 (lanes 2, 3).</summary>
     internal void UnpackPairs(Span<sbyte> quadScratch, Span<short> pairs)

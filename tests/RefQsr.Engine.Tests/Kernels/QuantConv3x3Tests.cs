@@ -75,6 +75,35 @@ public class QuantConv3x3Tests
         }
     }
 
+    // The AvxVnni path takes channel counts the 64-channel paths do not (ClustBlock's conv3 is
+    // 64→32), 8-bit extremes (int32 sums, no bound), and every tile remainder of its 6 pixels
+    [Theory]
+    [InlineData(4, 16)]
+    [InlineData(12, 32)]
+    [InlineData(64, 48)]
+    public void VnniPathMatchesReferenceOnOtherChannelCounts(int cin, int cout)
+    {
+        if (!System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) return;
+        foreach (var (h, w) in new[] { (1, 1), (2, 5), (3, 6), (4, 13), (2, 19) })
+        {
+            var s = new ConvShape(h, w, cin, cout, 3);
+            var (codes, weights) = Data(h, w, cin, cout, 8, 8, h * 7 + w + cin);
+            weights[0] = -128; codes[0] = 255;
+            var expected = new int[s.OutputLength];
+            QuantConv3x3.Reference(codes, weights, expected, s);
+            var qw = new QuantConvWeights(weights, cout, cin);
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var actual = new int[s.OutputLength];
+                QuantConv3x3.Run(codes, qw, actual, h, w, threads, QuantConvPath.AvxVnni);
+                Assert.True(expected.SequenceEqual(actual), $"{cin}->{cout} {h}x{w}, {threads} threads differs");
+            }
+            var auto = new int[s.OutputLength];
+            QuantConv3x3.Run(codes, qw, auto, h, w, 1);
+            Assert.Equal(expected, auto);
+        }
+    }
+
     // Integer Winograd at the edges of its bounds: every code 255 against ±128 / 127 weights
     // arranged so that the transformed weights reach ±1152 and the outputs their extremes,
     // on odd sizes (tiles hanging over the image) with 1 to 3 threads (row splits inside a tile)

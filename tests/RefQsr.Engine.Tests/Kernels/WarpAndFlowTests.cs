@@ -79,6 +79,9 @@ public class WarpAndFlowTests
     [InlineData(9, 9, 64, 8, 3, 1, 1)]
     [InlineData(7, 5, 5, 3, 3, 2, 1)]
     [InlineData(1, 1, 32, 10, 1, 1, 0)]
+    [InlineData(26, 20, 3, 64, 3, 3, 0)]    // ClustBlock's conv1 (the vector path where AVX-512 is), leftover rows and columns
+    [InlineData(8, 9, 3, 16, 2, 2, 0)]      // an even block length
+    [InlineData(6, 7, 5, 32, 3, 3, 0)]      // odd block length 45: the last pair half empty
     public void StridedConvEqualsTheExactSumOverValidTaps(int h, int w, int cin, int cout, int k, int stride, int pad)
     {
         var rng = new Random(h * 31 + cin);
