@@ -78,14 +78,20 @@ public static partial class QuantConv3x3
         => Avx512BW.IsSupported && WinogradShape(w) && 2 * maxActivation <= 255
            && w.RowWinograd is { } r ? r.Steps(maxActivation) : 0;
 
+    /// <summary>Whether the VNNI row Winograd path can run these weights on codes up to
+    /// <paramref name="maxActivation"/> (it has no step bound).</summary>
+    static bool VnniWinogradRowsUsable(QuantConvWeights w, int maxActivation)
+        => AvxVnni.IsSupported && Avx512F.IsSupported && WinogradShape(w) && 2 * maxActivation <= 255 && w.RowWinograd is not null;
+
     /// <summary>Paths whose exactness bound reads the largest activation code.</summary>
-    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes;
+    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows;
 
     /// <summary>The fastest exact path for these weights and activation codes up to
     /// <paramref name="maxActivation"/>.</summary>
     public static QuantConvPath BestPath(QuantConvWeights w, int maxActivation)
     {
         if (ByteWinogradUsable(w, maxActivation) >= MinByteWinogradSteps) return QuantConvPath.Avx512WinogradBytes;
+        if (VnniWinogradRowsUsable(w, maxActivation)) return QuantConvPath.AvxVnniWinogradRows;
         if (RowWinogradUsable(w, maxActivation) >= MinRowWinogradSteps) return QuantConvPath.Avx512WinogradRowBytes;
         int steps = w.QuadsVectorizable && Avx512BW.IsSupported ? Int16Steps(maxActivation, w.MaxAbsCode) : 0;
         if (steps >= Int16StepsOverWinograd) return QuantConvPath.Avx512Int16;
@@ -146,6 +152,7 @@ public static partial class QuantConv3x3
             QuantConvPath.Avx512Winograd => Avx512BW.IsSupported && IntWinogradVectorizable(w),
             QuantConvPath.Avx512WinogradBytes => Avx512BW.IsSupported && WinogradShape(w) && w.ByteWinograd is not null,
             QuantConvPath.Avx512WinogradRowBytes => Avx512BW.IsSupported && WinogradShape(w) && w.RowWinograd is not null,
+            QuantConvPath.AvxVnniWinogradRows => AvxVnni.IsSupported && Avx512F.IsSupported && WinogradShape(w) && w.RowWinograd is not null,
             _ => false,
         };
         if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
@@ -175,7 +182,7 @@ public static partial class QuantConv3x3
                 pw = 2 * ((width + 1) / 2) + 2;
                 padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
             }
-            else if (path == QuantConvPath.Avx512WinogradRowBytes)
+            else if (path is QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows)
             {
                 // 1x4 tiles at steps of 2 read one column past an odd-sized image's ring
                 pw = 2 * ((width + 1) / 2) + 2;
@@ -196,6 +203,11 @@ public static partial class QuantConv3x3
                     steps = w.RowWinograd!.Steps(maxCode);
                     if (steps < 1)
                         throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with these weights (transformed weights up to ±{w.RowWinograd.MaxAbs})");
+                    offset = maxCode;
+                    break;
+                case QuantConvPath.AvxVnniWinogradRows:
+                    if (2 * maxCode > 255)
+                        throw new NotSupportedException($"quantized conv path {path} needs activation codes up to 127, got {maxCode}");
                     offset = maxCode;
                     break;
                 case QuantConvPath.Avx512Int16:
@@ -233,7 +245,8 @@ public static partial class QuantConv3x3
             {
                 case QuantConvPath.Avx512Int16: Avx512Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
                 case QuantConvPath.Avx512Winograd: IntWinogradRows(padded!, pw, w, winograd!, acc, accRow0, height, width, r0, r1); break;
-                case QuantConvPath.Avx512WinogradRowBytes: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, steps, acc, accRow0, width, r0, r1); break;
+                case QuantConvPath.Avx512WinogradRowBytes: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, steps, acc, accRow0, width, r0, r1, false); break;
+                case QuantConvPath.AvxVnniWinogradRows: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, 0, acc, accRow0, width, r0, r1, true); break;
                 case QuantConvPath.Avx512WinogradBytes: ByteWinogradRows(padded!, pw, w, w.ByteWinograd!, offset, steps, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512Pairs: Avx512PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
                 case QuantConvPath.AvxVnni: VnniRows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;

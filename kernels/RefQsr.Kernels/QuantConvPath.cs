@@ -32,4 +32,8 @@ public enum QuantConvPath
     /// of up to 6-bit codes still fit a byte (|U'| ≤ 3·32), where the 2-D ones do not; for
     /// activations up to 7 bits (<see cref="QuantConv3x3"/>'s RowWinogradWeights.Steps).</summary>
     Avx512WinogradRowBytes,
+    /// <summary>The same transforms with Vector256 vpdpbusd products (AvxVnni): int32 sums at
+    /// once, so no int16 step bound, only that the transformed weights fit a byte and the
+    /// activations are at most 7 bits.</summary>
+    AvxVnniWinogradRows,
 }

@@ -35,7 +35,7 @@ public sealed class QuantConvWeights
         {
             case QuantConvPath.Avx512Winograd: _ = IntWinograd; break;
             case QuantConvPath.Avx512WinogradBytes: _ = ByteWinograd; break;
-            case QuantConvPath.Avx512WinogradRowBytes: _ = RowWinograd; break;
+            case QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows: _ = RowWinograd; break;
         }
     }
 

@@ -47,6 +47,11 @@ public class QuantConv3x3Tests
     static bool RowWinogradUsable(byte[] codes, QuantConvWeights qw)
         => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && codes.Max() <= 127 && qw.RowWinograd is { } r && r.Steps(codes.Max()) >= 1;
 
+    /// <summary>Its VNNI twin has no step bound: transformed weights in a byte, codes up to 127.</summary>
+    static bool VnniWinogradRowsUsable(byte[] codes, QuantConvWeights qw)
+        => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+           && codes.Max() <= 127 && qw.RowWinograd is not null;
+
     [Theory]
     [MemberData(nameof(Bits))]
     public void SimdMatchesReferenceAtEveryBitWidth(int aBits, int wBits)
@@ -62,6 +67,7 @@ public class QuantConv3x3Tests
             if (Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx512Int16);
             if (ByteWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradBytes);
             if (RowWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradRowBytes);
+            if (VnniWinogradRowsUsable(codes, qw)) paths.Add(QuantConvPath.AvxVnniWinogradRows);
             foreach (var path in paths)
             {
                 var actual = new int[s.OutputLength];
@@ -204,6 +210,16 @@ public class QuantConv3x3Tests
             var r = new Random(maxCode + h);
             foreach (var codes in new[] { Enumerable.Repeat((byte)maxCode, s.InputLength).ToArray(), Enumerable.Range(0, s.InputLength).Select(_ => (byte)(r.Next(2) * maxCode)).ToArray() })
             {
+                var expectedAll = new int[s.OutputLength];
+                QuantConv3x3.Reference(codes, weights, expectedAll, s);
+                if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+                    foreach (int threads in new[] { 1, 3 })
+                    {
+                        // the VNNI twin sums in int32: exact wherever U' fits a byte, steps or not
+                        var viaVnni = new int[s.OutputLength];
+                        QuantConv3x3.Run(codes, qw, viaVnni, h, w, threads, QuantConvPath.AvxVnniWinogradRows);
+                        Assert.True(expectedAll.SequenceEqual(viaVnni), $"VNNI rows: a≤{maxCode} {h}x{w}, {threads} threads differs");
+                    }
                 int steps = qw.RowWinograd!.Steps(maxCode);
                 if (steps == 0)
                 {
@@ -232,8 +248,9 @@ public class QuantConv3x3Tests
         // worst case above: 5 steps) nor where the 2-D byte path runs (4-bit weights)
         var small = new QuantConvWeights(Enumerable.Range(0, 64 * 64 * 9).Select(i => (sbyte)(i * 7 % 13 - 6 + (i % 97 == 0 ? -26 : 0))).ToArray(), 64, 64, 6);
         Assert.Equal(32, small.MaxAbsCode);
-        Assert.Equal(QuantConvPath.Avx512WinogradRowBytes, QuantConv3x3.BestPath(small, 15));
-        Assert.Equal(QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6), 15));
+        bool vnni = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        Assert.Equal(vnni ? QuantConvPath.AvxVnniWinogradRows : QuantConvPath.Avx512WinogradRowBytes, QuantConv3x3.BestPath(small, 15));
+        Assert.Equal(vnni ? QuantConvPath.AvxVnniWinogradRows : QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6), 15));
         Assert.Equal(QuantConvPath.Avx512WinogradBytes, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-8, 64 * 64 * 9).ToArray(), 64, 64, 4), 15));
                 // transformed weights past a byte: 3·(−43) = −129
         Assert.Null(new QuantConvWeights(Enumerable.Repeat((sbyte)-43, 64 * 64 * 9).ToArray(), 64, 64, 7).RowWinograd);
@@ -377,7 +394,9 @@ public class QuantConv3x3Tests
         var actual = new int[s.OutputLength];
         QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 1, QuantConvPath.Avx512Int16);
         Assert.Equal(expected, actual);
-        Assert.Equal(QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
+        // (where AVX-VNNI is, its row Winograd path takes these instead: no step bound)
+        bool vnni = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        Assert.Equal(vnni ? QuantConvPath.AvxVnniWinogradRows : QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
         // one more unit on either side breaks the bound: the path refuses rather than overflow
         var big = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
         var w8 = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
