@@ -47,7 +47,7 @@ public static partial class QuantConv3x3
         }
         // Winograd computes two rows per tile: hand the epilogue row pairs
         // (and the row Winograd path transforms its input rows once per call: pairs halve the repeats)
-        int step = path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows ? 2 : 1;
+        int step = path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd ? 2 : 1;
         using var plan = QuantConvEpilogue.Plan.Create(codes, rowLength * step, output.Length, w, height, width, za, zw, scale, ops, accRows: step);
         using var conv = new PreparedConv(codes, w, height, width, path, maxCode, threads);
         RowParallel.For((height + step - 1) / step, threads, (s0, s1) =>

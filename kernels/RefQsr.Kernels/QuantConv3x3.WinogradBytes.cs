@@ -65,9 +65,10 @@ public static partial class QuantConv3x3
     /// subtracted before the division by 4. Exact under <see cref="ByteWinogradSteps"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void ByteWinogradRows(byte[] padded, int pw, QuantConvWeights w, ByteWinogradWeights u, int offset, int steps,
-        int[] acc, int accRow0, int height, int width, int r0, int r1)
+        int[] acc, int accRow0, int height, int width, int r0, int r1, bool vnni)
     {
-        const int T = IntWinoChunkTiles;
+        // tiles per pass: the vpmaddubsw GEMM takes 2 at a time, the VNNI one (VnniGemm6x16) 6
+        int T = vnni ? 3 * VnniTilePixels : IntWinoChunkTiles, group = vnni ? VnniTilePixels : 2;
         int cin = w.InChannels, cout = w.OutChannels, tilesX = (width + 1) / 2;
         int vStride = T * cin + 64, mStride = T * 64 + 16;
         byte[] vBuf = ArrayPool<byte>.Shared.Rent(16 * vStride);
@@ -85,10 +86,10 @@ public static partial class QuantConv3x3
                     int y0 = Math.Max(r0, 2 * ty), y1 = Math.Min(Math.Min(r1, height), 2 * ty + 2);
                     for (int tx0 = 0; tx0 < tilesX; tx0 += T)
                     {
-                        int nt = Math.Min(T, tilesX - tx0), ntUp = (nt + 1) & ~1;
+                        int nt = Math.Min(T, tilesX - tx0), ntUp = (nt + group - 1) / group * group;
                         for (int t = 0; t < nt; t++)
                             InputTile(pin + ((2 * ty) * pw + 2 * (tx0 + t)) * cin, pw * cin, cin, new ByteTileStore(pv + t * cin, vStride, (short)offset));
-                        for (int t = nt; t < ntUp; t++)   // the GEMM runs two tiles at a time; this one is never stored
+                        for (int t = nt; t < ntUp; t++)   // the GEMM runs whole groups of tiles; these are never stored
                             for (int p = 0; p < 16; p++) new Span<byte>(pv + p * vStride + t * cin, cin).Clear();
                         for (int cb = 0; cb < cout; cb += 64)
                         {
@@ -97,7 +98,12 @@ public static partial class QuantConv3x3
                                 sbyte* up = pu + (p * (cin / 4) * cout + cb) * 4;
                                 byte* v = pv + p * vStride;
                                 int* m = pm + p * mStride;
-                                for (int t = 0; t < ntUp; t += 2) ByteGemm2x64(v + t * cin, up, cin, cout, steps, m + t * 64);
+                                if (!vnni)
+                                    for (int t = 0; t < ntUp; t += 2) ByteGemm2x64(v + t * cin, up, cin, cout, steps, m + t * 64);
+                                else
+                                    for (int t = 0; t < ntUp; t += VnniTilePixels)
+                                        for (int c = 0; c < 64; c += 16)
+                                            VnniGemm6x16(v + t * cin, null, null, 1, cin, up + c * 4, cin / 4, cout, m + t * 64 + c);
                             }
                             for (int t = 0; t < nt; t++)
                             {

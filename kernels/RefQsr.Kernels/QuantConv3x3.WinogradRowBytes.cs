@@ -143,7 +143,7 @@ public static partial class QuantConv3x3
                                     if (!vnni) RowGemm4x64(v0 + to, v1 + to, v2 + to, 4 * cin, up, quads, cout, steps, pm + p * mStride + t * 64);
                                     else
                                         for (int c = 0; c < 64; c += 16)
-                                            RowGemmVnni6x16(v0 + to, v1 + to, v2 + to, 4 * cin, up + c * 4, quads, cout, pm + p * mStride + t * 64 + c);
+                                            VnniGemm6x16(v0 + to, v1 + to, v2 + to, 3, 4 * cin, up + c * 4, quads, cout, pm + p * mStride + t * 64 + c);
                                 }
                             }
                             for (int t = 0; t < nt; t++)
@@ -236,40 +236,6 @@ public static partial class QuantConv3x3
             Widen(m + 128, first, s20, s21, s22, s23, ones);
             Widen(m + 192, first, s30, s31, s32, s33, ones);
         }
-    }
-
-    /// <summary>As <see cref="RowGemm4x64"/> for six tiles and 16 output channels with Vector256
-    /// vpdpbusd, which sums four products into int32 at once: no int16 runs, no widening, no
-    /// bound on the steps (the int32 bound is checked when the weights are made). 12
-    /// accumulators, 2 weight vectors and a broadcast in the 16 VEX registers.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void RowGemmVnni6x16(byte* v0, byte* v1, byte* v2, int tileStride, sbyte* u, int quads, int cout, int* m)
-    {
-        Vector256<int> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default;
-        Vector256<int> s30 = default, s31 = default, s40 = default, s41 = default, s50 = default, s51 = default;
-        sbyte* wq = u;
-        for (int ky = 0; ky < 3; ky++)
-        {
-            byte* a = ky == 0 ? v0 : ky == 1 ? v1 : v2;
-            for (int q = 0; q < quads; q++, a += 4, wq += cout * 4)
-            {
-                var w0 = Vector256.Load(wq); var w1 = Vector256.Load(wq + 32);
-                var b = Vector256.Create(*(int*)a).AsByte();
-                s00 = AvxVnni.MultiplyWideningAndAdd(s00, b, w0); s01 = AvxVnni.MultiplyWideningAndAdd(s01, b, w1);
-                b = Vector256.Create(*(int*)(a + tileStride)).AsByte();
-                s10 = AvxVnni.MultiplyWideningAndAdd(s10, b, w0); s11 = AvxVnni.MultiplyWideningAndAdd(s11, b, w1);
-                b = Vector256.Create(*(int*)(a + 2 * tileStride)).AsByte();
-                s20 = AvxVnni.MultiplyWideningAndAdd(s20, b, w0); s21 = AvxVnni.MultiplyWideningAndAdd(s21, b, w1);
-                b = Vector256.Create(*(int*)(a + 3 * tileStride)).AsByte();
-                s30 = AvxVnni.MultiplyWideningAndAdd(s30, b, w0); s31 = AvxVnni.MultiplyWideningAndAdd(s31, b, w1);
-                b = Vector256.Create(*(int*)(a + 4 * tileStride)).AsByte();
-                s40 = AvxVnni.MultiplyWideningAndAdd(s40, b, w0); s41 = AvxVnni.MultiplyWideningAndAdd(s41, b, w1);
-                b = Vector256.Create(*(int*)(a + 5 * tileStride)).AsByte();
-                s50 = AvxVnni.MultiplyWideningAndAdd(s50, b, w0); s51 = AvxVnni.MultiplyWideningAndAdd(s51, b, w1);
-            }
-        }
-        s00.Store(m); s01.Store(m + 8); s10.Store(m + 64); s11.Store(m + 72); s20.Store(m + 128); s21.Store(m + 136);
-        s30.Store(m + 192); s31.Store(m + 200); s40.Store(m + 256); s41.Store(m + 264); s50.Store(m + 320); s51.Store(m + 328);
     }
 
     /// <summary>(Aᵀ M − corr) / 2 of one 1x2 tile for 64 output channels: column 0 = m0 + m1 + m2,

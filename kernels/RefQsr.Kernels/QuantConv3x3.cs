@@ -78,18 +78,24 @@ public static partial class QuantConv3x3
         => Avx512BW.IsSupported && WinogradShape(w) && 2 * maxActivation <= 255
            && w.RowWinograd is { } r ? r.Steps(maxActivation) : 0;
 
+    /// <summary>Whether the VNNI 2-D Winograd path can run these weights on codes up to
+    /// <paramref name="maxActivation"/> (it has no step bound).</summary>
+    static bool VnniWinogradUsable(QuantConvWeights w, int maxActivation)
+        => AvxVnni.IsSupported && Avx512BW.IsSupported && WinogradShape(w) && 6 * maxActivation <= 255 && w.ByteWinograd is not null;
+
     /// <summary>Whether the VNNI row Winograd path can run these weights on codes up to
     /// <paramref name="maxActivation"/> (it has no step bound).</summary>
     static bool VnniWinogradRowsUsable(QuantConvWeights w, int maxActivation)
         => AvxVnni.IsSupported && Avx512F.IsSupported && WinogradShape(w) && 2 * maxActivation <= 255 && w.RowWinograd is not null;
 
     /// <summary>Paths whose exactness bound reads the largest activation code.</summary>
-    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows;
+    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd;
 
     /// <summary>The fastest exact path for these weights and activation codes up to
     /// <paramref name="maxActivation"/>.</summary>
     public static QuantConvPath BestPath(QuantConvWeights w, int maxActivation)
     {
+        if (VnniWinogradUsable(w, maxActivation)) return QuantConvPath.AvxVnniWinograd;
         if (ByteWinogradUsable(w, maxActivation) >= MinByteWinogradSteps) return QuantConvPath.Avx512WinogradBytes;
         if (VnniWinogradRowsUsable(w, maxActivation)) return QuantConvPath.AvxVnniWinogradRows;
         if (RowWinogradUsable(w, maxActivation) >= MinRowWinogradSteps) return QuantConvPath.Avx512WinogradRowBytes;
@@ -152,6 +158,7 @@ public static partial class QuantConv3x3
             QuantConvPath.Avx512Winograd => Avx512BW.IsSupported && IntWinogradVectorizable(w),
             QuantConvPath.Avx512WinogradBytes => Avx512BW.IsSupported && WinogradShape(w) && w.ByteWinograd is not null,
             QuantConvPath.Avx512WinogradRowBytes => Avx512BW.IsSupported && WinogradShape(w) && w.RowWinograd is not null,
+            QuantConvPath.AvxVnniWinograd => AvxVnni.IsSupported && Avx512BW.IsSupported && WinogradShape(w) && w.ByteWinograd is not null,
             QuantConvPath.AvxVnniWinogradRows => AvxVnni.IsSupported && Avx512F.IsSupported && WinogradShape(w) && w.RowWinograd is not null,
             _ => false,
         };
@@ -176,7 +183,7 @@ public static partial class QuantConv3x3
             CheckPath(w, path);
             if (path == QuantConvPath.Scalar) throw new ArgumentException("the scalar path runs the reference over the whole image", nameof(path));
             (this.w, this.path, this.width, this.height, pw) = (w, path, width, height, width + 2);
-            if (path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512WinogradBytes)
+            if (path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512WinogradBytes or QuantConvPath.AvxVnniWinograd)
             {
                 // 4x4 tiles at steps of 2 read one row and column past an odd-sized image's ring
                 pw = 2 * ((width + 1) / 2) + 2;
@@ -204,6 +211,11 @@ public static partial class QuantConv3x3
                     if (steps < 1)
                         throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with these weights (transformed weights up to ±{w.RowWinograd.MaxAbs})");
                     offset = maxCode;
+                    break;
+                case QuantConvPath.AvxVnniWinograd:
+                    if (6 * maxCode > 255)
+                        throw new NotSupportedException($"quantized conv path {path} needs activation codes up to 42, got {maxCode}");
+                    offset = 2 * maxCode;
                     break;
                 case QuantConvPath.AvxVnniWinogradRows:
                     if (2 * maxCode > 255)
@@ -247,7 +259,8 @@ public static partial class QuantConv3x3
                 case QuantConvPath.Avx512Winograd: IntWinogradRows(padded!, pw, w, winograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512WinogradRowBytes: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, steps, acc, accRow0, width, r0, r1, false); break;
                 case QuantConvPath.AvxVnniWinogradRows: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, 0, acc, accRow0, width, r0, r1, true); break;
-                case QuantConvPath.Avx512WinogradBytes: ByteWinogradRows(padded!, pw, w, w.ByteWinograd!, offset, steps, acc, accRow0, height, width, r0, r1); break;
+                case QuantConvPath.Avx512WinogradBytes: ByteWinogradRows(padded!, pw, w, w.ByteWinograd!, offset, steps, acc, accRow0, height, width, r0, r1, false); break;
+                case QuantConvPath.AvxVnniWinograd: ByteWinogradRows(padded!, pw, w, w.ByteWinograd!, offset, 0, acc, accRow0, height, width, r0, r1, true); break;
                 case QuantConvPath.Avx512Pairs: Avx512PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
                 case QuantConvPath.AvxVnni: VnniRows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;
                 default: Avx2Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;

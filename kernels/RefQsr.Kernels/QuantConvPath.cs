@@ -36,4 +36,8 @@ public enum QuantConvPath
     /// once, so no int16 step bound, only that the transformed weights fit a byte and the
     /// activations are at most 7 bits.</summary>
     AvxVnniWinogradRows,
+    /// <summary>The 2-D byte Winograd transforms (<see cref="Avx512WinogradBytes"/>) with
+    /// Vector256 vpdpbusd products: int32 sums, so no step bound; transformed weights in a
+    /// byte and activation codes up to 42 (V' + 2A in a byte).</summary>
+    AvxVnniWinograd,
 }

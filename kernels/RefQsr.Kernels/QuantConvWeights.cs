@@ -34,7 +34,7 @@ public sealed class QuantConvWeights
         switch (QuantConv3x3.BestPath(this, (1 << activationBits) - 1))
         {
             case QuantConvPath.Avx512Winograd: _ = IntWinograd; break;
-            case QuantConvPath.Avx512WinogradBytes: _ = ByteWinograd; break;
+            case QuantConvPath.Avx512WinogradBytes or QuantConvPath.AvxVnniWinograd: _ = ByteWinograd; break;
             case QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows: _ = RowWinograd; break;
         }
     }

@@ -13,7 +13,7 @@ public class FusedConvEpilogueTests
         var d = new TheoryData<QuantConvPath> { QuantConvPath.Scalar };
         if (Avx2.IsSupported) d.Add(QuantConvPath.Avx2);
         if (AvxVnni.IsSupported) d.Add(QuantConvPath.AvxVnni);
-        if (AvxVnni.IsSupported && Avx512F.IsSupported) d.Add(QuantConvPath.AvxVnniWinogradRows);
+        if (AvxVnni.IsSupported && Avx512BW.IsSupported) { d.Add(QuantConvPath.AvxVnniWinogradRows); d.Add(QuantConvPath.AvxVnniWinograd); }
         if (Avx512BW.IsSupported) { d.Add(QuantConvPath.Avx512Pairs); d.Add(QuantConvPath.Avx512Int16); d.Add(QuantConvPath.Avx512Winograd); d.Add(QuantConvPath.Avx512WinogradBytes); d.Add(QuantConvPath.Avx512WinogradRowBytes); }
         return d;
     }
@@ -26,8 +26,9 @@ public class FusedConvEpilogueTests
         var r = new Random((int)path + 5);
         // 4-bit activations and 6-bit weights, so that every path (the int16 one too) is exact;
         // 4-bit weights for the byte Winograd path, whose transformed weights must fit a byte
-        int wMax = path == QuantConvPath.Avx512WinogradBytes ? 8 : 32;
-        var qw = new QuantConvWeights(Enumerable.Range(0, c * c * 9).Select(_ => (sbyte)r.Next(-wMax, wMax)).ToArray(), c, c, path == QuantConvPath.Avx512WinogradBytes ? 4 : 6);
+        bool byteU = path is QuantConvPath.Avx512WinogradBytes or QuantConvPath.AvxVnniWinograd;
+        int wMax = byteU ? 8 : 32;
+        var qw = new QuantConvWeights(Enumerable.Range(0, c * c * 9).Select(_ => (sbyte)r.Next(-wMax, wMax)).ToArray(), c, c, byteU ? 4 : 6);
         var a = Enumerable.Range(0, c).Select(_ => (float)r.NextDouble() + 0.5f).ToArray();
         var b = Enumerable.Range(0, c).Select(_ => (float)r.NextDouble() - 0.5f).ToArray();
         var next = new CodeQuantizer(-1.5f, 1.5f, 5f, 0f, -8, 7);

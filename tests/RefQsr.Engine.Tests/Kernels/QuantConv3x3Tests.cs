@@ -52,6 +52,11 @@ public class QuantConv3x3Tests
         => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported
            && codes.Max() <= 127 && qw.RowWinograd is not null;
 
+    /// <summary>The 2-D byte Winograd transforms with VNNI products: codes up to 42, U' in a byte.</summary>
+    static bool VnniWinogradUsable(byte[] codes, QuantConvWeights qw)
+        => System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
+           && codes.Max() <= 42 && qw.ByteWinograd is not null;
+
     [Theory]
     [MemberData(nameof(Bits))]
     public void SimdMatchesReferenceAtEveryBitWidth(int aBits, int wBits)
@@ -68,6 +73,7 @@ public class QuantConv3x3Tests
             if (ByteWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradBytes);
             if (RowWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradRowBytes);
             if (VnniWinogradRowsUsable(codes, qw)) paths.Add(QuantConvPath.AvxVnniWinogradRows);
+            if (VnniWinogradUsable(codes, qw)) paths.Add(QuantConvPath.AvxVnniWinograd);
             foreach (var path in paths)
             {
                 var actual = new int[s.OutputLength];
@@ -163,6 +169,16 @@ public class QuantConv3x3Tests
             var r = new Random(maxCode + h);
             foreach (var codes in new[] { Enumerable.Repeat((byte)maxCode, s.InputLength).ToArray(), Enumerable.Range(0, s.InputLength).Select(_ => (byte)(r.Next(2) * maxCode)).ToArray() })
             {
+                var expectedAll = new int[s.OutputLength];
+                QuantConv3x3.Reference(codes, weights, expectedAll, s);
+                if (VnniWinogradUsable(codes, qw))
+                    foreach (int threads in new[] { 1, 3 })
+                    {
+                        // the VNNI twin sums in int32: exact wherever V' + 2A and U' fit bytes, steps or not
+                        var viaVnni = new int[s.OutputLength];
+                        QuantConv3x3.Run(codes, qw, viaVnni, h, w, threads, QuantConvPath.AvxVnniWinograd);
+                        Assert.True(expectedAll.SequenceEqual(viaVnni), $"VNNI Winograd: a≤{maxCode} {h}x{w}, {threads} threads differs");
+                    }
                 int steps = QuantConv3x3.ByteWinogradSteps(maxCode, qw.ByteWinograd!.MaxAbs, 64);
                 if (steps == 0)
                 {
@@ -246,12 +262,14 @@ public class QuantConv3x3Tests
         // BestPath takes it where it sums enough in int16 (6-bit weights of trained magnitudes
         // with 4-bit activations), not where the widening would eat its saving (the constant
         // worst case above: 5 steps) nor where the 2-D byte path runs (4-bit weights)
-        var small = new QuantConvWeights(Enumerable.Range(0, 64 * 64 * 9).Select(i => (sbyte)(i * 7 % 13 - 6 + (i % 97 == 0 ? -26 : 0))).ToArray(), 64, 64, 6);
+        // (one channel pair with every tap at 20 puts the 2-D transform at 9·20 = 180, out of a byte)
+        var small = new QuantConvWeights(Enumerable.Range(0, 64 * 64 * 9).Select(i => (sbyte)(i < 9 ? 20 : i * 7 % 13 - 6 + (i % 97 == 0 ? -26 : 0))).ToArray(), 64, 64, 6);
         Assert.Equal(32, small.MaxAbsCode);
+        Assert.Null(small.ByteWinograd);
         bool vnni = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
         Assert.Equal(vnni ? QuantConvPath.AvxVnniWinogradRows : QuantConvPath.Avx512WinogradRowBytes, QuantConv3x3.BestPath(small, 15));
         Assert.Equal(vnni ? QuantConvPath.AvxVnniWinogradRows : QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6), 15));
-        Assert.Equal(QuantConvPath.Avx512WinogradBytes, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-8, 64 * 64 * 9).ToArray(), 64, 64, 4), 15));
+        Assert.Equal(vnni ? QuantConvPath.AvxVnniWinograd : QuantConvPath.Avx512WinogradBytes, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-8, 64 * 64 * 9).ToArray(), 64, 64, 4), 15));
                 // transformed weights past a byte: 3·(−43) = −129
         Assert.Null(new QuantConvWeights(Enumerable.Repeat((sbyte)-43, 64 * 64 * 9).ToArray(), 64, 64, 7).RowWinograd);
     }
