@@ -32,15 +32,21 @@ public static class ArgmaxCostVolume
         }
     }
 
-    /// <summary>Fast path: codes widened to int16 once, vpmaddwd dot products (exact: a
-    /// product of two int8 values and the sum of two fit in int32), query rows split over
-    /// threads. Falls back to <see cref="Reference"/> without Avx2.</summary>
+    /// <summary>Fast path: with AVX-VNNI, vpdpbusd of blocks of 6 queries x 16 references
+    /// (<see cref="RunVnni"/>); else codes widened to int16 once and vpmaddwd dot products
+    /// (exact: a product of two int8 values and the sum of two fit in int32). Query rows split
+    /// over threads. Falls back to <see cref="Reference"/> without Avx2.</summary>
     public static void Run(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int[] argmax, int threads = 1)
     {
         var (nq, nr) = Validate(query.Length, reference.Length, channels, argmax.Length);
         if (!Avx2.IsSupported || channels < 16)
         {
             Reference(query, reference, channels, argmax);
+            return;
+        }
+        if (AvxVnni.IsSupported)
+        {
+            RunVnni(query, reference, channels, nq, nr, argmax, threads);
             return;
         }
         // pad every row to a multiple of 16 channels with zeros: they add nothing to a dot product
@@ -99,6 +105,114 @@ public static class ArgmaxCostVolume
                 argmax[i] = best;
             }
         }
+    }
+
+    /// <summary>Query positions per register block of the VNNI path; reference positions per block.</summary>
+    const int VnniQueries = 6, VnniRefs = 16;
+
+    /// <summary>vpdpbusd needs one unsigned operand: the query codes are shifted to q + 128, so
+    /// each dot product comes out as E + 128·Σ_c r(j, c), and that sum is subtracted per
+    /// reference (exact integers throughout: |E| ≤ 64·128·128 per 64 channels). References are
+    /// laid out in groups of 8 by channel quad ([group][quad][8][4]), so one load is eight
+    /// references' quads against a broadcast query quad; 6 queries x 16 references stay in
+    /// the 16 VEX registers. Each lane keeps its own running best over increasing j with a
+    /// strict comparison, and the lanes are reduced with ties to the lowest j, which is the
+    /// reference loop's order.</summary>
+    static void RunVnni(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int nq, int nr, int[] argmax, int threads)
+    {
+        int quads = (channels + 3) / 4, cp = 4 * quads;
+        int nqPad = (nq + VnniQueries - 1) / VnniQueries * VnniQueries, nrPad = (nr + VnniRefs - 1) / VnniRefs * VnniRefs;
+        var qu = new byte[nqPad * cp];
+        for (int i = 0; i < nq; i++)
+            for (int c = 0; c < cp; c++) qu[i * cp + c] = (byte)((c < channels ? query[i * channels + c] : 0) + 128);
+        var rg = new sbyte[nrPad * cp];
+        // padding references get a correction no real cost can lose to
+        var corr = new int[nrPad];
+        for (int j = 0; j < nrPad; j++)
+        {
+            if (j >= nr) { corr[j] = int.MaxValue / 2; continue; }
+            int sum = 0;
+            for (int c = 0; c < channels; c++)
+            {
+                sbyte v = reference[j * channels + c];
+                rg[((j / 8 * quads + c / 4) * 8 + j % 8) * 4 + c % 4] = v;
+                sum += v;
+            }
+            corr[j] = 128 * sum;
+        }
+        int blocks = nqPad / VnniQueries;
+        RowParallel.For(blocks, threads, (b0, b1) => VnniBlocks(qu, rg, corr, quads, nq, nrPad, argmax, b0, b1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void VnniBlocks(byte[] qu, sbyte[] rg, int[] corr, int quads, int nq, int nrPad, int[] argmax, int b0, int b1)
+    {
+        int cp = 4 * quads;
+        var bestCost = stackalloc int[VnniQueries * VnniRefs];
+        var bestIdx = stackalloc int[VnniQueries * VnniRefs];
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        fixed (byte* pq = qu)
+        fixed (sbyte* pr = rg)
+        fixed (int* pc = corr)
+            for (int blk = b0; blk < b1; blk++)
+            {
+                byte* q = pq + (long)blk * VnniQueries * cp;
+                for (int k = 0; k < VnniQueries * VnniRefs; k++) { bestCost[k] = int.MinValue; bestIdx[k] = 0; }
+                for (int jb = 0; jb < nrPad; jb += VnniRefs)
+                {
+                    Vector256<int> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default;
+                    Vector256<int> s30 = default, s31 = default, s40 = default, s41 = default, s50 = default, s51 = default;
+                    sbyte* r0 = pr + (long)(jb / 8) * quads * 32, r1 = r0 + quads * 32;
+                    for (int c = 0; c < quads; c++)
+                    {
+                        var w0 = Vector256.Load(r0 + c * 32); var w1 = Vector256.Load(r1 + c * 32);
+                        byte* a = q + c * 4;
+                        var b = Vector256.Create(*(int*)a).AsByte();
+                        s00 = AvxVnni.MultiplyWideningAndAdd(s00, b, w0); s01 = AvxVnni.MultiplyWideningAndAdd(s01, b, w1);
+                        b = Vector256.Create(*(int*)(a + cp)).AsByte();
+                        s10 = AvxVnni.MultiplyWideningAndAdd(s10, b, w0); s11 = AvxVnni.MultiplyWideningAndAdd(s11, b, w1);
+                        b = Vector256.Create(*(int*)(a + 2 * cp)).AsByte();
+                        s20 = AvxVnni.MultiplyWideningAndAdd(s20, b, w0); s21 = AvxVnni.MultiplyWideningAndAdd(s21, b, w1);
+                        b = Vector256.Create(*(int*)(a + 3 * cp)).AsByte();
+                        s30 = AvxVnni.MultiplyWideningAndAdd(s30, b, w0); s31 = AvxVnni.MultiplyWideningAndAdd(s31, b, w1);
+                        b = Vector256.Create(*(int*)(a + 4 * cp)).AsByte();
+                        s40 = AvxVnni.MultiplyWideningAndAdd(s40, b, w0); s41 = AvxVnni.MultiplyWideningAndAdd(s41, b, w1);
+                        b = Vector256.Create(*(int*)(a + 5 * cp)).AsByte();
+                        s50 = AvxVnni.MultiplyWideningAndAdd(s50, b, w0); s51 = AvxVnni.MultiplyWideningAndAdd(s51, b, w1);
+                    }
+                    var c0 = Vector256.Load(pc + jb); var c1 = Vector256.Load(pc + jb + 8);
+                    var j0 = lane + Vector256.Create(jb); var j1 = j0 + Vector256.Create(8);
+                    Keep(bestCost, bestIdx, 0, s00 - c0, s01 - c1, j0, j1);
+                    Keep(bestCost, bestIdx, 1, s10 - c0, s11 - c1, j0, j1);
+                    Keep(bestCost, bestIdx, 2, s20 - c0, s21 - c1, j0, j1);
+                    Keep(bestCost, bestIdx, 3, s30 - c0, s31 - c1, j0, j1);
+                    Keep(bestCost, bestIdx, 4, s40 - c0, s41 - c1, j0, j1);
+                    Keep(bestCost, bestIdx, 5, s50 - c0, s51 - c1, j0, j1);
+                }
+                for (int k = 0; k < VnniQueries; k++)
+                {
+                    int i = blk * VnniQueries + k;
+                    if (i >= nq) break;
+                    int best = int.MaxValue, cost = int.MinValue;
+                    for (int l = 0; l < VnniRefs; l++)
+                    {
+                        int c = bestCost[k * VnniRefs + l], j = bestIdx[k * VnniRefs + l];
+                        if (c > cost || (c == cost && j < best)) { cost = c; best = j; }
+                    }
+                    argmax[i] = best;
+                }
+            }
+    }
+
+    /// <summary>Per lane: where the new cost is strictly greater, it and its j replace the kept ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Keep(int* bestCost, int* bestIdx, int k, Vector256<int> cost0, Vector256<int> cost1, Vector256<int> j0, Vector256<int> j1)
+    {
+        int* bc = bestCost + k * VnniRefs, bi = bestIdx + k * VnniRefs;
+        var b0 = Vector256.Load(bc); var b1 = Vector256.Load(bc + 8);
+        var g0 = Vector256.GreaterThan(cost0, b0); var g1 = Vector256.GreaterThan(cost1, b1);
+        Vector256.ConditionalSelect(g0, cost0, b0).Store(bc); Vector256.ConditionalSelect(g1, cost1, b1).Store(bc + 8);
+        Vector256.ConditionalSelect(g0, j0, Vector256.Load(bi)).Store(bi); Vector256.ConditionalSelect(g1, j1, Vector256.Load(bi + 8)).Store(bi + 8);
     }
 
     static (int Nq, int Nr) Validate(int queryLength, int referenceLength, int channels, int argmaxLength)

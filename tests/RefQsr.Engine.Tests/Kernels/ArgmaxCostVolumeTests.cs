@@ -42,6 +42,31 @@ public class ArgmaxCostVolumeTests
         }
     }
 
+    // blocks of 16 references (the VNNI path): equal best rows in other lanes and other
+    // blocks, 8-bit extremes (the query shift to q + 128 and its correction at their limits),
+    // a query count that leaves a partial block of 6, 1 to 3 threads
+    [Fact]
+    public void TiesAcrossLanesAndBlocksAndExtremeCodes()
+    {
+        const int c = 64, nr = 45, nq = 8;
+        var rng = new Random(11);
+        var q = Codes(rng, nq * c, 8);
+        var r = Codes(rng, nr * c, 8);
+        for (int i = 0; i < c; i++) { q[i] = -128; q[c + i] = (sbyte)(i % 2 == 0 ? -128 : 127); }
+        var best = Enumerable.Range(0, c).Select(i => (sbyte)(i % 3 == 0 ? 127 : -128)).ToArray();
+        foreach (int j in new[] { 41, 17, 9 }) best.CopyTo(r.AsSpan(j * c));
+        for (int i = 0; i < c; i++) q[2 * c + i] = (sbyte)(best[i] == 127 ? 127 : -128);
+        var expected = new int[nq];
+        ArgmaxCostVolume.Reference(q, r, c, expected);
+        Assert.Equal(9, expected[2]);
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var fast = new int[nq];
+            ArgmaxCostVolume.Run(q, r, c, fast, threads);
+            Assert.Equal(expected, fast);
+        }
+    }
+
     [Fact]
     public void TiesGoToTheLowestReferenceIndex()
     {
