@@ -38,11 +38,38 @@ public static class BilinearWarp
                 // outside by more than a pixel: every tap reads 0 (also keeps the int casts in range)
                 if (fx1 < 0 || fy1 < 0 || fx0 > sourceWidth - 1 || fy0 > sourceHeight - 1) continue;
                 int x0 = (int)fx0, y0 = (int)fy0;
+                if (Vector512.IsHardwareAccelerated && channels % 16 == 0)
+                {
+                    Taps(o, source, sourceHeight, sourceWidth, channels, x0, y0, nw, ne, sw, se);
+                    continue;
+                }
                 Accumulate(o, source, sourceHeight, sourceWidth, channels, x0, y0, nw);
                 Accumulate(o, source, sourceHeight, sourceWidth, channels, x0 + 1, y0, ne);
                 Accumulate(o, source, sourceHeight, sourceWidth, channels, x0, y0 + 1, sw);
                 Accumulate(o, source, sourceHeight, sourceWidth, channels, x0 + 1, y0 + 1, se);
             }
+    }
+
+    /// <summary>The four taps 16 channels at a time with the sum in a register: o = ((0 + nw·s)
+    /// + ne·s) + sw·s) + se·s over the taps inside the source, in that order, each product and
+    /// add separate, so the same bits as <see cref="Accumulate"/> four times on a cleared o,
+    /// with o written once instead of read and written per tap.</summary>
+    static void Taps(Span<float> o, ReadOnlySpan<float> source, int h, int w, int channels, int x0, int y0, float nw, float ne, float sw, float se)
+    {
+        ref float src = ref MemoryMarshal.GetReference(source);
+        bool left = (uint)x0 < (uint)w, right = (uint)(x0 + 1) < (uint)w, top = (uint)y0 < (uint)h, bottom = (uint)(y0 + 1) < (uint)h;
+        nuint pnw = (nuint)((y0 * w + x0) * channels), pne = pnw + (nuint)channels;
+        nuint psw = pnw + (nuint)(w * channels), pse = psw + (nuint)channels;
+        Vector512<float> vnw = Vector512.Create(nw), vne = Vector512.Create(ne), vsw = Vector512.Create(sw), vse = Vector512.Create(se);
+        for (int c = 0; c < channels; c += 16)
+        {
+            var acc = Vector512<float>.Zero;
+            if (top && left) acc += Vector512.LoadUnsafe(ref src, pnw + (nuint)c) * vnw;
+            if (top && right) acc += Vector512.LoadUnsafe(ref src, pne + (nuint)c) * vne;
+            if (bottom && left) acc += Vector512.LoadUnsafe(ref src, psw + (nuint)c) * vsw;
+            if (bottom && right) acc += Vector512.LoadUnsafe(ref src, pse + (nuint)c) * vse;
+            Vector512.StoreUnsafe(acc, ref MemoryMarshal.GetReference(o), (nuint)c);
+        }
     }
 
     /// <summary>o += s·weight, 16 channels at a time where it can: a separate multiply and

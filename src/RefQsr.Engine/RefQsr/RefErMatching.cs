@@ -19,12 +19,11 @@ public static class RefErMatching
     public static float[] Normalize(ReadOnlySpan<float> hwc, int channels)
     {
         var r = new float[hwc.Length];
+        var norms = Norms(hwc, channels);
         for (int p = 0; p < hwc.Length / channels; p++)
         {
             var x = hwc.Slice(p * channels, channels);
-            double sum = 0;
-            for (int c = 0; c < channels; c++) sum += (double)x[c] * x[c];
-            float n = MathF.Max((float)Math.Sqrt(sum), 1e-12f);
+            float n = norms[p];
             // the divisions 16 at a time: IEEE division per lane, the same bits
             var o = r.AsSpan(p * channels, channels);
             int k = 0;
@@ -36,31 +35,98 @@ public static class RefErMatching
         return r;
     }
 
+    /// <summary>Step 1's divisor at every position: max(sqrt(Σ_c x²) in float64, rounded to
+    /// float32, 1e-12). Eight positions' sums run side by side in the lanes of a float64
+    /// vector (gathered a channel at a time), else four in scalars: the float64 adds are a
+    /// dependency chain. Each is still summed over c in order, each square and add rounded
+    /// separately, so the same bits as one position at a time.</summary>
+    public static unsafe float[] Norms(ReadOnlySpan<float> hwc, int channels)
+    {
+        int n = hwc.Length / channels;
+        var norms = new float[n];
+        int p = 0;
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported && (long)8 * channels < int.MaxValue)
+        {
+            var idx = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * channels;
+            fixed (float* px = hwc)
+                for (; p + 8 <= n; p += 8)
+                {
+                    var sum = Vector512<double>.Zero;
+                    float* b = px + (long)p * channels;
+                    for (int c = 0; c < channels; c++)
+                    {
+                        var d = System.Runtime.Intrinsics.X86.Avx512F.ConvertToVector512Double(System.Runtime.Intrinsics.X86.Avx2.GatherVector256(b + c, idx, 4));
+                        sum += d * d;
+                    }
+                    for (int l = 0; l < 8; l++) norms[p + l] = Norm(sum.GetElement(l));
+                }
+        }
+        for (; p + 4 <= n; p += 4)
+        {
+            var x0 = hwc.Slice(p * channels, channels); var x1 = hwc.Slice((p + 1) * channels, channels);
+            var x2 = hwc.Slice((p + 2) * channels, channels); var x3 = hwc.Slice((p + 3) * channels, channels);
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int c = 0; c < channels; c++)
+            {
+                s0 += (double)x0[c] * x0[c]; s1 += (double)x1[c] * x1[c];
+                s2 += (double)x2[c] * x2[c]; s3 += (double)x3[c] * x3[c];
+            }
+            norms[p] = Norm(s0); norms[p + 1] = Norm(s1); norms[p + 2] = Norm(s2); norms[p + 3] = Norm(s3);
+        }
+        for (; p < n; p++)
+        {
+            var x = hwc.Slice(p * channels, channels);
+            double sum = 0;
+            for (int c = 0; c < channels; c++) sum += (double)x[c] * x[c];
+            norms[p] = Norm(sum);
+        }
+        return norms;
+    }
+
+    static float Norm(double sumOfSquares) => MathF.Max((float)Math.Sqrt(sumOfSquares), 1e-12f);
+
     /// <summary>Step 2: 3x3 average pool, stride 3, remainder rows and columns dropped; the
     /// 9 values are summed in float64, row-major, divided by 9 and rounded once.</summary>
     public static float[] AveragePool(ReadOnlySpan<float> hwc, int height, int width, int channels)
+        => AveragePool(hwc, null, height, width, channels);
+
+    /// <summary>Steps 1 and 2 in one pass when <paramref name="norms"/> is given: each value is
+    /// divided by its position's norm (the same float32 division as <see cref="Normalize"/>)
+    /// as it is pooled, so the normalised feature is never stored.</summary>
+    static float[] AveragePool(ReadOnlySpan<float> hwc, float[]? norms, int height, int width, int channels)
     {
         int ph = PooledSize(height), pw = PooledSize(width);
         var r = new float[ph * pw * channels];
-        int vec = Vector512.IsHardwareAccelerated ? channels & ~7 : 0;
+        int vec = Vector512.IsHardwareAccelerated ? channels & ~15 : 0;
+        var nine = Vector512.Create((double)(Pool * Pool));
         for (int py = 0; py < ph; py++)
             for (int px = 0; px < pw; px++)
             {
-                // 8 channels at a time in float64: per channel the same sum in the same order
-                for (int c = 0; c < vec; c += 8)
+                // 16 channels at a time (one float32 division per tap), summed as two halves in
+                // float64: per channel the same sum in the same order
+                for (int c = 0; c < vec; c += 16)
                 {
-                    var s = Vector512<double>.Zero;
+                    Vector512<double> lo = Vector512<double>.Zero, hi = Vector512<double>.Zero;
                     for (int ky = 0; ky < Pool; ky++)
                         for (int kx = 0; kx < Pool; kx++)
-                            s += Vector512.WidenLower(Vector256.Create(hwc.Slice(((py * Pool + ky) * width + px * Pool + kx) * channels + c, 8)).ToVector512Unsafe());
-                    Vector512.Narrow(s / Vector512.Create((double)(Pool * Pool)), Vector512<double>.Zero).GetLower().CopyTo(r.AsSpan((py * pw + px) * channels + c, 8));
+                        {
+                            int pos = (py * Pool + ky) * width + px * Pool + kx;
+                            var v = Vector512.Create(hwc.Slice(pos * channels + c, 16));
+                            if (norms is not null) v /= Vector512.Create(norms[pos]);
+                            var (l, h) = Vector512.Widen(v);
+                            lo += l; hi += h;
+                        }
+                    Vector512.Narrow(lo / nine, hi / nine).CopyTo(r.AsSpan((py * pw + px) * channels + c, 16));
                 }
                 for (int c = vec; c < channels; c++)
                 {
                     double s = 0;   // float64 sum and division, rounded once (docs/refqsr.md step 2)
                     for (int ky = 0; ky < Pool; ky++)
                         for (int kx = 0; kx < Pool; kx++)
-                            s += hwc[((py * Pool + ky) * width + px * Pool + kx) * channels + c];
+                        {
+                            int pos = (py * Pool + ky) * width + px * Pool + kx;
+                            s += norms is null ? hwc[pos * channels + c] : hwc[pos * channels + c] / norms[pos];
+                        }
                     r[(py * pw + px) * channels + c] = (float)(s / (Pool * Pool));
                 }
             }
@@ -78,7 +144,7 @@ public static class RefErMatching
 
     /// <summary>Steps 1–3 on one feature: its pooled b_low codes [ph·pw][channels].</summary>
     public static sbyte[] PooledCodes(ReadOnlySpan<float> feature, int height, int width, int channels, int bits)
-        => QuantizeUnit(AveragePool(Normalize(feature, channels), height, width, channels), bits);
+        => QuantizeUnit(AveragePool(feature, Norms(feature, channels), height, width, channels), bits);
 
     /// <summary>Steps 1–5: the pixel displacement field [hq][wq][2] = (u, v) that warps the
     /// reference onto the query, or null when either feature is smaller than 3 px in a

@@ -52,6 +52,40 @@ public class WarpAndFlowTests
         Assert.Equal([1, 2, 0, 3, 4, 0, 0, 0, 0], big);
     }
 
+    // 64 channels (the register path, all four taps per 16 channels at once) against the
+    // per-element contract: taps in the order nw, ne, sw, se from 0, each product and add
+    // rounded, taps outside the source skipped; fractional flows on every border
+    [Fact]
+    public void ManyChannelsGiveTheScalarContractsBits()
+    {
+        int h = 5, w = 6, hs = 4, ws = 7, c = 64;
+        var r = new Random(3);
+        var src = Enumerable.Range(0, hs * ws * c).Select(_ => (float)(r.NextDouble() * 8 - 4)).ToArray();
+        var flow = Enumerable.Range(0, h * w * 2).Select(_ => (float)(r.NextDouble() * 9 - 4.5)).ToArray();
+        var o = new float[h * w * c];
+        BilinearWarp.Run(src, hs, ws, c, flow, h, w, o);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                int p = y * w + x;
+                float ix = x + flow[2 * p], iy = y + flow[2 * p + 1];
+                float fx0 = MathF.Floor(ix), fy0 = MathF.Floor(iy), fx1 = fx0 + 1, fy1 = fy0 + 1;
+                float[] wt = [(fx1 - ix) * (fy1 - iy), (ix - fx0) * (fy1 - iy), (fx1 - ix) * (iy - fy0), (ix - fx0) * (iy - fy0)];
+                (int X, int Y)[] taps = [((int)fx0, (int)fy0), ((int)fx0 + 1, (int)fy0), ((int)fx0, (int)fy0 + 1), ((int)fx0 + 1, (int)fy0 + 1)];
+                for (int k = 0; k < c; k++)
+                {
+                    float e = 0f;
+                    for (int t = 0; t < 4; t++)
+                        if (taps[t].X >= 0 && taps[t].X < ws && taps[t].Y >= 0 && taps[t].Y < hs)
+                        {
+                            float prod = src[(taps[t].Y * ws + taps[t].X) * c + k] * wt[t];
+                            e += prod;
+                        }
+                    Assert.Equal(e, o[p * c + k]);
+                }
+            }
+    }
+
     [Fact]
     public void FlowUpsampleMatchesPyTorchAlignCornersFalse()
     {

@@ -70,6 +70,29 @@ public class RefErTests
                 }
     }
 
+    // PooledCodes divides while it pools (no normalised copy) and sums eight positions' norms in
+    // vector lanes: the same codes as the three steps one after the other, on sizes whose
+    // position counts leave lane tails (63, 130) and with a zero position (norm 1e-12)
+    [Theory]
+    [InlineData(7, 9, 64)]
+    [InlineData(10, 13, 20)]
+    public void FusedPooledCodesEqualTheSteps(int h, int w, int channels)
+    {
+        var r = new Random(h * w);
+        var x = Enumerable.Range(0, h * w * channels).Select(_ => (float)(r.NextDouble() * 6 - 3)).ToArray();
+        Array.Clear(x, 0, channels);
+        foreach (int bits in new[] { 2, 4, 8 })
+            Assert.Equal(RefErMatching.QuantizeUnit(RefErMatching.AveragePool(RefErMatching.Normalize(x, channels), h, w, channels), bits),
+                RefErMatching.PooledCodes(x, h, w, channels, bits));
+        var norms = RefErMatching.Norms(x, channels);
+        for (int p = 0; p < h * w; p++)
+        {
+            double sum = 0;
+            for (int c = 0; c < channels; c++) sum += (double)x[p * channels + c] * x[p * channels + c];
+            Assert.Equal(MathF.Max((float)Math.Sqrt(sum), 1e-12f), norms[p]);
+        }
+    }
+
     [Fact]
     public void NormalizePoolAndQuantizeFollowTheContract()
     {
