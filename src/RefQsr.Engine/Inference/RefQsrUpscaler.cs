@@ -104,25 +104,65 @@ public sealed class RefQsrUpscaler
         var hr = new float[grid.Patches.Count][];
         var features = new SrResNet.ReferenceFeatures?[grid.Patches.Count];
         var refs = clusters.References;
+        var queries = clusters.Queries;
         var needed = new bool[grid.Patches.Count];   // keep features only for references with queries
-        foreach (int q in clusters.Queries) needed[clusters.ReferenceOf[q]] = true;
-        ForEach(refs.Count, threads, (k, t) =>
+        foreach (int q in queries) needed[clusters.ReferenceOf[q]] = true;
+        void Reference(int i, int t)
         {
-            int i = refs[k];
             var p = grid.Patches[i];
             var (output, kept) = Network.ForwardReference(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t, null, times);
             hr[i] = output;
             if (needed[i]) features[i] = kept;
-        });
-        var queries = clusters.Queries;
-        ForEach(queries.Count, threads, (k, t) =>
+        }
+        void Query(int i, int t)
         {
-            int i = queries[k];
             var p = grid.Patches[i];
             hr[i] = Network.ForwardQuery(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width,
                 features[clusters.ReferenceOf[i]]!, t, null, times);
-        });
+        }
+        if (threads > 1 && refs.Count >= threads)
+            RunInOrder(refs, queries, clusters.ReferenceOf, grid.Patches.Count, threads, Reference, Query);
+        else
+        {
+            ForEach(refs.Count, threads, (k, t) => Reference(refs[k], t));
+            ForEach(queries.Count, threads, (k, t) => Query(queries[k], t));
+        }
         return hr;
+    }
+
+    /// <summary>One patch per thread, taken in order from one stream of every reference then
+    /// every query: a query waits only for its own reference, not for the whole reference
+    /// batch, so no thread idles at the batch boundary (3 references on 2 threads used to
+    /// leave one idle for a whole patch). Each patch is computed exactly as in the batch
+    /// order, so the output is the same bytes.</summary>
+    static void RunInOrder(IReadOnlyList<int> refs, IReadOnlyList<int> queries, IReadOnlyList<int> referenceOf, int patchCount, int threads,
+        Action<int, int> reference, Action<int, int> query)
+    {
+        var done = new ManualResetEventSlim?[patchCount];
+        var failed = new bool[patchCount];
+        foreach (int r in refs) done[r] = new ManualResetEventSlim(false);
+        try
+        {
+            var order = refs.Select(i => (Index: i, IsReference: true)).Concat(queries.Select(i => (Index: i, IsReference: false))).ToArray();
+            Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(order, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering),
+                new ParallelOptions { MaxDegreeOfParallelism = threads }, item =>
+                {
+                    if (item.IsReference)
+                    {
+                        try { reference(item.Index, 1); }
+                        catch { failed[item.Index] = true; throw; }
+                        finally { done[item.Index]!.Set(); }
+                        return;
+                    }
+                    int r = referenceOf[item.Index];
+                    done[r]!.Wait();
+                    if (!failed[r]) query(item.Index, 1);   // a failed reference's exception is the one reported
+                });
+        }
+        finally
+        {
+            foreach (var e in done) e?.Dispose();
+        }
     }
 
     // body(index, threads inside the item)

@@ -39,8 +39,11 @@ public class RefQsrUpscalerTests
             Assert.Equal(one.Clusters!.ReferenceOf, r.Clusters!.ReferenceOf);
             Assert.Equal(one.GigaBitOps, r.GigaBitOps);
         }
+        // three references: on 2 and 3 threads one stream of references then queries, each
+        // query waiting only for its own reference; on 4 the batches with conv rows split
         var forced = u.Run(lr, Patches16, Pairing);
-        Assert.Equal(forced.Image.Pixels, u.Run(lr, Patches16 with { Threads = 3 }, Pairing).Image.Pixels);
+        foreach (int t in new[] { 2, 3, 4 })
+            Assert.Equal(forced.Image.Pixels, u.Run(lr, Patches16 with { Threads = t }, Pairing).Image.Pixels);
     }
 
     [Theory]
