@@ -45,7 +45,7 @@ internal static class CompareCommand
         int minRuns = quick ? 3 : 10;
         var rows = new List<Row>();
         int[] threadCounts = [1, 2];
-        rows.AddRange(ConvRows(models, threadCounts, minRuns, budget));
+        rows.AddRange(ConvRows(models, weights, threadCounts, minRuns, budget));
         rows.AddRange(NetworkRows(models, weights, quick ? [2] : threadCounts, quick ? 1 : 3, budget));
 
         string md = Markdown(rows, quick);
@@ -61,7 +61,7 @@ internal static class CompareCommand
         return 0;
     }
 
-    static IEnumerable<Row> ConvRows(string models, int[] threads, int minRuns, double budget)
+    static IEnumerable<Row> ConvRows(string models, string weightsDir, int[] threads, int minRuns, double budget)
     {
         var bin = File.ReadAllBytes(Path.Combine(models, "conv_weights.bin"));
         var wf = new float[C * C * 9];
@@ -70,6 +70,7 @@ internal static class CompareCommand
         var codes8 = Enumerable.Range(0, H * W * C).Select(_ => (byte)r.Next(256)).ToArray();
         var input = codes8.Select(c => (c - 128) * 0.02f).ToArray();
         var fw = new FloatConvWeights(wf, C, C, 3);
+        float wMaxAbs = wf.Max(MathF.Abs);
         var fwDirect = new FloatConvWeights(wf, C, C, 3, FloatConvWeights.Algorithm.Direct);
         var outF = new float[H * W * C];
         var nextCodes = new byte[H * W * C];
@@ -93,11 +94,22 @@ internal static class CompareCommand
             // same-width rows, plus the 4-bit activations with 6-bit weights of RefQSR's query path;
             // like QLinearConv (u8 in, requantized u8 out) each takes codes and writes the next
             // layer's codes (the epilogue's CodesOnly mode, as a ResBlock's conv1 runs)
+            var convs = new List<(string Label, QuantConvWeights Weights, int ABits)>();
             foreach (var (wBits, aBits) in new[] { (8, 8), (6, 6), (6, 4), (4, 4), (3, 3), (2, 2) })
             {
-                var codes = codes8.Select(c => (byte)(c >> (8 - aBits))).ToArray();
+                // scaled by the largest |w|, as ORT's int8 codes are (make_models.py) and as a
+                // trained layer's codes come out: most are small, a few reach ±qmax
                 int qmax = (1 << (wBits - 1)) - 1;
-                var wq = new QuantConvWeights(wf.Select(v => (sbyte)Math.Clamp(Math.Round(v / 0.05 * qmax), -qmax - 1, qmax)).ToArray(), C, C, wBits);
+                convs.Add(($"w{wBits}a{aBits}", new QuantConvWeights(wf.Select(v => (sbyte)Math.Clamp(Math.Round(v / wMaxAbs * qmax), -qmax - 1, qmax)).ToArray(), C, C, wBits), aBits));
+            }
+            // the shipped RefQSR 8-4's own query layer (block 2's conv1 at b_medium 6, b_low 4):
+            // trained weights whose 2-D Winograd transform leaves a byte, unlike the row above
+            string refPath = Path.Combine(weightsDir, "srresnet-ddtb-refqsr-8-4.safetensors");
+            if (File.Exists(refPath) && SrResNet.Load(refPath) is { Config.RefQsr: { } rq } refNet)
+                convs.Add(($"w{rq.BMedium}a{rq.BLow} (srresnet-ddtb-refqsr-8-4 query layer body.1.conv1)", refNet.Blocks[1].Conv1.At(rq.BMedium).Weights, rq.BLow));
+            foreach (var (label, wq, aBits) in convs)
+            {
+                var codes = codes8.Select(c => (byte)(c >> (8 - aBits))).ToArray();
                 var next = new EpilogueOps { NextCodes = nextCodes, NextQuantizer = Engine.Quantization.Quantizer.Asymmetric(-2f, 2f, aBits).ForKernels, CodesOnly = true };
                 double ours = Timing.MedianMs(() => QuantConv3x3.RunWithEpilogue(codes, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t), minRuns, budget);
                 var path = QuantConv3x3.BestPath(wq, codes.Max());
@@ -105,9 +117,12 @@ internal static class CompareCommand
                 {
                     QuantConvPath.Avx512Winograd => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + int16 Winograd transform); GMAC/s counts direct MACs",
                     QuantConvPath.Avx512WinogradBytes => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + byte Winograd transform); GMAC/s counts direct MACs",
+                    QuantConvPath.Avx512WinogradRowBytes => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + byte row Winograd transform); GMAC/s counts direct MACs",
+                    QuantConvPath.AvxVnniWinograd => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + byte Winograd transform, VNNI products); GMAC/s counts direct MACs",
+                    QuantConvPath.AvxVnniWinogradRows => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + byte row Winograd transform, VNNI products); GMAC/s counts direct MACs",
                     _ => $"weights {wq.ResidentBytes / 1024.0:F0} KiB bit-packed",
                 };
-                yield return new Row($"conv3x3 64->64 96x96 w{wBits}a{aBits} vs ORT QLinearConv u8s8", t, ours, ortQ, ConvMacs / ours / 1e6,
+                yield return new Row($"conv3x3 64->64 96x96 {label} vs ORT QLinearConv u8s8", t, ours, ortQ, ConvMacs / ours / 1e6,
                     $"kernel path {path}, {weights}; codes in, next codes out");
             }
         }
@@ -232,7 +247,7 @@ internal static class CompareCommand
             }
         }
         sb.AppendLine();
-        sb.AppendLine(string.Create(ci, $"Int8 peak: {int8PeakGmacsPerCore:F0} GMAC/s per core, measured in this run: vpmaddubsw + vpaddw on Vector512 with 16 accumulators in registers, the instruction pair of the int16 path (`InstructionPeaks`; the 8-bit pair path's vpmaddwd + vpaddd: {pairPeakGmacsPerCore:F0} GMAC/s). SPEC §8's 420 GMAC/s was measured with loop-invariant inputs, which lets the JIT hoist the multiplies out of the loop, so it timed only the adds. Winograd rows (kernel paths Avx512Winograd and Avx512WinogradBytes, and FP32 Winograd) count the direct convolution's MACs: their GMAC/s is an effective rate, and their fraction of the peak says how far the algorithm gets past the instruction ceiling, not how busy the multiplier is."));
+        sb.AppendLine(string.Create(ci, $"Int8 peak: {int8PeakGmacsPerCore:F0} GMAC/s per core, measured in this run: vpmaddubsw + vpaddw on Vector512 with 16 accumulators in registers, the instruction pair of the int16 path (`InstructionPeaks`; the 8-bit pair path's vpmaddwd + vpaddd: {pairPeakGmacsPerCore:F0} GMAC/s). SPEC §8's 420 GMAC/s was measured with loop-invariant inputs, which lets the JIT hoist the multiplies out of the loop, so it timed only the adds. Winograd rows (kernel paths Avx512Winograd, Avx512WinogradBytes, Avx512WinogradRowBytes, AvxVnniWinograd and AvxVnniWinogradRows, and FP32 Winograd) count the direct convolution's MACs: their GMAC/s is an effective rate, and their fraction of the peak says how far the algorithm gets past the instruction ceiling, not how busy the multiplier is."));
         sb.AppendLine("The machine is shared and noisy: compare ratios within one run, not across runs. RefQSR 8-4 needs patches, so its rows compare it with DDTB w8a8 on the same 72-px patches (SPEC §5); the RefQSR model is short-trained (weights/srresnet-ddtb-refqsr-8-4.md), its speed does not depend on that.");
         sb.AppendLine("Our side runs with the CLI's GC setting (`System.GC.ConserveMemory` 7, docs/performance.md); whole-network rows are full-image runs of the same 320x180 input on both sides.");
         return sb.ToString();
