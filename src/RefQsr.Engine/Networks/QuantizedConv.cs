@@ -73,13 +73,18 @@ internal sealed class QuantizedConv
     /// <summary>As above, with the element-wise ops that follow the conv fused into its
     /// epilogue. <paramref name="output"/> may be the residual itself (updated in place).
     /// <paramref name="codes"/>, if given, are x already quantized with <paramref name="aq"/>
-    /// (by the previous conv's epilogue), so x itself is not read.</summary>
-    public byte[] Forward(float[] x, Quantizer aq, int wBits, int h, int w, float[] output, int threads, EpilogueOps ops, byte[]? codes = null)
+    /// (by the previous conv's epilogue), so x itself is not read. Otherwise x's codes go into
+    /// <paramref name="codesBuffer"/> where given (a pooled buffer of at least h·w·C), else
+    /// into a new array.</summary>
+    public byte[] Forward(float[] x, Quantizer aq, int wBits, int h, int w, float[] output, int threads, EpilogueOps ops, byte[]? codes = null,
+        byte[]? codesBuffer = null)
     {
         var (weights, wq) = At(wBits);
         if (codes is null)
         {
-            codes = new byte[x.Length];
+            if (codesBuffer is not null && codesBuffer.Length < h * w * Channels)
+                throw new ArgumentException($"a codes buffer of {codesBuffer.Length} bytes for a {w}x{h}x{Channels} input");
+            codes = codesBuffer ?? new byte[x.Length];
             int rowLen = w * Channels;
             var c = codes;
             RowParallel.For(h, threads, (r0, r1) =>

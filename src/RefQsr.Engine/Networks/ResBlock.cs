@@ -78,22 +78,36 @@ internal sealed class ResBlock
         // them: y itself has no other reader. BN and the skip add into conv2's epilogue,
         // which writes x + block(x) straight into x
         var ops1 = new EpilogueOps { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope };
+        // the two convs' input codes live only for this block unless a trace keeps them: pooled
+        var pool = System.Buffers.ArrayPool<byte>.Shared;
+        byte[]? codes1 = trace is null ? pool.Rent(x.Length) : null;
         Quantizer? aq2 = null;
         byte[]? codes2 = null;
         float[] y;
-        if (!q2.IsGated)
+        try
         {
-            aq2 = q2.ForMeans(default, prec.ActivationBits);
-            codes2 = new byte[x.Length];
-            ops1 = ops1 with { NextCodes = codes2, NextQuantizer = aq2.Value.ForKernels, CodesOnly = true };
-            y = [];
+            if (!q2.IsGated)
+            {
+                aq2 = q2.ForMeans(default, prec.ActivationBits);
+                codes2 = trace is null ? pool.Rent(x.Length) : new byte[x.Length];
+                ops1 = ops1 with { NextCodes = codes2, NextQuantizer = aq2.Value.ForKernels, CodesOnly = true };
+                y = [];
+            }
+            else y = new float[x.Length];
+            var codes = Conv1.Forward(x, q1.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads, ops1, null, codes1);
+            trace?.Record(traceName + "1", codes);
+            codes = Conv2.Forward(y, aq2 ?? q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads,
+                new EpilogueOps { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x }, codes2);
+            trace?.Record(traceName + "2", codes);
         }
-        else y = new float[x.Length];
-        var codes = Conv1.Forward(x, q1.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads, ops1);
-        trace?.Record(traceName + "1", codes);
-        codes = Conv2.Forward(y, aq2 ?? q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads,
-            new EpilogueOps { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x }, codes2);
-        trace?.Record(traceName + "2", codes);
+        finally
+        {
+            if (trace is null)
+            {
+                if (codes1 is not null) pool.Return(codes1);
+                if (codes2 is not null) pool.Return(codes2);
+            }
+        }
     }
 
     void ForwardFloat(float[] x, int h, int w, int threads)

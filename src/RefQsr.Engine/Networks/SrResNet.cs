@@ -128,40 +128,50 @@ public sealed partial class SrResNet
         return f;
     }
 
-    /// <summary>Body end conv + BN, global skip from the head, then the x4 upsampler and tail.</summary>
+    /// <summary>Body end conv + BN, global skip from the head, then the x4 upsampler and tail.
+    /// The intermediates (tens of MB at HR for a patch) come from the shared array pool and
+    /// go back to it: fresh arrays this size cost page faults and zeroing on every patch.</summary>
     internal float[] BodyEndAndTail(float[] body, float[] headOut, int h, int w, int threads, StageTimes? times = null)
     {
         int ch = Config.Channels;
+        var pool = System.Buffers.ArrayPool<float>.Shared;
         float[] x;
         using (StageTimes.Time(times, StageTimes.BodyEnd))
         {
-            x = GC.AllocateUninitializedArray<float>(body.Length);
+            x = pool.Rent(body.Length);
             FloatConv2d.RunWithEpilogue(body, bodyEnd, x, h, w, threads, new FloatEpilogue { AffineA = bodyEndBn.A, AffineB = bodyEndBn.B, Residual = headOut });
         }
-        int ch4 = 4 * ch;
-        using (StageTimes.Time(times, StageTimes.Upsampler))
-            foreach (var (conv, fused, slope) in new[] { (up0, up0Fused, up0Slope), (up1, up1Fused, up1Slope) })
-            {
-                // every buffer is written in full before it is read: no zeroing
-                var upscaled = GC.AllocateUninitializedArray<float>(h * w * ch4);
-                if (fused is not null)
-                    FloatConv2d.RunSubPixel2(x, fused, upscaled, h, w, slope, threads);
-                else
-                {
-                    var t = GC.AllocateUninitializedArray<float>(h * w * ch4);
-                    FloatConv2d.Run(x, conv, t, h, w, threads);
-                    PixelShuffle.Run(t, h, w, ch4, 2, upscaled);
-                    Elementwise.PRelu(upscaled, slope);
-                }
-                x = upscaled;
-                h *= 2; w *= 2;
-            }
-        using (StageTimes.Time(times, StageTimes.Tail))
+        try
         {
-            var outHr = GC.AllocateUninitializedArray<float>(h * w * 3);
-            FloatConv2d.Run(x, tail, outHr, h, w, threads);
-            return outHr;
+            int ch4 = 4 * ch;
+            using (StageTimes.Time(times, StageTimes.Upsampler))
+                foreach (var (conv, fused, slope) in new[] { (up0, up0Fused, up0Slope), (up1, up1Fused, up1Slope) })
+                {
+                    // every buffer is written in full before it is read: no zeroing
+                    int n = checked(h * w * ch4);
+                    var upscaled = pool.Rent(n);
+                    if (fused is not null)
+                        FloatConv2d.RunSubPixel2(x.AsSpan(0, h * w * ch), fused, upscaled, h, w, slope, threads);
+                    else
+                    {
+                        var t = pool.Rent(n);
+                        FloatConv2d.Run(x.AsSpan(0, h * w * ch), conv, t, h, w, threads);
+                        PixelShuffle.Run(t.AsSpan(0, n), h, w, ch4, 2, upscaled.AsSpan(0, n));
+                        pool.Return(t);
+                        Elementwise.PRelu(upscaled.AsSpan(0, n), slope);
+                    }
+                    pool.Return(x);
+                    x = upscaled;
+                    h *= 2; w *= 2;
+                }
+            using (StageTimes.Time(times, StageTimes.Tail))
+            {
+                var outHr = GC.AllocateUninitializedArray<float>(h * w * 3);
+                FloatConv2d.Run(x.AsSpan(0, h * w * ch), tail, outHr, h, w, threads);
+                return outHr;
+            }
         }
+        finally { pool.Return(x); }
     }
 
     /// <summary>Super-resolves one HWC RGB image (0..255 floats); returns HWC RGB at 4x
