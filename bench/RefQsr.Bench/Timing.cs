@@ -20,4 +20,28 @@ internal static class Timing
         times.Sort();
         return times[times.Count / 2];
     }
+
+    /// <summary>Medians of two actions timed alternately (a, b, a, b, ...) after a warm-up
+    /// run of each, so that a change in the shared host's load hits both alike: for rows that
+    /// compare two of our own models.</summary>
+    public static (double A, double B) MedianPairMs(Action a, Action b, int minRuns, double budgetMs)
+    {
+        a(); b();
+        var ta = new List<double>();
+        var tb = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (ta.Count < minRuns || (total.Elapsed.TotalMilliseconds < budgetMs && ta.Count < 50))
+        {
+            var sw = Stopwatch.StartNew();
+            a();
+            ta.Add(sw.Elapsed.TotalMilliseconds);
+            sw.Restart();
+            b();
+            tb.Add(sw.Elapsed.TotalMilliseconds);
+            if (ta.Count >= minRuns && total.Elapsed.TotalMilliseconds >= budgetMs) break;
+        }
+        ta.Sort();
+        tb.Sort();
+        return (ta[ta.Count / 2], tb[tb.Count / 2]);
+    }
 }
