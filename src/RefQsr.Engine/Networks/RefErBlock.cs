@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using RefQsr.Engine.RefQsr;
 using RefQsr.Engine.Weights;
 using RefQsr.Kernels;
@@ -41,14 +42,47 @@ internal sealed class RefErBlock
             ? RefErMatching.PixelFlow(fq, hq, wq, fr, hr, wr, ch, bLow, threads)
             : RefErMatching.PixelFlow(fq, hq, wq, referenceCodes, hr, wr, ch, bLow, threads);
         if (flow is null) return;
-        var diff = new float[fq.Length];
-        BilinearWarp.Run(fr, hr, wr, ch, flow, hq, wq, diff);
-        for (int i = 0; i < diff.Length; i++) diff[i] = fq[i] - diff[i];
-        var y = new float[fq.Length];
-        var codes = Conv1.Forward(diff, Q1.For(diff, ch, bHigh), bHigh, hq, wq, y, threads, new EpilogueOps { PReluSlope = Slope });
-        trace?.Record($"refer.{Index}.q1", codes);
-        // the residual add is fused: fq ← fq + conv2(...)
-        codes = Conv2.Forward(y, Q2.For(y, ch, bHigh), bHigh, hq, wq, fq, threads, new EpilogueOps { Residual = fq });
-        trace?.Record($"refer.{Index}.q2", codes);
+        int n = fq.Length;
+        var floats = System.Buffers.ArrayPool<float>.Shared;
+        var bytes = System.Buffers.ArrayPool<byte>.Shared;
+        // the difference and the two convs' input codes live only for this block unless a
+        // trace keeps the codes: pooled (each is written in full before it is read)
+        var diff = floats.Rent(n);
+        byte[]? codes1 = trace is null ? bytes.Rent(n) : null;
+        byte[] codes2 = trace is null ? bytes.Rent(n) : new byte[n];
+        try
+        {
+            BilinearWarp.Run(fr, hr, wr, ch, flow, hq, wq, diff);
+            Subtract(fq, diff, n);
+            // conv1's epilogue (PReLU) writes conv2's input codes directly: the block's
+            // quantizers are never gated, so conv2's does not read its input
+            var aq2 = Q2.ForMeans(default, bHigh);
+            var codes = Conv1.Forward(diff, Q1.For(diff.AsSpan(0, n), ch, bHigh), bHigh, hq, wq, [], threads,
+                new EpilogueOps { PReluSlope = Slope, NextCodes = codes2, NextQuantizer = aq2.ForKernels, CodesOnly = true }, null, codes1);
+            trace?.Record($"refer.{Index}.q1", codes);
+            // the residual add is fused: fq ← fq + conv2(...)
+            codes = Conv2.Forward(fq, aq2, bHigh, hq, wq, fq, threads, new EpilogueOps { Residual = fq }, codes2);
+            trace?.Record($"refer.{Index}.q2", codes);
+        }
+        finally
+        {
+            floats.Return(diff);
+            if (trace is null)
+            {
+                if (codes1 is not null) bytes.Return(codes1);
+                bytes.Return(codes2);
+            }
+        }
+    }
+
+    /// <summary>d ← q − d over the first n values, 16 at a time: one float subtraction per
+    /// value, the same bits as the scalar loop.</summary>
+    static void Subtract(float[] q, float[] d, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16)
+                (Vector512.Create(q.AsSpan(i, 16)) - Vector512.Create(d.AsSpan(i, 16))).CopyTo(d.AsSpan(i, 16));
+        for (; i < n; i++) d[i] = q[i] - d[i];
     }
 }
