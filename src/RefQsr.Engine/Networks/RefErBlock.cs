@@ -48,7 +48,7 @@ internal sealed class RefErBlock
         // the difference and the two convs' input codes live only for this block unless a
         // trace keeps the codes: pooled (each is written in full before it is read)
         var diff = floats.Rent(n);
-        byte[]? codes1 = trace is null ? bytes.Rent(n) : null;
+        byte[] codes1 = trace is null ? bytes.Rent(n) : new byte[n];
         byte[] codes2 = trace is null ? bytes.Rent(n) : new byte[n];
         try
         {
@@ -69,7 +69,7 @@ internal sealed class RefErBlock
             floats.Return(diff);
             if (trace is null)
             {
-                if (codes1 is not null) bytes.Return(codes1);
+                bytes.Return(codes1);
                 bytes.Return(codes2);
             }
         }
