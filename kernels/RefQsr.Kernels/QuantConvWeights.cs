@@ -42,34 +42,24 @@ public sealed class QuantConvWeights
     QuantConv3x3.ByteWinogradWeights? byteWinograd;
     bool byteWinogradDone;
     /// <summary>The byte Winograd weights, or null where a transformed weight does not fit a byte.</summary>
-    internal QuantConv3x3.ByteWinogradWeights? ByteWinograd
-    {
-        get
-        {
-            if (!Volatile.Read(ref byteWinogradDone))
-            {
-                byteWinograd = QuantConv3x3.ByteWinogradWeightsFor(this);
-                Volatile.Write(ref byteWinogradDone, true);
-            }
-            return byteWinograd;
-        }
-    }
+    internal QuantConv3x3.ByteWinogradWeights? ByteWinograd => MadeOnce(ref byteWinograd, ref byteWinogradDone, QuantConv3x3.ByteWinogradWeightsFor);
 
     QuantConv3x3.RowWinogradWeights? rowWinograd;
     bool rowWinogradDone;
-    /// <summary>The row Winograd weights, or null where a transformed weight does not fit a byte.
-    /// Only the layouts a conv has taken are counted in <see cref="ResidentBytes"/>.</summary>
-    internal QuantConv3x3.RowWinogradWeights? RowWinograd
+    /// <summary>The row Winograd weights, or null where a transformed weight does not fit a byte.</summary>
+    internal QuantConv3x3.RowWinogradWeights? RowWinograd => MadeOnce(ref rowWinograd, ref rowWinogradDone, QuantConv3x3.RowWinogradWeightsFor);
+
+    /// <summary>A transform made on first use and kept, null included ("does not fit"); two
+    /// threads racing only make the same value twice. Only the layouts a conv has asked for
+    /// are counted in <see cref="ResidentBytes"/>.</summary>
+    T? MadeOnce<T>(ref T? value, ref bool done, Func<QuantConvWeights, T?> make) where T : class
     {
-        get
+        if (!Volatile.Read(ref done))
         {
-            if (!Volatile.Read(ref rowWinogradDone))
-            {
-                rowWinograd = QuantConv3x3.RowWinogradWeightsFor(this);
-                Volatile.Write(ref rowWinogradDone, true);
-            }
-            return rowWinograd;
+            value = make(this);
+            Volatile.Write(ref done, true);
         }
+        return value;
     }
 
     internal bool Vectorizable => InChannels % 32 == 0 && OutChannels % 4 == 0;
