@@ -84,14 +84,13 @@ internal static class CompareCommand
             using var ql = Session(Path.Combine(models, "conv_qlinear.onnx"), t);
             var inF = new[] { NamedOnnxValue.CreateFromTensor("x", nchwF) };
             var inU8 = new[] { NamedOnnxValue.CreateFromTensor("x", nchwU8) };
-            // every conv row times ours and ORT's alternately, so that the host's load changes
-            // hit both alike; ORT's figure in a row is its own pair's median
-            Action ortFp = () => { using var o = fp.Run(inF); }, ortQl = () => { using var o = ql.Run(inU8); };
-            var (oursF, ortF) = Timing.MedianPairMs(() => FloatConv2d.Run(input, fw, outF, H, W, t), ortFp, minRuns, 2 * budget);
-            var (oursD, ortFd) = Timing.MedianPairMs(() => FloatConv2d.Run(input, fwDirect, outF, H, W, t), ortFp, minRuns, 2 * budget);
+            double ortF = Timing.MedianMs(() => { using var o = fp.Run(inF); }, minRuns, budget);
+            double ortQ = Timing.MedianMs(() => { using var o = ql.Run(inU8); }, minRuns, budget);
+            double oursF = Timing.MedianMs(() => FloatConv2d.Run(input, fw, outF, H, W, t), minRuns, budget);
+            double oursD = Timing.MedianMs(() => FloatConv2d.Run(input, fwDirect, outF, H, W, t), minRuns, budget);
             string fpNote = fw.UsesWinograd ? "Winograd F(4x4,3x3); GMAC/s counts direct MACs" : "direct (no AVX-512: no Winograd)";
             yield return new Row("conv3x3 64->64 96x96 FP32 vs ORT Conv", t, oursF, ortF, ConvMacs / oursF / 1e6, fpNote);
-            yield return new Row("conv3x3 64->64 96x96 FP32 direct vs ORT Conv", t, oursD, ortFd, ConvMacs / oursD / 1e6, "the direct sum the Winograd path replaced");
+            yield return new Row("conv3x3 64->64 96x96 FP32 direct vs ORT Conv", t, oursD, ortF, ConvMacs / oursD / 1e6, "the direct sum the Winograd path replaced");
             // same-width rows, plus the 4-bit activations with 6-bit weights of RefQSR's query path;
             // like QLinearConv (u8 in, requantized u8 out) each takes codes and writes the next
             // layer's codes (the epilogue's CodesOnly mode, as a ResBlock's conv1 runs)
@@ -112,7 +111,7 @@ internal static class CompareCommand
             {
                 var codes = codes8.Select(c => (byte)(c >> (8 - aBits))).ToArray();
                 var next = new EpilogueOps { NextCodes = nextCodes, NextQuantizer = Engine.Quantization.Quantizer.Asymmetric(-2f, 2f, aBits).ForKernels, CodesOnly = true };
-                var (ours, ortQ) = Timing.MedianPairMs(() => QuantConv3x3.RunWithEpilogue(codes, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t), ortQl, minRuns, 2 * budget);
+                double ours = Timing.MedianMs(() => QuantConv3x3.RunWithEpilogue(codes, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t), minRuns, budget);
                 var path = QuantConv3x3.BestPath(wq, codes.Max());
                 string weights = path switch
                 {
@@ -225,7 +224,7 @@ internal static class CompareCommand
         sb.AppendLine();
         sb.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}, ONNX Runtime 1.31.1), {(quick ? "quick" : "full")} run.");
         sb.AppendLine("Re-run: `/usr/bin/python3 bench/onnx/make_models.py --fp32 weights/srresnet-fp32.safetensors --w8a8 weights/srresnet-ddtb-w8a8.safetensors` then");
-        sb.AppendLine("`dotnet run --project bench/RefQsr.Bench -c Release -- compare [--quick] [--json]`. Ratio = ORT time / our time, both measured in this run (median); each conv row times ours and ORT's alternately (a, b, a, b, ...), as do the two patch rows (DDTB w8a8 and RefQSR 8-4), so that the shared host's load changes hit both sides alike.");
+        sb.AppendLine("`dotnet run --project bench/RefQsr.Bench -c Release -- compare [--quick] [--json]`. Ratio = ORT time / our time, both measured in this run (median).");
         sb.AppendLine();
         sb.AppendLine("| work | threads | ours (ms) | ORT (ms) | ratio | our GMAC/s | of int8 peak | note |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|");
