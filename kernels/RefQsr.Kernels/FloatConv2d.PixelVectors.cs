@@ -9,15 +9,16 @@ public static partial class FloatConv2d
 {
     const int PixelLanes = 16;
     const int RowsPerPass = 4;
-    /// <summary>Rows per pass of the three-channel (RGB tail) loop: 5 rows x 3 channels = 15 accumulators.</summary>
-    const int RgbRowsPerPass = 5;
+    /// <summary>Rows per pass of the three-channel (RGB tail) loop: 8 rows x 3 channels = 24
+    /// accumulators, and one pass per ring slot of the fused upsampler and tail.</summary>
+    const int RgbRowsPerPass = 8;
 
     /// <summary>Few output channels (the 9x9 64→3 tail): vectorise over 16 neighbouring
     /// output pixels instead. The padded input is transposed to CHW once so those pixels'
     /// values for one channel are one load; output channels go in groups of four (weights
     /// zero-padded, no branches in the loop) and four output rows share every weight
     /// broadcast (16 accumulators: each load or broadcast feeds four FMAs).</summary>
-    static void PixelVectorConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
+    static unsafe void PixelVectorConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
     {
         int cin = w.InChannels, cout = w.OutChannels, taps = w.Kernel * w.Kernel, pad = w.Kernel / 2;
         int ph = height + 2 * pad, pw = width + 2 * pad;
@@ -35,23 +36,20 @@ public static partial class FloatConv2d
         try
         {
             ClearChwBorders(chw, height, width, cin, pad);
-            unsafe
+            fixed (float* src = input)
             {
-                fixed (float* src = input)
-                {
-                    float* s = src;   // a pointer, so the lambda can capture it
-                    RowParallel.For(height, threads, (r0, r1) => ChwRows(s, width, cin, pad, chw, ph, pw, r0, r1));
-                }
+                float* s = src;   // a pointer, so the lambda can capture it
+                RowParallel.For(height, threads, (r0, r1) => ChwRows(s, width, cin, pad, chw, ph, pw, r0, r1));
             }
             if (cout == 3)
             {
-                var w3 = new float[cin * taps * 3];   // [ci][tap][3]
-                for (int co = 0; co < 3; co++)
-                    for (int ci = 0; ci < cin; ci++)
-                        for (int t = 0; t < taps; t++)
-                            w3[(ci * taps + t) * 3 + co] = w.Packed[(co * taps + t) * cin + ci];
+                var w3 = RgbWeights(w);
                 int passes = (height + RgbRowsPerPass - 1) / RgbRowsPerPass;
-                RowParallel.For(passes, threads, (r0, r1) => RgbPixelVectorRows(chw, ph, pw, w3, w, output, width, RgbRowsPerPass * r0, Math.Min(height, RgbRowsPerPass * r1)));
+                RowParallel.For(passes, threads, (r0, r1) =>
+                {
+                    fixed (float* pin = chw, pw3 = w3, pout = output)
+                        RgbPixelVectorRows(pin, ph * pw, new ChwRowMap(pw), pw3, cin, w.Kernel, pout, width, RgbRowsPerPass * r0, Math.Min(height, RgbRowsPerPass * r1));
+                });
                 return;
             }
             int quads = (height + RowsPerPass - 1) / RowsPerPass;
@@ -69,26 +67,50 @@ public static partial class FloatConv2d
         chw.AsSpan(cin * plane, PixelLanes).Clear();
     }
 
-    /// <summary>Rows [y0, y1) of the HWC input into the CHW planes, 16 pixels x all channels
-    /// at a time (4 KB for 64 channels, in L1 while it is scattered to the planes).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Rows [y0, y1) of the HWC input into the CHW planes.</summary>
     static unsafe void ChwRows(float* input, int width, int cin, int pad, float[] chw, int ph, int pw, int y0, int y1)
     {
-        int plane = ph * pw;
         fixed (float* dst0 = chw)
             for (int y = y0; y < y1; y++)
-                for (int x0 = 0; x0 < width; x0 += PixelLanes)
-                {
-                    int n = Math.Min(PixelLanes, width - x0);
-                    float* src = input + ((long)y * width + x0) * cin;
-                    float* dst = dst0 + (y + pad) * pw + pad + x0;
-                    int c = 0;
-                    if (n == PixelLanes && Avx512F.IsSupported)
-                        for (; c + 16 <= cin; c += 16, dst += 16 * plane)
-                            Transpose16x16(src + c, cin, dst, plane);
-                    for (; c < cin; c++, dst += plane)
-                        for (int i = 0; i < n; i++) dst[i] = src[i * cin + c];
-                }
+                ChwRow(input + (long)y * width * cin, width, cin, dst0 + (y + pad) * pw + pad, ph * pw);
+    }
+
+    /// <summary>One HWC row into its row of the CHW planes (<paramref name="dst"/> is its first
+    /// pixel in plane 0), 16 pixels x all channels at a time (4 KB for 64 channels, in L1
+    /// while it is scattered to the planes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void ChwRow(float* src, int width, int cin, float* dst, int plane)
+    {
+        for (int x0 = 0; x0 < width; x0 += PixelLanes)
+        {
+            int n = Math.Min(PixelLanes, width - x0);
+            float* s = src + (long)x0 * cin, d = dst + x0;
+            int c = 0;
+            if (n == PixelLanes && Avx512F.IsSupported)
+                for (; c + 16 <= cin; c += 16, d += 16 * plane)
+                    Transpose16x16(s + c, cin, d, plane);
+            for (; c < cin; c++, d += plane)
+                for (int i = 0; i < n; i++) d[i] = s[i * cin + c];
+        }
+    }
+
+    /// <summary>Where padded row r of the CHW planes starts within a plane: row r of the
+    /// whole padded image, or, for the fused upsampler and tail, the row of a ring of
+    /// <see cref="RingSlots"/> slots of <see cref="RingSlotRows"/> image rows, in which image
+    /// row Y (padded row Y + pad, Y ≥ −RingSlots·RingSlotRows) lives in slot ⌊Y / 8⌋ mod 3.</summary>
+    readonly struct ChwRowMap(int pw, int pad = 0, bool ring = false)
+    {
+        public const int RingSlotRows = 8, RingSlots = 3;
+
+        public int Offset(int paddedRow)
+        {
+            if (!ring) return paddedRow * pw;
+            int t = paddedRow - pad + RingSlots * RingSlotRows;   // ≥ 0, and a whole turn of the ring changes no slot
+            return (t / RingSlotRows % RingSlots * RingSlotRows + t % RingSlotRows) * pw;
+        }
+
+        /// <summary>Offset of the first row of image row <paramref name="y"/>'s slot.</summary>
+        public static int SlotOffset(int y, int pw) => (y / RingSlotRows % RingSlots) * RingSlotRows * pw;
     }
 
     /// <summary>Index vectors of <see cref="Transpose16x16"/>'s four stages (k = 8, 4, 2, 1):
@@ -250,64 +272,82 @@ public static partial class FloatConv2d
     }
 
     /// <summary>Exactly three output channels (the RGB tail): groups of four would waste a
-    /// quarter of the FMAs on a zero channel, so five output rows x three channels (15
+    /// quarter of the FMAs on a zero channel, so eight output rows x three channels (24
     /// accumulators) share each weight broadcast and each input load instead. Every output's
-    /// FMAs run in the same order (ci, ky, kx) as in <see cref="PixelVectorRows"/>.</summary>
+    /// FMAs run in the same order (ci, ky, kx) as in <see cref="PixelVectorRows"/>. Output row
+    /// y reads padded rows y .. y + k − 1, found through <paramref name="map"/> (the whole
+    /// padded image, or the fused upsampler's ring of rows); w3 is [ci][tap][3].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void RgbPixelVectorRows(float[] chw, int ph, int pw, float[] w3, FloatConvWeights w, float[] output, int width, int y0, int y1)
+    static unsafe void RgbPixelVectorRows(float* pin, int plane, ChwRowMap map, float* pw3, int cin, int k, float* pout, int width, int y0, int y1)
     {
-        int k = w.Kernel, cin = w.InChannels, taps = k * k, plane = ph * pw;
         var lane = stackalloc float[PixelLanes * 3 * RgbRowsPerPass];
-        fixed (float* pin = chw, pw3 = w3, pout = output)
+        var rowAt = stackalloc int[RgbRowsPerPass + k];   // offsets of the padded rows one pass reads
+        for (int y = y0; y < y1; y += RgbRowsPerPass)
         {
-            for (int y = y0; y < y1; y += RgbRowsPerPass)
+            // rows past the last compute a duplicate of the last row and are dropped
+            int rows = Math.Min(RgbRowsPerPass, y1 - y);
+            for (int i = 0; i < RgbRowsPerPass + k - 1; i++) rowAt[i] = map.Offset(y + Math.Min(i, rows + k - 2));
+            for (int x = 0; x < width; x += PixelLanes)
             {
-                // rows past the last compute a duplicate of the first row and are dropped
-                int rows = Math.Min(RgbRowsPerPass, y1 - y);
-                for (int x = 0; x < width; x += PixelLanes)
-                {
-                    Vector512<float> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default;
-                    Vector512<float> c0 = default, c1 = default, c2 = default, d0 = default, d1 = default, d2 = default;
-                    Vector512<float> e0 = default, e1 = default, e2 = default;
-                    float* wt = pw3;
-                    for (int ci = 0; ci < cin; ci++)
-                        for (int ky = 0; ky < k; ky++)
-                        {
-                            float* row0 = pin + ci * plane + (y + ky) * pw + x;
-                            float* row1 = rows > 1 ? row0 + pw : row0;
-                            float* row2 = rows > 2 ? row0 + 2 * pw : row0;
-                            float* row3 = rows > 3 ? row0 + 3 * pw : row0;
-                            float* row4 = rows > 4 ? row0 + 4 * pw : row0;
-                            for (int kx = 0; kx < k; kx++, wt += 3)
-                            {
-                                var w0 = Vector512.Create(wt[0]); var w1 = Vector512.Create(wt[1]); var w2 = Vector512.Create(wt[2]);
-                                var v = Vector512.Load(row0 + kx);
-                                a0 = Avx512F.FusedMultiplyAdd(v, w0, a0); a1 = Avx512F.FusedMultiplyAdd(v, w1, a1); a2 = Avx512F.FusedMultiplyAdd(v, w2, a2);
-                                v = Vector512.Load(row1 + kx);
-                                b0 = Avx512F.FusedMultiplyAdd(v, w0, b0); b1 = Avx512F.FusedMultiplyAdd(v, w1, b1); b2 = Avx512F.FusedMultiplyAdd(v, w2, b2);
-                                v = Vector512.Load(row2 + kx);
-                                c0 = Avx512F.FusedMultiplyAdd(v, w0, c0); c1 = Avx512F.FusedMultiplyAdd(v, w1, c1); c2 = Avx512F.FusedMultiplyAdd(v, w2, c2);
-                                v = Vector512.Load(row3 + kx);
-                                d0 = Avx512F.FusedMultiplyAdd(v, w0, d0); d1 = Avx512F.FusedMultiplyAdd(v, w1, d1); d2 = Avx512F.FusedMultiplyAdd(v, w2, d2);
-                                v = Vector512.Load(row4 + kx);
-                                e0 = Avx512F.FusedMultiplyAdd(v, w0, e0); e1 = Avx512F.FusedMultiplyAdd(v, w1, e1); e2 = Avx512F.FusedMultiplyAdd(v, w2, e2);
-                            }
-                        }
-                    a0.Store(lane); a1.Store(lane + 16); a2.Store(lane + 32);
-                    b0.Store(lane + 48); b1.Store(lane + 64); b2.Store(lane + 80);
-                    c0.Store(lane + 96); c1.Store(lane + 112); c2.Store(lane + 128);
-                    d0.Store(lane + 144); d1.Store(lane + 160); d2.Store(lane + 176);
-                    e0.Store(lane + 192); e1.Store(lane + 208); e2.Store(lane + 224);
-                    int n = Math.Min(PixelLanes, width - x);
-                    for (int r = 0; r < rows; r++)
+                Vector512<float> a00 = default, a01 = default, a02 = default;
+                Vector512<float> a10 = default, a11 = default, a12 = default;
+                Vector512<float> a20 = default, a21 = default, a22 = default;
+                Vector512<float> a30 = default, a31 = default, a32 = default;
+                Vector512<float> a40 = default, a41 = default, a42 = default;
+                Vector512<float> a50 = default, a51 = default, a52 = default;
+                Vector512<float> a60 = default, a61 = default, a62 = default;
+                Vector512<float> a70 = default, a71 = default, a72 = default;
+                float* wt = pw3;
+                for (int ci = 0; ci < cin; ci++)
+                    for (int ky = 0; ky < k; ky++)
                     {
-                        float* dst = pout + ((y + r) * width + x) * 3;
-                        for (int i = 0; i < n; i++)
+                        float* p = pin + ci * plane + x;
+                        float* row0 = p + rowAt[ky + 0];
+                        float* row1 = p + rowAt[ky + 1];
+                        float* row2 = p + rowAt[ky + 2];
+                        float* row3 = p + rowAt[ky + 3];
+                        float* row4 = p + rowAt[ky + 4];
+                        float* row5 = p + rowAt[ky + 5];
+                        float* row6 = p + rowAt[ky + 6];
+                        float* row7 = p + rowAt[ky + 7];
+                        for (int kx = 0; kx < k; kx++, wt += 3)
                         {
-                            dst[i * 3] = lane[r * 48 + i];
-                            dst[i * 3 + 1] = lane[r * 48 + 16 + i];
-                            dst[i * 3 + 2] = lane[r * 48 + 32 + i];
+                            var w0 = Vector512.Create(wt[0]); var w1 = Vector512.Create(wt[1]); var w2 = Vector512.Create(wt[2]);
+                            var v0 = Vector512.Load(row0 + kx);
+                            a00 = Avx512F.FusedMultiplyAdd(v0, w0, a00); a01 = Avx512F.FusedMultiplyAdd(v0, w1, a01); a02 = Avx512F.FusedMultiplyAdd(v0, w2, a02);
+                            var v1 = Vector512.Load(row1 + kx);
+                            a10 = Avx512F.FusedMultiplyAdd(v1, w0, a10); a11 = Avx512F.FusedMultiplyAdd(v1, w1, a11); a12 = Avx512F.FusedMultiplyAdd(v1, w2, a12);
+                            var v2 = Vector512.Load(row2 + kx);
+                            a20 = Avx512F.FusedMultiplyAdd(v2, w0, a20); a21 = Avx512F.FusedMultiplyAdd(v2, w1, a21); a22 = Avx512F.FusedMultiplyAdd(v2, w2, a22);
+                            var v3 = Vector512.Load(row3 + kx);
+                            a30 = Avx512F.FusedMultiplyAdd(v3, w0, a30); a31 = Avx512F.FusedMultiplyAdd(v3, w1, a31); a32 = Avx512F.FusedMultiplyAdd(v3, w2, a32);
+                            var v4 = Vector512.Load(row4 + kx);
+                            a40 = Avx512F.FusedMultiplyAdd(v4, w0, a40); a41 = Avx512F.FusedMultiplyAdd(v4, w1, a41); a42 = Avx512F.FusedMultiplyAdd(v4, w2, a42);
+                            var v5 = Vector512.Load(row5 + kx);
+                            a50 = Avx512F.FusedMultiplyAdd(v5, w0, a50); a51 = Avx512F.FusedMultiplyAdd(v5, w1, a51); a52 = Avx512F.FusedMultiplyAdd(v5, w2, a52);
+                            var v6 = Vector512.Load(row6 + kx);
+                            a60 = Avx512F.FusedMultiplyAdd(v6, w0, a60); a61 = Avx512F.FusedMultiplyAdd(v6, w1, a61); a62 = Avx512F.FusedMultiplyAdd(v6, w2, a62);
+                            var v7 = Vector512.Load(row7 + kx);
+                            a70 = Avx512F.FusedMultiplyAdd(v7, w0, a70); a71 = Avx512F.FusedMultiplyAdd(v7, w1, a71); a72 = Avx512F.FusedMultiplyAdd(v7, w2, a72);
                         }
+                    }
+                a00.Store(lane + 0); a01.Store(lane + 16); a02.Store(lane + 32);
+                a10.Store(lane + 48); a11.Store(lane + 64); a12.Store(lane + 80);
+                a20.Store(lane + 96); a21.Store(lane + 112); a22.Store(lane + 128);
+                a30.Store(lane + 144); a31.Store(lane + 160); a32.Store(lane + 176);
+                a40.Store(lane + 192); a41.Store(lane + 208); a42.Store(lane + 224);
+                a50.Store(lane + 240); a51.Store(lane + 256); a52.Store(lane + 272);
+                a60.Store(lane + 288); a61.Store(lane + 304); a62.Store(lane + 320);
+                a70.Store(lane + 336); a71.Store(lane + 352); a72.Store(lane + 368);
+                int n = Math.Min(PixelLanes, width - x);
+                for (int r = 0; r < rows; r++)
+                {
+                    float* dst = pout + ((y + r) * width + x) * 3;
+                    for (int i = 0; i < n; i++)
+                    {
+                        dst[i * 3] = lane[r * 48 + i];
+                        dst[i * 3 + 1] = lane[r * 48 + 16 + i];
+                        dst[i * 3 + 2] = lane[r * 48 + 32 + i];
                     }
                 }
             }

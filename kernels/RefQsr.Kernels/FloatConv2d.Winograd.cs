@@ -28,7 +28,7 @@ public static partial class FloatConv2d
     /// float rounding only (the transforms scale by up to 5 and 1/24, so a few more ulps of the
     /// operands' magnitude than the direct sum) and are identical for any thread count: every
     /// tile is computed the same way whichever thread takes it.</summary>
-    static void WinogradConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads, SubPixelStore sub)
+    static unsafe void WinogradConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads, SubPixelStore sub)
     {
         int cin = w.InChannels, tilesY = (height + WinoOut - 1) / WinoOut, tilesX = (width + WinoOut - 1) / WinoOut;
         // zero ring of one pixel, plus up to three more rows/columns where the size is not a
@@ -37,13 +37,20 @@ public static partial class FloatConv2d
         float[] padded = Padding.RentTiled(input, height, width, cin, ph, pw);
         try
         {
-            RowParallel.For(tilesY, threads, (t0, t1) => WinogradTileRows(padded, pw, w, output, height, width, t0, t1, sub));
+            RowParallel.For(tilesY, threads, (t0, t1) =>
+            {
+                fixed (float* pin = padded, pout = output)
+                    WinogradTileRows(pin, pw, w, pout, height, width, t0, t1, sub);
+            });
         }
         finally { ArrayPool<float>.Shared.Return(padded); }
     }
 
+    /// <summary>Tile rows [ty0, ty1) of the conv: <paramref name="pin"/> is the tiled padded
+    /// input (<see cref="Padding.RentTiled"/>), <paramref name="pout"/> where output row 0 would
+    /// start (the fused upsampler and tail passes a pointer before its staging rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void WinogradTileRows(float[] padded, int pw, FloatConvWeights w, float[] output, int height, int width, int ty0, int ty1, SubPixelStore sub)
+    static unsafe void WinogradTileRows(float* pin, int pw, FloatConvWeights w, float* pout, int height, int width, int ty0, int ty1, SubPixelStore sub)
     {
         const int T = WinogradChunkTiles, P = WinoPositions;
         int cin = w.InChannels, cout = w.OutChannels, tilesX = (width + WinoOut - 1) / WinoOut;
@@ -55,7 +62,7 @@ public static partial class FloatConv2d
         var tmp = stackalloc Vector512<float>[WinoPositions];
         try
         {
-            fixed (float* pin = padded, pu = w.Winograd, pv = vBuf, pm = mBuf, pout = output)
+            fixed (float* pu = w.Winograd, pv = vBuf, pm = mBuf)
                 for (int ty = ty0; ty < ty1; ty++)
                     for (int tx0 = 0; tx0 < tilesX; tx0 += T)
                     {

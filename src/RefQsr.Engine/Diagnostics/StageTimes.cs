@@ -15,6 +15,10 @@ public sealed class StageTimes
     public const string BodyEnd = "body end (FP32 3x3, BN, skip)";
     public const string Upsampler = "upsampler (FP32 3x3 to 4C, shuffle, PReLU, x2)";
     public const string Tail = "tail (FP32 9x9)";
+    /// <summary>Where the kernels fuse them (AVX-512): the upsampler's first x2 step alone,
+    /// then its second step and the tail in one pass.</summary>
+    public const string UpsamplerFirstStep = "upsampler step 1 (FP32 3x3 to 4C, shuffle, PReLU)";
+    public const string UpsamplerSecondStepAndTail = "upsampler step 2 and tail, fused (FP32)";
 
     readonly ConcurrentDictionary<string, long> ticks = new();
 

@@ -144,8 +144,11 @@ public sealed partial class SrResNet
         try
         {
             int ch4 = 4 * ch;
-            using (StageTimes.Time(times, StageTimes.Upsampler))
-                foreach (var (conv, fused, slope) in new[] { (up0, up0Fused, up0Slope), (up1, up1Fused, up1Slope) })
+            // the last upsampler step and the tail in one pass where the kernels allow: the
+            // 2x feature (64 floats per output pixel) then never exists whole
+            bool fuseTail = up1Fused is not null && FloatConv2d.SubPixel2ThenRgbSupported(up1Fused, tail);
+            using (StageTimes.Time(times, fuseTail ? StageTimes.UpsamplerFirstStep : StageTimes.Upsampler))
+                foreach (var (conv, fused, slope) in fuseTail ? new[] { (up0, up0Fused, up0Slope) } : new[] { (up0, up0Fused, up0Slope), (up1, up1Fused, up1Slope) })
                 {
                     // every buffer is written in full before it is read: no zeroing
                     int n = checked(h * w * ch4);
@@ -163,6 +166,13 @@ public sealed partial class SrResNet
                     pool.Return(x);
                     x = upscaled;
                     h *= 2; w *= 2;
+                }
+            if (fuseTail)
+                using (StageTimes.Time(times, StageTimes.UpsamplerSecondStepAndTail))
+                {
+                    var outHr = GC.AllocateUninitializedArray<float>(4 * h * w * 3);
+                    FloatConv2d.RunSubPixel2ThenRgb(x.AsSpan(0, h * w * ch), up1Fused!, up1Slope, tail, outHr, h, w, threads);
+                    return outHr;
                 }
             using (StageTimes.Time(times, StageTimes.Tail))
             {
