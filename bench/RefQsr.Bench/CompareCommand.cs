@@ -89,6 +89,7 @@ internal static class CompareCommand
             double oursF = Timing.MedianMs(() => FloatConv2d.Run(input, fw, outF, H, W, t), minRuns, budget);
             double oursD = Timing.MedianMs(() => FloatConv2d.Run(input, fwDirect, outF, H, W, t), minRuns, budget);
             string fpNote = fw.UsesWinograd ? "Winograd F(4x4,3x3); GMAC/s counts direct MACs" : "direct (no AVX-512: no Winograd)";
+            if (t > 1) fpNote += ScalingNote(() => FloatConv2d.Run(input, fw, outF, H, W, 1), () => FloatConv2d.Run(input, fw, outF, H, W, t), minRuns, budget);
             yield return new Row("conv3x3 64->64 96x96 FP32 vs ORT Conv", t, oursF, ortF, ConvMacs / oursF / 1e6, fpNote);
             yield return new Row("conv3x3 64->64 96x96 FP32 direct vs ORT Conv", t, oursD, ortF, ConvMacs / oursD / 1e6, "the direct sum the Winograd path replaced");
             // same-width rows, plus the 4-bit activations with 6-bit weights of RefQSR's query path;
@@ -107,11 +108,23 @@ internal static class CompareCommand
             string refPath = Path.Combine(weightsDir, "srresnet-ddtb-refqsr-8-4.safetensors");
             if (File.Exists(refPath) && SrResNet.Load(refPath) is { Config.RefQsr: { } rq } refNet)
                 convs.Add(($"w{rq.BMedium}a{rq.BLow} (srresnet-ddtb-refqsr-8-4 query layer body.1.conv1)", refNet.Blocks[1].Conv1.At(rq.BMedium).Weights, rq.BLow));
+            Action? eightBit = null;
             foreach (var (label, wq, aBits) in convs)
             {
                 var codes = codes8.Select(c => (byte)(c >> (8 - aBits))).ToArray();
                 var next = new EpilogueOps { NextCodes = nextCodes, NextQuantizer = Engine.Quantization.Quantizer.Asymmetric(-2f, 2f, aBits).ForKernels, CodesOnly = true };
-                double ours = Timing.MedianMs(() => QuantConv3x3.RunWithEpilogue(codes, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t), minRuns, budget);
+                Action conv = () => QuantConv3x3.RunWithEpilogue(codes, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, t);
+                double ours = Timing.MedianMs(conv, minRuns, budget);
+                // the targets that compare our own runs (lower bits against 8, two threads
+                // against one) are timed alternately too, so the host's load hits both alike
+                string own = "";
+                if (eightBit is null) eightBit = conv;
+                else
+                {
+                    var (eightMs, thisMs) = Timing.MedianPairMs(eightBit, conv, minRuns, 2 * budget);
+                    own += string.Create(CultureInfo.InvariantCulture, $"; {eightMs / thisMs:F2}x our w8a8 (timed alternately)");
+                }
+                if (t > 1) own += ScalingNote(() => QuantConv3x3.RunWithEpilogue(codes, wq, H, W, -(1 << (aBits - 1)), 0, 0.01f, [], next, 1), conv, minRuns, budget);
                 var path = QuantConv3x3.BestPath(wq, codes.Max());
                 string weights = path switch
                 {
@@ -123,9 +136,19 @@ internal static class CompareCommand
                     _ => $"weights {wq.ResidentBytes / 1024.0:F0} KiB bit-packed",
                 };
                 yield return new Row($"conv3x3 64->64 96x96 {label} vs ORT QLinearConv u8s8", t, ours, ortQ, ConvMacs / ours / 1e6,
-                    $"kernel path {path}, {weights}; codes in, next codes out");
+                    $"kernel path {path}, {weights}; codes in, next codes out{own}");
             }
         }
+    }
+
+    /// <summary>"; N.NNx our one thread (timed alternately)": the speed-up of
+    /// <paramref name="many"/> threads over <paramref name="one"/>, both run in turn, each
+    /// turn's timed call after an untimed one (the thread pool's workers awake, as they are
+    /// between a network's layers).</summary>
+    static string ScalingNote(Action one, Action many, int minRuns, double budget)
+    {
+        var (oneMs, manyMs) = Timing.MedianPairMs(one, many, minRuns, 2 * budget, untimed: 1);
+        return string.Create(CultureInfo.InvariantCulture, $"; {oneMs / manyMs:F2}x our one thread (timed alternately)");
     }
 
     static IEnumerable<Row> NetworkRows(string models, string weights, int[] threads, int minRuns, double budget)
@@ -250,7 +273,7 @@ internal static class CompareCommand
         }
         sb.AppendLine();
         sb.AppendLine(string.Create(ci, $"Int8 peak: {int8PeakGmacsPerCore:F0} GMAC/s per core, measured in this run: vpmaddubsw + vpaddw on Vector512 with 16 accumulators in registers, the instruction pair of the int16 path (`InstructionPeaks`; the 8-bit pair path's vpmaddwd + vpaddd: {pairPeakGmacsPerCore:F0} GMAC/s). SPEC §8's 420 GMAC/s was measured with loop-invariant inputs, which lets the JIT hoist the multiplies out of the loop, so it timed only the adds. Winograd rows (kernel paths Avx512Winograd, Avx512WinogradBytes, Avx512WinogradRowBytes, AvxVnniWinograd and AvxVnniWinogradRows, and FP32 Winograd) count the direct convolution's MACs: their GMAC/s is an effective rate, and their fraction of the peak says how far the algorithm gets past the instruction ceiling, not how busy the multiplier is."));
-        sb.AppendLine("The machine is shared and noisy: compare ratios within one run, not across runs. RefQSR 8-4 needs patches, so its rows compare it with DDTB w8a8 on the same 72-px patches (SPEC §5); the RefQSR model is short-trained (weights/srresnet-ddtb-refqsr-8-4.md), its speed does not depend on that.");
+        sb.AppendLine("The machine is shared and noisy: compare ratios within one run, not across runs. RefQSR 8-4 needs patches, so its rows compare it with DDTB w8a8 on the same 72-px patches (SPEC §5); the RefQSR model is short-trained (weights/srresnet-ddtb-refqsr-8-4.md), its speed does not depend on that. The conv notes \"Nx our w8a8\" and \"Nx our one thread\" time those two of our runs alternately (a, b, a, b, ...; for the threads, each timed call after an untimed one, so that the thread pool's workers are awake), as the RefQSR rows are: the host's load changes within seconds, so two rows' medians measured apart can differ by more than the code does.");
         sb.AppendLine("Our side runs with the CLI's GC setting (`System.GC.ConserveMemory` 7, docs/performance.md); whole-network rows are full-image runs of the same 320x180 input on both sides.");
         return sb.ToString();
     }

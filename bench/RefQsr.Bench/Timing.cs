@@ -24,7 +24,11 @@ internal static class Timing
     /// <summary>Medians of two actions timed alternately (a, b, a, b, ...) after a warm-up
     /// run of each, so that a change in the shared host's load hits both alike: for rows that
     /// compare two of our own models.</summary>
-    public static (double A, double B) MedianPairMs(Action a, Action b, int minRuns, double budgetMs)
+    /// <param name="untimed">Calls of each action before its timed one in every turn. A
+    /// multi-threaded call right after a one-thread call finds the thread pool's workers
+    /// asleep, and a call of a millisecond or two is half done before they wake; one untimed
+    /// call first measures the steady state that calls in a row (a network's layers) run in.</param>
+    public static (double A, double B) MedianPairMs(Action a, Action b, int minRuns, double budgetMs, int untimed = 0)
     {
         a(); b();
         var ta = new List<double>();
@@ -32,9 +36,11 @@ internal static class Timing
         var total = Stopwatch.StartNew();
         while (ta.Count < minRuns || (total.Elapsed.TotalMilliseconds < budgetMs && ta.Count < 50))
         {
+            for (int i = 0; i < untimed; i++) a();
             var sw = Stopwatch.StartNew();
             a();
             ta.Add(sw.Elapsed.TotalMilliseconds);
+            for (int i = 0; i < untimed; i++) b();
             sw.Restart();
             b();
             tb.Add(sw.Elapsed.TotalMilliseconds);

@@ -16,44 +16,44 @@ public static partial class QuantConvEpilogue
     internal sealed partial class Plan
     {
         /// <summary>Row y on the vector path, dispatched to the loop for this plan's steps.</summary>
-        void VectorRow(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y)
+        void VectorRow(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y, int[] rowConst)
         {
-            if (ops.AffineA is null) WithAffine<No>(acc, accRow0, output, y);
-            else WithAffine<Yes>(acc, accRow0, output, y);
+            if (ops.AffineA is null) WithAffine<No>(acc, accRow0, output, y, rowConst);
+            else WithAffine<Yes>(acc, accRow0, output, y, rowConst);
         }
 
-        void WithAffine<TAffine>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y) where TAffine : struct, IStep
+        void WithAffine<TAffine>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y, int[] rowConst) where TAffine : struct, IStep
         {
-            if (ops.PReluSlope.HasValue) WithPRelu<TAffine, Yes>(acc, accRow0, output, y);
-            else WithPRelu<TAffine, No>(acc, accRow0, output, y);
+            if (ops.PReluSlope.HasValue) WithPRelu<TAffine, Yes>(acc, accRow0, output, y, rowConst);
+            else WithPRelu<TAffine, No>(acc, accRow0, output, y, rowConst);
         }
 
-        void WithPRelu<TAffine, TPRelu>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y)
+        void WithPRelu<TAffine, TPRelu>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y, int[] rowConst)
             where TAffine : struct, IStep where TPRelu : struct, IStep
         {
-            if (ops.Residual is null) WithResidual<TAffine, TPRelu, No>(acc, accRow0, output, y);
-            else WithResidual<TAffine, TPRelu, Yes>(acc, accRow0, output, y);
+            if (ops.Residual is null) WithResidual<TAffine, TPRelu, No>(acc, accRow0, output, y, rowConst);
+            else WithResidual<TAffine, TPRelu, Yes>(acc, accRow0, output, y, rowConst);
         }
 
-        void WithResidual<TAffine, TPRelu, TResidual>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y)
+        void WithResidual<TAffine, TPRelu, TResidual>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y, int[] rowConst)
             where TAffine : struct, IStep where TPRelu : struct, IStep where TResidual : struct, IStep
         {
-            if (ops.CodesOnly) WithOutput<TAffine, TPRelu, TResidual, No>(acc, accRow0, output, y);
-            else WithOutput<TAffine, TPRelu, TResidual, Yes>(acc, accRow0, output, y);
+            if (ops.CodesOnly) WithOutput<TAffine, TPRelu, TResidual, No>(acc, accRow0, output, y, rowConst);
+            else WithOutput<TAffine, TPRelu, TResidual, Yes>(acc, accRow0, output, y, rowConst);
         }
 
-        void WithOutput<TAffine, TPRelu, TResidual, TFloats>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y)
+        void WithOutput<TAffine, TPRelu, TResidual, TFloats>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y, int[] rowConst)
             where TAffine : struct, IStep where TPRelu : struct, IStep where TResidual : struct, IStep where TFloats : struct, IStep
         {
-            if (ops.NextCodes is null) VectorRow<TAffine, TPRelu, TResidual, TFloats, No>(acc, accRow0, output, y);
-            else VectorRow<TAffine, TPRelu, TResidual, TFloats, Yes>(acc, accRow0, output, y);
+            if (ops.NextCodes is null) VectorRow<TAffine, TPRelu, TResidual, TFloats, No>(acc, accRow0, output, y, rowConst);
+            else VectorRow<TAffine, TPRelu, TResidual, TFloats, Yes>(acc, accRow0, output, y, rowConst);
         }
 
         /// <summary>Row y, 16 output channels per step. A border pixel (fewer valid taps)
-        /// differs only in its constant (<see cref="PixelConstants"/>) and its za·Σw row
+        /// differs only in its constant (<see cref="RowConstants"/>) and its za·Σw row
         /// (<see cref="BorderClass"/>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        unsafe void VectorRow<TAffine, TPRelu, TResidual, TFloats, TCodes>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y)
+        unsafe void VectorRow<TAffine, TPRelu, TResidual, TFloats, TCodes>(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int y, int[] rowConst)
             where TAffine : struct, IStep where TPRelu : struct, IStep where TResidual : struct, IStep where TFloats : struct, IStep where TCodes : struct, IStep
         {
             int cout = w.OutChannels, width = this.width;
@@ -61,18 +61,18 @@ public static partial class QuantConvEpilogue
             var slope = Vector512.Create(ops.PReluSlope ?? 0f);
             var nq = new VectorCodeQuantizer(ops.NextQuantizer);
             int rowClass = BorderClass(y > 0, y < height - 1, false, false);
-            fixed (int* ppc = pixelConst, pzb = zaByBorder)
+            fixed (int* ppc = rowConst, pzb = zaByBorder)
             fixed (int* pacc = acc)
             fixed (float* pout = output, pa = ops.AffineA, pb = ops.AffineB, pr = ops.Residual)
             fixed (byte* pn = ops.NextCodes)
             {
-                int* rowConst = ppc + y * width;
+                int* pixConst = ppc;
                 int* accRow = pacc + (y - accRow0) * width * cout;
                 float* outRow = pout + y * width * cout, resRow = pr + y * width * cout;
                 byte* codeRow = pn + y * width * cout;
                 for (int x = 0; x < width; x++)
                 {
-                    var constPart = Vector512.Create(rowConst[x]);
+                    var constPart = Vector512.Create(pixConst[x]);
                     int* zaw = pzb + (rowClass | (x > 0 ? 4 : 0) | (x < width - 1 ? 8 : 0)) * cout;
                     int px = x * cout;
                     for (int co = 0; co < cout; co += 16)

@@ -39,6 +39,12 @@ public sealed class QuantConvWeights
         }
     }
 
+    int[]? borderTapSums;
+    /// <summary>Σ of <see cref="TapSums"/> over the valid taps of each border class, per output
+    /// channel (<see cref="QuantConvEpilogue.BorderTapSums"/>), made on first use: the
+    /// epilogue's za·Σw rows are this times za.</summary>
+    internal int[] BorderTapSums => borderTapSums ??= QuantConvEpilogue.BorderTapSums(this);
+
     QuantConv3x3.ByteWinogradWeights? byteWinograd;
     bool byteWinogradDone;
     /// <summary>The byte Winograd weights, or null where a transformed weight does not fit a byte.</summary>
