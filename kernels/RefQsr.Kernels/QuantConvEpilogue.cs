@@ -44,14 +44,16 @@ public static partial class QuantConvEpilogue
     /// the whole image's accumulators or from one row's at a time (the fused conv).</summary>
     internal sealed partial class Plan : IDisposable
     {
-        readonly int[] chanSum;
+        /// <summary>Per pixel Σ over the input channels of its codes; null where zw = 0 (every
+        /// term it enters is multiplied by zw).</summary>
+        readonly int[]? chanSum;
         readonly int[]? zaByBorder;
         readonly QuantConvWeights w;
         readonly int height, width, za, zw;
         readonly float scale;
         readonly EpilogueOps ops;
 
-        Plan(int[] chanSum, int[]? zaByBorder, QuantConvWeights w, int height, int width, int za, int zw, float scale, EpilogueOps ops)
+        Plan(int[]? chanSum, int[]? zaByBorder, QuantConvWeights w, int height, int width, int za, int zw, float scale, EpilogueOps ops)
         {
             (this.chanSum, this.zaByBorder, this.w, this.height, this.width, this.za, this.zw, this.scale, this.ops) = (chanSum, zaByBorder, w, height, width, za, zw, scale, ops);
         }
@@ -64,6 +66,11 @@ public static partial class QuantConvEpilogue
         /// 1.4–2 ms two-thread conv.</summary>
         void RowConstants(int y, Span<int> dst)
         {
+            if (chanSum is null)   // zw = 0: both terms vanish
+            {
+                dst.Slice(0, width).Clear();
+                return;
+            }
             int zazw = za * zw * w.InChannels;
             int y0 = Math.Max(0, y - 1), y1 = Math.Min(height - 1, y + 1), rows = y1 - y0 + 1;
             var cs = chanSum.AsSpan(0, height * width);
@@ -85,14 +92,16 @@ public static partial class QuantConvEpilogue
             int height, int width, int za, int zw, float scale, EpilogueOps ops, int accRows = -1)
         {
             Validate(codes.Length, accLength, accRows < 0 ? height : accRows, outputLength, w, height, width, ops);
-            return new Plan(ChannelSums(codes, height * width, w.InChannels), VectorCorrections(w, za, zw), w, height, width, za, zw, scale, ops);
+            // with zw = 0 (symmetric weights, and many asymmetric layers) no channel sums are needed
+            var chanSum = zw == 0 ? null : ChannelSums(codes, height * width, w.InChannels);
+            return new Plan(chanSum, VectorCorrections(w, za, zw), w, height, width, za, zw, scale, ops);
         }
 
         /// <summary>Returns the per-pixel arrays to the shared pool (a network makes 32 plans
         /// per patch; at full-image sizes each array is large-object-heap sized).</summary>
         public void Dispose()
         {
-            ArrayPool<int>.Shared.Return(chanSum);
+            if (chanSum is not null) ArrayPool<int>.Shared.Return(chanSum);
         }
 
         /// <summary>Rows r0 .. r1−1; <paramref name="acc"/>[0] is the first accumulator of row
@@ -146,7 +155,7 @@ public static partial class QuantConvEpilogue
                 {
                     int ix = x + kx - 1;
                     if ((uint)ix >= (uint)width) continue;
-                    sumA += chanSum[iy * width + ix];
+                    if (chanSum is not null) sumA += chanSum[iy * width + ix];
                     validMask |= 1 << (ky * 3 + kx);
                     validTaps++;
                 }
