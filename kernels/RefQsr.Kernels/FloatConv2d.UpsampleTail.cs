@@ -13,7 +13,7 @@ public static partial class FloatConv2d
            && tail.Scheme == FloatConvWeights.Layout.OutTapIn && tail.Kernel / 2 <= ChwRowMap.RingSlotRows;
 
     /// <summary>The last x2 upsampler step (<see cref="RunSubPixel2"/>: 3x3 conv C→4C, pixel
-    /// shuffle, PReLU) and the C→3 tail conv in one pass over the image, without the 2x
+    /// shuffle, PReLU) and the C→3 tail conv in one pass over the image, without the HR
     /// feature ever existing whole (64 floats per output pixel: 21 MB for a 72-px patch's
     /// 288x288 output, 236 MB for a 1280x720 one). Each Winograd tile row of the upsampler
     /// (8 output rows) goes into one slot of a ring of three, in the CHW layout the tail reads,

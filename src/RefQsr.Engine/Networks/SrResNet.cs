@@ -145,7 +145,7 @@ public sealed partial class SrResNet
         {
             int ch4 = 4 * ch;
             // the last upsampler step and the tail in one pass where the kernels allow: the
-            // 2x feature (64 floats per output pixel) then never exists whole
+            // HR feature (64 floats per output pixel) then never exists whole
             bool fuseTail = up1Fused is not null && FloatConv2d.SubPixel2ThenRgbSupported(up1Fused, tail);
             using (StageTimes.Time(times, fuseTail ? StageTimes.UpsamplerFirstStep : StageTimes.Upsampler))
                 foreach (var (conv, fused, slope) in fuseTail ? new[] { (up0, up0Fused, up0Slope) } : new[] { (up0, up0Fused, up0Slope), (up1, up1Fused, up1Slope) })
