@@ -34,7 +34,7 @@ public static partial class QuantConv3x3
     /// fills its own transform buffers (the row path transforms two more input rows than it
     /// outputs), so fewer, longer calls cost less: 8 rows against 2 made the row VNNI path
     /// about 5% faster and the 2-D VNNI one about 2% (96x96 64→64, one thread, 150 alternating
-    /// runs each; the int16 path measured the same). A multiple of the 2-D tiles' 2 rows.</summary>
+    /// runs each; the int16 path measured the same). A multiple of the 2-D tiles' 2 and 4 rows.</summary>
     const int WinogradRowsPerCall = 8;
     static void ValidateFused(byte[] codes, QuantConvWeights w, int height, int width)
         => new ConvShape(height, width, w.InChannels, w.OutChannels, Kernel).Validate(codes.Length, w.CodeCount, checked(height * width * w.OutChannels));
@@ -52,7 +52,7 @@ public static partial class QuantConv3x3
             return;
         }
         // Winograd computes two rows per tile: the conv and the epilogue take whole tiles, several per call
-        int step = path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd ? WinogradRowsPerCall : 1;
+        int step = path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd ? WinogradRowsPerCall : 1;
         using var plan = QuantConvEpilogue.Plan.Create(codes, rowLength * step, output.Length, w, height, width, za, zw, scale, ops, accRows: step);
         using var conv = new PreparedConv(codes, w, height, width, path, maxCode, threads);
         RowParallel.For((height + step - 1) / step, threads, (s0, s1) =>

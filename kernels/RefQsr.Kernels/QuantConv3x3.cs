@@ -54,9 +54,9 @@ public static partial class QuantConv3x3
     /// vpmaddubsw results before widening.</summary>
     const int MinInt16Steps = 4;
 
-    /// <summary>Below this many exact int16 steps the integer Winograd path is the faster one
-    /// where it can run (3x3 64→64 on 96x96 here: w6a6, 8 steps, 2.6 ms against Winograd's 2.2;
-    /// w6a4, 34 steps, 2.4 ms against 2.2–2.4, so a tie).</summary>
+    /// <summary>Below this many exact int16 steps the F(2x2) integer Winograd path is the faster
+    /// one, where the wide-tile ones cannot run (3x3 64→64 on 96x96 here: w6a6, 8 steps, 2.6 ms
+    /// against Winograd's 2.2; w6a4, 34 steps, 2.4 ms against 2.2–2.4, so a tie).</summary>
     const int Int16StepsOverWinograd = 16;
 
     /// <summary>The byte Winograd path pays off once it sums at least this many vpmaddubsw
@@ -89,16 +89,35 @@ public static partial class QuantConv3x3
         => AvxVnni.IsSupported && Avx512F.IsSupported && WinogradShape(w) && 2 * maxActivation <= 255 && w.RowWinograd is not null;
 
     /// <summary>Paths whose exactness bound reads the largest activation code.</summary>
-    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd;
+    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd;
+
+    /// <summary>The wide-tile F(4x4) Winograd path can run these weights (codes up to ±56, so
+    /// that every transformed weight fits int16 without building them to find out) on codes up
+    /// to <paramref name="maxActivation"/>.</summary>
+    static bool Winograd4x4Usable(QuantConvWeights w, int maxActivation)
+        => Avx512BW.IsSupported && WinogradShape(w) && w.MaxAbsCode <= 56 && w.Winograd4x4 is { } u && u.Exact(maxActivation);
+
+    /// <summary>The wide-tile F(2x4) Winograd path can run these weights on codes up to
+    /// <paramref name="maxActivation"/> (any weights up to 8 bits and up to 153 input channels).</summary>
+    static bool Winograd2x4Usable(QuantConvWeights w, int maxActivation)
+        => Avx512BW.IsSupported && WinogradShape(w) && w.Winograd2x4 is { } u && u.Exact(maxActivation);
 
     /// <summary>The fastest exact path for these weights and activation codes up to
-    /// <paramref name="maxActivation"/>.</summary>
+    /// <paramref name="maxActivation"/>. The order follows 3x3 64→64 convs on 96x96 here, one
+    /// thread, alternating (2026-11-28): the 2-D byte Winograd paths (w4a4 1.53–1.57 ms with
+    /// VNNI products) where the transformed weights fit a byte; then F(4x4) on int16 (w6a4
+    /// 1.65–1.74 ms against the row VNNI path's 1.78–1.83 and the row bytes' 1.86–2.08); then
+    /// the row paths (weights up to ±42 that F(4x4) cannot take exactly); then F(2x4) (w8a8
+    /// 2.0–2.3 ms against F(2x2)'s 2.4–2.9, and ahead of the int16 path even at 42 int16 steps,
+    /// w8a2 2.17 against 2.50).</summary>
     public static QuantConvPath BestPath(QuantConvWeights w, int maxActivation)
     {
         if (VnniWinogradUsable(w, maxActivation)) return QuantConvPath.AvxVnniWinograd;
         if (ByteWinogradUsable(w, maxActivation) >= MinByteWinogradSteps) return QuantConvPath.Avx512WinogradBytes;
+        if (Winograd4x4Usable(w, maxActivation)) return QuantConvPath.Avx512Winograd4x4;
         if (VnniWinogradRowsUsable(w, maxActivation)) return QuantConvPath.AvxVnniWinogradRows;
         if (RowWinogradUsable(w, maxActivation) >= MinRowWinogradSteps) return QuantConvPath.Avx512WinogradRowBytes;
+        if (Winograd2x4Usable(w, maxActivation)) return QuantConvPath.Avx512Winograd2x4;
         int steps = w.QuadsVectorizable && Avx512BW.IsSupported ? Int16Steps(maxActivation, w.MaxAbsCode) : 0;
         if (steps >= Int16StepsOverWinograd) return QuantConvPath.Avx512Int16;
         if (Avx512BW.IsSupported && IntWinogradVectorizable(w)) return QuantConvPath.Avx512Winograd;
@@ -120,6 +139,7 @@ public static partial class QuantConv3x3
     /// <summary>The fastest path this CPU supports for these weights.</summary>
     public static QuantConvPath BestPath(QuantConvWeights w)
     {
+        if (Winograd2x4Usable(w, 255)) return QuantConvPath.Avx512Winograd2x4;
         if (Avx512BW.IsSupported && IntWinogradVectorizable(w)) return QuantConvPath.Avx512Winograd;
         if (w.PairsVectorizable && Avx512BW.IsSupported) return QuantConvPath.Avx512Pairs;
         if (AvxVnni.IsSupported && VnniVectorizable(w)) return QuantConvPath.AvxVnni;
@@ -160,6 +180,8 @@ public static partial class QuantConv3x3
             QuantConvPath.Avx512WinogradRowBytes => Avx512BW.IsSupported && WinogradShape(w) && w.RowWinograd is not null,
             QuantConvPath.AvxVnniWinograd => AvxVnni.IsSupported && Avx512BW.IsSupported && WinogradShape(w) && w.ByteWinograd is not null,
             QuantConvPath.AvxVnniWinogradRows => AvxVnni.IsSupported && Avx512F.IsSupported && WinogradShape(w) && w.RowWinograd is not null,
+            QuantConvPath.Avx512Winograd2x4 => Avx512BW.IsSupported && WinogradShape(w) && w.Winograd2x4 is not null,
+            QuantConvPath.Avx512Winograd4x4 => Avx512BW.IsSupported && WinogradShape(w) && w.Winograd4x4 is not null,
             _ => false,
         };
         if (!ok) throw new NotSupportedException($"quantized conv path {path} is not available on this CPU for {w.InChannels}->{w.OutChannels} channels");
@@ -177,6 +199,7 @@ public static partial class QuantConv3x3
         readonly ushort[]? wide;
         readonly sbyte[]? weightBytes;
         readonly short[]? pairs, winograd;
+        readonly WideWinogradWeights? wideWinograd;
 
         public PreparedConv(ReadOnlySpan<byte> codes, QuantConvWeights w, int height, int width, QuantConvPath path, int maxCode, int threads)
         {
@@ -189,6 +212,13 @@ public static partial class QuantConv3x3
                 pw = 2 * ((width + 1) / 2) + 2;
                 padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
             }
+            else if (path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4)
+            {
+                // (m + 2) x 6 tiles at steps of m x 4 read up to m − 1 rows and 3 columns past the image's ring
+                int m = path == QuantConvPath.Avx512Winograd2x4 ? 2 : 4;
+                pw = 4 * ((width + 3) / 4) + 2;
+                padded = Padding.RentTiled(codes, height, width, w.InChannels, m * ((height + m - 1) / m) + 2, pw);
+            }
             else if (path is QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows)
             {
                 // 1x4 tiles at steps of 2 read one column past an odd-sized image's ring
@@ -199,6 +229,11 @@ public static partial class QuantConv3x3
             {
                 case QuantConvPath.Avx512Winograd:
                     winograd = w.IntWinograd;
+                    break;
+                case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4:
+                    wideWinograd = path == QuantConvPath.Avx512Winograd2x4 ? w.Winograd2x4! : w.Winograd4x4!;
+                    if (!wideWinograd.Exact(maxCode))
+                        throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with these weights ({wideWinograd.Scale}·conv must fit int32; Σ|w| up to {wideWinograd.MaxAbsSum})");
                     break;
                 case QuantConvPath.Avx512WinogradBytes:
                     steps = Math.Min(ByteWinogradSteps(maxCode, w.ByteWinograd!.MaxAbs, w.InChannels), w.InChannels / 4);
@@ -256,6 +291,7 @@ public static partial class QuantConv3x3
             switch (path)
             {
                 case QuantConvPath.Avx512Int16: Avx512Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
+                case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4: WideWinogradRows(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512Winograd: IntWinogradRows(padded!, pw, w, winograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512WinogradRowBytes: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, steps, acc, accRow0, width, r0, r1, false); break;
                 case QuantConvPath.AvxVnniWinogradRows: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, 0, acc, accRow0, width, r0, r1, true); break;

@@ -40,4 +40,12 @@ public enum QuantConvPath
     /// Vector256 vpdpbusd products: int32 sums, so no step bound; transformed weights in a
     /// byte and activation codes up to 42 (V' + 2A in a byte).</summary>
     AvxVnniWinograd,
+    /// <summary>Exact integer Winograd F(2x4, 3x3): F(4, 3) along rows, F(2, 3) down columns,
+    /// int16 operands and vpmaddwd like <see cref="Avx512Winograd"/>, 24 multiplies per 2x4
+    /// outputs (3 per output instead of 4); weights up to 8 bits (|U'| ≤ 72·127).</summary>
+    Avx512Winograd2x4,
+    /// <summary>Exact integer Winograd F(4x4, 3x3): 36 multiplies per 4x4 outputs (2.25 per
+    /// output), int16 operands; for weights whose transforms fit int16 (|U'| ≤ 576·|g|: every
+    /// code up to ±56, so any 6-bit weights).</summary>
+    Avx512Winograd4x4,
 }

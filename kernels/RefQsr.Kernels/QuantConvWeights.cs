@@ -20,7 +20,8 @@ public sealed class QuantConvWeights
     internal int CodeCount => OutChannels * InChannels * 9;
 
     /// <summary>Bytes held: the packed codes plus the correction sums.</summary>
-    public long ResidentBytes => packed.Length + 4L * (TapSums.Length + fullSums.Length) + 2L * (intWinograd?.Length ?? 0) + (byteWinograd?.Bytes ?? 0) + (rowWinograd?.Bytes ?? 0);
+    public long ResidentBytes => packed.Length + 4L * (TapSums.Length + fullSums.Length) + 2L * (intWinograd?.Length ?? 0) + (byteWinograd?.Bytes ?? 0) + (rowWinograd?.Bytes ?? 0)
+        + (winograd2x4?.Bytes ?? 0) + (winograd4x4?.Bytes ?? 0);
     short[]? intWinograd;
     /// <summary>The integer Winograd weights (<see cref="QuantConv3x3.IntWinogradWeights"/>), made
     /// on first use and kept (16 int16 per input/output channel pair).</summary>
@@ -36,6 +37,8 @@ public sealed class QuantConvWeights
             case QuantConvPath.Avx512Winograd: _ = IntWinograd; break;
             case QuantConvPath.Avx512WinogradBytes or QuantConvPath.AvxVnniWinograd: _ = ByteWinograd; break;
             case QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows: _ = RowWinograd; break;
+            case QuantConvPath.Avx512Winograd2x4: _ = Winograd2x4; break;
+            case QuantConvPath.Avx512Winograd4x4: _ = Winograd4x4; break;
         }
     }
 
@@ -54,6 +57,13 @@ public sealed class QuantConvWeights
     bool rowWinogradDone;
     /// <summary>The row Winograd weights, or null where a transformed weight does not fit a byte.</summary>
     internal QuantConv3x3.RowWinogradWeights? RowWinograd => MadeOnce(ref rowWinograd, ref rowWinogradDone, QuantConv3x3.RowWinogradWeightsFor);
+
+    QuantConv3x3.WideWinogradWeights? winograd2x4, winograd4x4;
+    bool winograd2x4Done, winograd4x4Done;
+    /// <summary>The F(2x4) Winograd weights, or null where a transformed weight does not fit int16.</summary>
+    internal QuantConv3x3.WideWinogradWeights? Winograd2x4 => MadeOnce(ref winograd2x4, ref winograd2x4Done, w => QuantConv3x3.WideWinogradWeightsFor(w, 2));
+    /// <summary>The F(4x4) Winograd weights, or null where a transformed weight does not fit int16.</summary>
+    internal QuantConv3x3.WideWinogradWeights? Winograd4x4 => MadeOnce(ref winograd4x4, ref winograd4x4Done, w => QuantConv3x3.WideWinogradWeightsFor(w, 4));
 
     /// <summary>A transform made on first use and kept, null included ("does not fit"); two
     /// threads racing only make the same value twice. Only the layouts a conv has asked for

@@ -14,7 +14,7 @@ public class FusedConvEpilogueTests
         if (Avx2.IsSupported) d.Add(QuantConvPath.Avx2);
         if (AvxVnni.IsSupported) d.Add(QuantConvPath.AvxVnni);
         if (AvxVnni.IsSupported && Avx512BW.IsSupported) { d.Add(QuantConvPath.AvxVnniWinogradRows); d.Add(QuantConvPath.AvxVnniWinograd); }
-        if (Avx512BW.IsSupported) { d.Add(QuantConvPath.Avx512Pairs); d.Add(QuantConvPath.Avx512Int16); d.Add(QuantConvPath.Avx512Winograd); d.Add(QuantConvPath.Avx512WinogradBytes); d.Add(QuantConvPath.Avx512WinogradRowBytes); }
+        if (Avx512BW.IsSupported) { d.Add(QuantConvPath.Avx512Pairs); d.Add(QuantConvPath.Avx512Int16); d.Add(QuantConvPath.Avx512Winograd); d.Add(QuantConvPath.Avx512WinogradBytes); d.Add(QuantConvPath.Avx512WinogradRowBytes); d.Add(QuantConvPath.Avx512Winograd2x4); d.Add(QuantConvPath.Avx512Winograd4x4); }
         return d;
     }
 
@@ -32,7 +32,7 @@ public class FusedConvEpilogueTests
         var a = Enumerable.Range(0, c).Select(_ => (float)r.NextDouble() + 0.5f).ToArray();
         var b = Enumerable.Range(0, c).Select(_ => (float)r.NextDouble() - 0.5f).ToArray();
         var next = new CodeQuantizer(-1.5f, 1.5f, 5f, 0f, -8, 7);
-        foreach (var (h, w) in new[] { (1, 1), (1, 6), (3, 1), (2, 5), (6, 9), (5, 13) })
+        foreach (var (h, w) in new[] { (1, 1), (1, 6), (3, 1), (2, 5), (6, 9), (5, 13), (19, 6) })   // 19 rows: three calls of 8, split across threads
         {
             var codes = Enumerable.Range(0, h * w * c).Select(_ => (byte)r.Next(16)).ToArray();
             var skip = Enumerable.Range(0, h * w * c).Select(_ => (float)r.NextDouble() * 4 - 2).ToArray();

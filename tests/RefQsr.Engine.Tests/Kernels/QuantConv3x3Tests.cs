@@ -29,7 +29,13 @@ public class QuantConv3x3Tests
         if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) yield return QuantConvPath.AvxVnni;
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Pairs;
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Winograd;
+        if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Winograd2x4;
     }
+
+    /// <summary>The F(4x4) path runs where its transformed weights fit int16 and 576·conv fits
+    /// int32 for these codes (tested separately at its bounds).</summary>
+    static bool Winograd4x4Usable(byte[] codes, QuantConvWeights qw)
+        => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && qw.Winograd4x4 is { } u && u.Exact(codes.Max());
 
     /// <summary>The int16 path runs only where its step bound allows (tested separately).</summary>
     static bool Int16Usable(byte[] codes, sbyte[] weights)
@@ -74,6 +80,8 @@ public class QuantConv3x3Tests
             if (RowWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradRowBytes);
             if (VnniWinogradRowsUsable(codes, qw)) paths.Add(QuantConvPath.AvxVnniWinogradRows);
             if (VnniWinogradUsable(codes, qw)) paths.Add(QuantConvPath.AvxVnniWinograd);
+            if (Winograd4x4Usable(codes, qw)) paths.Add(QuantConvPath.Avx512Winograd4x4);
+            Assert.True(wBits > 6 || !System.Runtime.Intrinsics.X86.Avx512BW.IsSupported || paths.Contains(QuantConvPath.Avx512Winograd4x4), "F(4x4) takes every weight up to 6 bits");
             foreach (var path in paths)
             {
                 var actual = new int[s.OutputLength];
@@ -259,16 +267,21 @@ public class QuantConv3x3Tests
         Assert.Equal(1, constant.Steps(85));    // 170·192 = 32640
         Assert.Equal(0, constant.Steps(86));    // 172·192 = 33024 > 32767
         Assert.Equal(0, constant.Steps(128));   // 2A past a byte
-        // BestPath takes it where it sums enough in int16 (6-bit weights of trained magnitudes
-        // with 4-bit activations), not where the widening would eat its saving (the constant
-        // worst case above: 5 steps) nor where the 2-D byte path runs (4-bit weights)
+        // BestPath takes the 2-D byte path where it runs (4-bit weights), F(4x4) for other weights
+        // up to ±56
         // (one channel pair with every tap at 20 puts the 2-D transform at 9·20 = 180, out of a byte)
         var small = new QuantConvWeights(Enumerable.Range(0, 64 * 64 * 9).Select(i => (sbyte)(i < 9 ? 20 : i * 7 % 13 - 6 + (i % 97 == 0 ? -26 : 0))).ToArray(), 64, 64, 6);
         Assert.Equal(32, small.MaxAbsCode);
         Assert.Null(small.ByteWinograd);
         bool vnni = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
-        Assert.Equal(vnni ? QuantConvPath.AvxVnniWinogradRows : QuantConvPath.Avx512WinogradRowBytes, QuantConv3x3.BestPath(small, 15));
-        Assert.Equal(vnni ? QuantConvPath.AvxVnniWinogradRows : QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6), 15));
+        // (F(4x4) on int16 now goes ahead of the row paths for 6-bit weights: w6a4 1.05–1.07x the row VNNI path)
+        Assert.Equal(QuantConvPath.Avx512Winograd4x4, QuantConv3x3.BestPath(small, 15));
+        Assert.Equal(QuantConvPath.Avx512Winograd4x4, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray(), 64, 64, 6), 15));
+        // (at 64 input channels F(4x4) is exact for every weight the row paths take, ±42 at
+        // codes up to 127: 576·127·42·576 < 2³¹, so BestPath reaches them only for wider inputs)
+        var wideIn = new QuantConvWeights(Enumerable.Repeat((sbyte)-42, 64 * 128 * 9).ToArray(), 64, 128, 7);
+        Assert.False(wideIn.Winograd4x4!.Exact(127));
+        if (vnni) Assert.Equal(QuantConvPath.AvxVnniWinogradRows, QuantConv3x3.BestPath(wideIn, 127));
         Assert.Equal(vnni ? QuantConvPath.AvxVnniWinograd : QuantConvPath.Avx512WinogradBytes, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-8, 64 * 64 * 9).ToArray(), 64, 64, 4), 15));
                 // transformed weights past a byte: 3·(−43) = −129
         Assert.Null(new QuantConvWeights(Enumerable.Repeat((sbyte)-43, 64 * 64 * 9).ToArray(), 64, 64, 7).RowWinograd);
@@ -284,7 +297,63 @@ public class QuantConv3x3Tests
         Assert.False(QuantConv3x3.IntWinogradExact(64, 4000));   // transformed weights past int16
         // 8-bit models take it where the int16 path cannot sum exactly
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
-            Assert.Equal(QuantConvPath.Avx512Winograd, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray(), 64, 64, 8), 255));
+            Assert.Equal(QuantConvPath.Avx512Winograd2x4, QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray(), 64, 64, 8), 255));
+    }
+
+    // The wide-tile Winograd paths at the edges of their bounds, on odd sizes (tiles hanging
+    // over the image right and below) with 1 to 3 threads (row splits inside a tile):
+    // F(2x4) with every code 255 against ±128 / 127 weights (|U'| up to 72·128 = 9216, the
+    // result 48·conv up to 9.0e8); F(4x4) with ±56 weights (|U'| up to 576·56 = 32256, just
+    // inside int16) and codes up to 115, the largest for which 576·conv fits int32 when every
+    // weight is ±56 (576·115·56·576 = 2 136 637 440), while the products' int32 sums wrap many
+    // times before the output transform (which is why the result is still exact: every step
+    // is a ring operation modulo 2³²)
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(5, 7)]
+    [InlineData(8, 33)]
+    [InlineData(7, 10)]
+    public void WideWinogradIsExactAtItsBounds(int h, int w)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
+        var s = new ConvShape(h, w, 64, 64, 3);
+        foreach (var (path, hi, lo, code) in new[] { (QuantConvPath.Avx512Winograd2x4, 127, -128, 255), (QuantConvPath.Avx512Winograd4x4, 56, -56, 115) })
+            foreach (var pattern in new Func<int, int, int, bool>[] { (co, ci, t) => false, (co, ci, t) => true, (co, ci, t) => t % 2 == 0, (co, ci, t) => (co + ci + t) % 3 == 0 })
+            {
+                var weights = new sbyte[64 * 64 * 9];
+                for (int co = 0; co < 64; co++) for (int ci = 0; ci < 64; ci++) for (int t = 0; t < 9; t++) weights[(co * 64 + ci) * 9 + t] = (sbyte)(pattern(co, ci, t) ? hi : lo);
+                var r = new Random(h + w);
+                var qw = new QuantConvWeights(weights, 64, 64);
+                foreach (var codes in new[] { Enumerable.Repeat((byte)code, s.InputLength).ToArray(), Enumerable.Range(0, s.InputLength).Select(_ => (byte)(r.Next(2) * code)).ToArray() })
+                {
+                    var expected = new int[s.OutputLength];
+                    QuantConv3x3.Reference(codes, weights, expected, s);
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        var actual = new int[s.OutputLength];
+                        QuantConv3x3.Run(codes, qw, actual, h, w, threads, path);
+                        Assert.True(expected.SequenceEqual(actual), $"{path} ±{hi} a≤{code} {h}x{w}, {threads} threads differs");
+                    }
+                }
+            }
+        // one code more, with every weight at -56, and 576·conv no longer fits: the path refuses
+        var w56 = new QuantConvWeights(Enumerable.Repeat((sbyte)-56, 64 * 64 * 9).ToArray(), 64, 64);
+        Assert.True(w56.Winograd4x4!.Exact(115));
+        Assert.False(w56.Winograd4x4.Exact(116));
+        Assert.Equal(32256, w56.Winograd4x4.MaxAbs);
+        Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(Enumerable.Repeat((byte)116, s.InputLength).ToArray(), w56, new int[s.OutputLength], h, w, 1, QuantConvPath.Avx512Winograd4x4));
+        Assert.NotEqual(QuantConvPath.Avx512Winograd4x4, QuantConv3x3.BestPath(w56, 116));
+        Assert.Equal(QuantConvPath.Avx512Winograd4x4, QuantConv3x3.BestPath(w56, 115));
+        // a centre tap past ±56 puts U' at position (5, 5) = 576·g past int16: no F(4x4) weights
+        var g57 = Enumerable.Repeat((sbyte)1, 64 * 64 * 9).ToArray();
+        g57[8] = -57;
+        Assert.Null(new QuantConvWeights(g57, 64, 64).Winograd4x4);
+        g57[8] = -56;
+        Assert.NotNull(new QuantConvWeights(g57, 64, 64).Winograd4x4);
+        // F(2x4) takes any 8-bit weights; 48·255·128·9·cin fits int32 up to 153 input channels
+        var wide = new QuantConvWeights(Enumerable.Repeat((sbyte)-128, 160 * 64 * 9).ToArray(), 64, 160);
+        Assert.False(wide.Winograd2x4!.Exact(255));
+        Assert.Equal(QuantConvPath.Avx512Winograd, QuantConv3x3.BestPath(wide, 255));
     }
 
     [Fact]
@@ -412,9 +481,9 @@ public class QuantConv3x3Tests
         var actual = new int[s.OutputLength];
         QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 1, QuantConvPath.Avx512Int16);
         Assert.Equal(expected, actual);
-        // (where AVX-VNNI is, its row Winograd path takes these instead: no step bound)
+        // (BestPath takes F(4x4) for these instead: int16 operands, int32 sums, no step bound)
         bool vnni = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
-        Assert.Equal(vnni ? QuantConvPath.AvxVnniWinogradRows : QuantConvPath.Avx512Int16, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
+        Assert.Equal(QuantConvPath.Avx512Winograd4x4, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
         // one more unit on either side breaks the bound: the path refuses rather than overflow
         var big = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
         var w8 = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
