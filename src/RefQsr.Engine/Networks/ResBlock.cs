@@ -61,32 +61,49 @@ internal sealed class ResBlock
     public void Forward(float[] x, int h, int w, BlockPrecision prec, int threads, ForwardTrace? trace, int index)
         => Forward(x, h, w, prec, Q1, Q2, threads, trace, $"body.{index}.q");
 
+    /// <summary>The quantizers this block runs with in <paramref name="set"/>, and the name its
+    /// traced codes get (+ 1 or 2).</summary>
+    public (ActivationQuantizer? Q1, ActivationQuantizer? Q2, string TraceName) Quantizers(QuantizerSet set, int index) => set == QuantizerSet.QueryLow
+        ? (QLow1 ?? throw new InvalidOperationException($"block {index} has no query-path (qlow) quantizers"), QLow2, $"body.{index}.qlow")
+        : (Q1, Q2, $"body.{index}.q");
+
+    /// <summary>Whether <see cref="Forward(float[], int, int, BlockPrecision, ActivationQuantizer?, ActivationQuantizer?, int, ForwardTrace?, string, BlockHandoff)"/>
+    /// takes the integer path with these quantizers (and so can take and give a <see cref="BlockHandoff"/>).</summary>
+    public static bool RunsQuantized(BlockPrecision prec, ActivationQuantizer? q1, ActivationQuantizer? q2) => !prec.IsFloat && q1 is not null && q2 is not null;
+
     /// <summary>x ← x + block(x), in place, quantizing the two conv inputs with
     /// <paramref name="q1"/> and <paramref name="q2"/> (RefQSR's query path passes the
-    /// qlow pair); trace names are <paramref name="traceName"/> + 1 or 2.</summary>
+    /// qlow pair); trace names are <paramref name="traceName"/> + 1 or 2.
+    /// <paramref name="handoff"/> carries conv1's input codes made by the previous block's
+    /// epilogue, and where this block's conv2 epilogue is to write the next block's.</summary>
     public void Forward(float[] x, int h, int w, BlockPrecision prec, ActivationQuantizer? q1, ActivationQuantizer? q2,
-        int threads, ForwardTrace? trace, string traceName)
+        int threads, ForwardTrace? trace, string traceName, BlockHandoff handoff = default)
     {
         int ch = Conv1.Channels;
-        if (prec.IsFloat || q1 is null || q2 is null)
+        if (!RunsQuantized(prec, q1, q2))
         {
+            if (handoff.InputCodes is not null || handoff.NextCodes is not null)
+                throw new InvalidOperationException("a block on the float path has no codes to take or give");
             ForwardFloat(x, h, w, threads);
             return;
         }
+        if (handoff.InputCodes is not null && q1!.IsGated)
+            throw new InvalidOperationException("a gated quantizer needs its input's channel means: its codes cannot come from the previous epilogue");
         // BN and PReLU fused into conv1's epilogue, and, unless conv2's quantizer is gated
         // (it then needs y's channel means first), conv2's input codes too, and then only
         // them: y itself has no other reader. BN and the skip add into conv2's epilogue,
-        // which writes x + block(x) straight into x
+        // which writes x + block(x) straight into x (and, where the next block's conv1
+        // quantizer is not gated, that conv's input codes)
         var ops1 = new EpilogueOps { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope };
         // the two convs' input codes live only for this block unless a trace keeps them: pooled
         var pool = System.Buffers.ArrayPool<byte>.Shared;
-        byte[]? codes1 = trace is null ? pool.Rent(x.Length) : null;
+        byte[]? codes1 = trace is null && handoff.InputCodes is null ? pool.Rent(x.Length) : null;
         Quantizer? aq2 = null;
         byte[]? codes2 = null;
         float[] y;
         try
         {
-            if (!q2.IsGated)
+            if (!q2!.IsGated)
             {
                 aq2 = q2.ForMeans(default, prec.ActivationBits);
                 codes2 = trace is null ? pool.Rent(x.Length) : new byte[x.Length];
@@ -94,10 +111,11 @@ internal sealed class ResBlock
                 y = [];
             }
             else y = new float[x.Length];
-            var codes = Conv1.Forward(x, q1.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads, ops1, null, codes1);
+            var codes = Conv1.Forward(x, q1!.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads, ops1, handoff.InputCodes, codes1);
             trace?.Record(traceName + "1", codes);
-            codes = Conv2.Forward(y, aq2 ?? q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads,
-                new EpilogueOps { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x }, codes2);
+            var ops2 = new EpilogueOps { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x };
+            if (handoff.NextCodes is not null) ops2 = ops2 with { NextCodes = handoff.NextCodes, NextQuantizer = handoff.NextQuantizer };
+            codes = Conv2.Forward(y, aq2 ?? q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads, ops2, codes2);
             trace?.Record(traceName + "2", codes);
         }
         finally
@@ -118,6 +136,12 @@ internal sealed class ResBlock
         FloatConv2d.RunWithEpilogue(y, Float2, x, h, w, threads, new FloatEpilogue { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x });
     }
 }
+
+/// <summary>Activation codes passed from one ResBlock to the next: the next block's conv1
+/// input, quantized in this block's conv2 epilogue as it writes x + block(x), instead of in
+/// a pass of its own over x (the same codes: the epilogue quantizes the same float values
+/// with the same quantizer). Only for an ungated quantizer, which needs no statistics of x.</summary>
+internal readonly record struct BlockHandoff(byte[]? InputCodes, byte[]? NextCodes, CodeQuantizer NextQuantizer);
 
 /// <summary>Collects the activation codes a forward pass fed its integer convs, by name
 /// (<c>body.{i}.q{k}</c>; RefQSR queries also <c>body.{i}.qlow{k}</c>, <c>refer.{j}.q{k}</c>),

@@ -201,22 +201,44 @@ public sealed partial class SrResNet
     /// <summary>Runs ResBlocks [<paramref name="from"/>, <paramref name="to"/>) on x in place,
     /// each at the precision and with the quantizers <paramref name="plan"/> gives it;
     /// <paramref name="beforeBlock"/> sees a block's input (RefQSR keeps the references'
-    /// inputs to the RefER blocks).</summary>
+    /// inputs to the RefER blocks). Where a block and the next both run integer convs and the
+    /// next one's conv1 quantizer is not gated, the block's last epilogue also writes the next
+    /// block's input codes (<see cref="BlockHandoff"/>), which saves a quantizing pass over x
+    /// per block.</summary>
     internal void RunBlocks(float[] x, int h, int w, int from, int to, Func<int, (BlockPrecision, QuantizerSet)> plan,
         int threads, ForwardTrace? trace, Action<int, float[]>? beforeBlock = null)
     {
         if (from < 0 || to > Blocks.Length || from > to) throw new ArgumentException($"block range [{from}, {to}) is outside 0..{Blocks.Length}");
-        for (int i = from; i < to; i++)
+        var pool = System.Buffers.ArrayPool<byte>.Shared;
+        byte[]? ready = null;   // block i's conv1 input codes, from block i − 1's epilogue
+        try
         {
-            beforeBlock?.Invoke(i, x);
-            var (prec, set) = plan(i);
-            var b = Blocks[i];
-            if (set == QuantizerSet.QueryLow)
+            for (int i = from; i < to; i++)
             {
-                if (b.QLow1 is null || b.QLow2 is null) throw new InvalidOperationException($"block {i} has no query-path (qlow) quantizers");
-                b.Forward(x, h, w, prec, b.QLow1, b.QLow2, threads, trace, $"body.{i}.qlow");
+                beforeBlock?.Invoke(i, x);
+                var (prec, set) = plan(i);
+                var (q1, q2, name) = Blocks[i].Quantizers(set, i);
+                byte[]? next = null;
+                CodeQuantizer nextQuantizer = default;
+                if (i + 1 < to && ResBlock.RunsQuantized(prec, q1, q2))
+                {
+                    var (nextPrec, nextSet) = plan(i + 1);
+                    var (n1, n2, _) = Blocks[i + 1].Quantizers(nextSet, i + 1);
+                    if (ResBlock.RunsQuantized(nextPrec, n1, n2) && !n1!.IsGated)
+                    {
+                        // a trace keeps the codes it records: those get arrays of their own
+                        next = trace is null ? pool.Rent(x.Length) : new byte[x.Length];
+                        nextQuantizer = n1.ForMeans(default, nextPrec.ActivationBits).ForKernels;
+                    }
+                }
+                Blocks[i].Forward(x, h, w, prec, q1, q2, threads, trace, name, new BlockHandoff(ready, next, nextQuantizer));
+                if (ready is not null && trace is null) pool.Return(ready);
+                ready = next;
             }
-            else b.Forward(x, h, w, prec, threads, trace, i);
+        }
+        finally
+        {
+            if (ready is not null && trace is null) pool.Return(ready);
         }
     }
 }

@@ -137,4 +137,35 @@ public class IntegerPathTests
         Assert.Throws<ArgumentException>(() => Quantizer.Asymmetric(1f, 1f, 8));
         Assert.Throws<ArgumentException>(() => Quantizer.Symmetric(1f, 9));
     }
+
+    // A block's conv2 epilogue quantizes x + block(x) for the next block's conv1
+    // (BlockHandoff) instead of a separate pass over x: the forward must give the bytes of
+    // blocks run one by one with nothing handed over, and the same codes, on 1 and 3 threads;
+    // block 2's conv1 quantizer (layer 4) is gated, so block 1 must not hand it codes
+    [Theory]
+    [InlineData(QuantizerKind.Ddtb, 8)]
+    [InlineData(QuantizerKind.Ddtb, 4)]
+    [InlineData(QuantizerKind.Pams, 3)]
+    public void HandedOverCodesGiveTheBytesOfQuantizingEachBlockInput(QuantizerKind kind, int bits)
+    {
+        var cfg = TestModels.Config(kind, bits, blocks: 4, gated: [1, 4]);
+        var net = SrResNet.Load(TestModels.File(cfg, seed: bits + 7));
+        var lr = TestModels.Image(H, W);
+        Assert.Equal(kind == QuantizerKind.Ddtb, net.Blocks[2].Q1!.IsGated);   // PAMS has no gated quantizers: every block hands over
+        foreach (int threads in new[] { 1, 3 })
+        {
+            var separate = new ForwardTrace();
+            var headOut = net.Head(lr, H, W, threads);
+            var x = (float[])headOut.Clone();
+            for (int i = 0; i < net.Blocks.Length; i++) net.Blocks[i].Forward(x, H, W, net.DefaultPrecision, threads, separate, i);
+            var expected = net.BodyEndAndTail(x, headOut, H, W, threads);
+
+            var handed = new ForwardTrace();
+            Assert.Equal(expected, net.Forward(lr, H, W, threads, handed));
+            Assert.Equal(expected, net.Forward(lr, H, W, threads));   // pooled buffers, no trace
+            Assert.Equal(separate.Codes.Keys.Order(), handed.Codes.Keys.Order());
+            foreach (var (name, codes) in separate.Codes) Assert.True(codes.SequenceEqual(handed.Codes[name]), $"{name} differs on {threads} threads");
+        }
+    }
 }
+
