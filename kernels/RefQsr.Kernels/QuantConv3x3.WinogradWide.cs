@@ -155,7 +155,7 @@ public static partial class QuantConv3x3
     /// channels at a time: By down each of the 6 columns into <paramref name="scratch"/>
     /// (ny x 6 vectors), then B4 along each row into position (i·6 + j) of <paramref name="v"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void WideInputTile(byte* d, int rowStride, int cin, int ny, short* v, int pStride, Vector512<short>* scratch)
+    static unsafe void WideInputTile(byte* d, int rowStride, int cin, int ny, short* v, int pStride, Vector512<short>* scratch)
     {
         for (int c = 0; c < cin; c += 32)
         {
@@ -218,7 +218,7 @@ public static partial class QuantConv3x3
     /// Ay down each of the 6 columns into <paramref name="scratch"/> (m x 6 vectors), then A4
     /// along each needed row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void WideOutputTile(int* mp, int pStride, int m, int* acc, int accRow0, int y0, int y1, int tileY, int x, int cols, int width, int cb, int cout,
+    static unsafe void WideOutputTile(int* mp, int pStride, int m, int* acc, int accRow0, int y0, int y1, int tileY, int x, int cols, int width, int cb, int cout,
         Vector512<int> inverse, int shift, Vector512<int>* scratch)
     {
         for (int c = 0; c < 64; c += 16)
