@@ -35,3 +35,14 @@ internal sealed class ConvBenchmarkConfig : ManualConfig
 {
     public ConvBenchmarkConfig() => AddColumn(new GmacColumn(ConvBenchmarks.Macs));
 }
+
+/// <summary>The kernel path suite's config: the conv suite's, with room for the case names
+/// (bit-widths and path) instead of BenchmarkDotNet's 20 characters.</summary>
+internal sealed class KernelPathBenchmarkConfig : ManualConfig
+{
+    public KernelPathBenchmarkConfig()
+    {
+        AddColumn(new GmacColumn(ConvBenchmarks.Macs));
+        SummaryStyle = SummaryStyle.Default.WithMaxParameterColumnWidth(48);
+    }
+}
