@@ -356,6 +356,31 @@ public class QuantConv3x3Tests
         Assert.Equal(QuantConvPath.Avx512Winograd, QuantConv3x3.BestPath(wide, 255));
     }
 
+    // The wide-tile Winograd paths on the other channel counts they take (inputs a multiple
+    // of 32: the input transform's step; outputs of 64: the GEMM's block)
+    [Theory]
+    [InlineData(32, 64)]
+    [InlineData(96, 128)]
+    public void WideWinogradTakesOtherChannelCounts(int cin, int cout)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
+        foreach (var (h, w) in new[] { (3, 5), (6, 9) })
+        {
+            var s = new ConvShape(h, w, cin, cout, 3);
+            // 7-bit codes: F(4x4) is exact for any 6-bit weights up to 96 inputs (576·127·96·9·32 < 2³¹)
+            var (codes, weights) = Data(h, w, cin, cout, 7, 6, h + w + cin);
+            var expected = new int[s.OutputLength];
+            QuantConv3x3.Reference(codes, weights, expected, s);
+            var qw = new QuantConvWeights(weights, cout, cin);
+            foreach (var path in new[] { QuantConvPath.Avx512Winograd2x4, QuantConvPath.Avx512Winograd4x4 })
+            {
+                var actual = new int[s.OutputLength];
+                QuantConv3x3.Run(codes, qw, actual, h, w, 2, path);
+                Assert.True(expected.SequenceEqual(actual), $"{path} {cin}->{cout} {h}x{w} differs");
+            }
+        }
+    }
+
     [Fact]
     public void WideOutputsUseEveryChannelBlock()
     {
