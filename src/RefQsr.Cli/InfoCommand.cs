@@ -25,6 +25,7 @@ internal static class InfoCommand
         var (bitOps, fqr) = model.RefQsr is { } r ? r.Cost(grid, clusters!) : new Upscaler(net).Cost(grid);
         string? basis = clusters is null ? null : image is not null ? "clustered image" : "every patch a reference (pass --image to cluster one)";
         var c = net.Config;
+        var paths = net.ConvPaths();
         if (a.Has("json"))
             Common.WriteJson(stdout, new
             {
@@ -39,6 +40,7 @@ internal static class InfoCommand
                 reference_ratio = clusters is not null && image is not null ? Common.Round(clusters.ReferenceRatio, 4) : (double?)null,
                 references = image is not null ? clusters?.ReferenceCount : null,
                 cost_basis = basis,
+                conv_paths = paths.Select(p => new { role = p.Role, w_bits = p.WeightBits, a_bits = p.ActivationBits, path = p.Path.ToString(), convs = p.Convs }),
             });
         else
         {
@@ -47,6 +49,8 @@ internal static class InfoCommand
             if (model.ClustBlockPath is not null) stdout.WriteLine($"clustblock  {model.ClustBlockPath}");
             stdout.WriteLine($"parameters  {net.ParameterCount:N0}");
             stdout.WriteLine($"resident    {net.ResidentBytes / 1048576.0:F1} MiB of weights in memory ({(c.IsQuantized ? "bit-packed codes per bit-width and the Winograd transforms their conv paths read, float head/upsampler/tail" : "float layouts and Winograd transforms")})");
+            if (paths.Count > 0)
+                stdout.WriteLine($"kernels     {string.Join("; ", paths.Select(p => $"{p.Role} w{p.WeightBits}a{p.ActivationBits}: {p.Path} x{p.Convs}"))} (integer conv paths on this CPU)");
             stdout.WriteLine($"input       LR {w}x{h} -> HR {w * c.Scale}x{h * c.Scale}, " +
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches ({grid.Patches.Count} patches, {grid.TotalPatchArea:N0} LR px)"));
             if (clusters is not null)

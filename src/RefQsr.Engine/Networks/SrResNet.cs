@@ -64,6 +64,30 @@ public sealed partial class SrResNet
         return FloatConv2d.SubPixelSupported(w) ? w : null;
     }
 
+    /// <summary>The integer conv path each quantized 3x3 conv takes on this CPU at its
+    /// bit-widths' largest activation code (<see cref="QuantConv3x3.BestPath(QuantConvWeights, int)"/>;
+    /// an input whose codes stay lower can only widen the choice), counted per role: the body
+    /// at the model's bits (a RefQSR model's references, and its queries' block 0), RefQSR's
+    /// query-path body convs at b_medium / b_low, and the RefER convs. Empty for FP32 models.</summary>
+    public IReadOnlyList<ConvPathCount> ConvPaths()
+    {
+        var counts = new List<ConvPathCount>();
+        if (!Config.IsQuantized) return counts;
+        void Count(string role, IEnumerable<QuantizedConv> convs, int wBits, int aBits)
+        {
+            foreach (var g in convs.GroupBy(c => QuantConv3x3.BestPath(c.At(wBits).Weights, (1 << aBits) - 1)).OrderByDescending(g => g.Count()))
+                counts.Add(new ConvPathCount(role, wBits, aBits, g.Key, g.Count()));
+        }
+        static IEnumerable<QuantizedConv> Both(IEnumerable<ResBlock> blocks) => blocks.SelectMany(b => new[] { b.Conv1, b.Conv2 });
+        Count("body", Both(Blocks), Config.WeightBits, Config.ActivationBits);
+        if (Config.RefQsr is { } r)
+        {
+            Count("queries", Both(Blocks.Where((_, i) => r.IsLowBlock(i))), r.BMedium, r.BLow);
+            Count("RefER", RefEr.SelectMany(b => new[] { b.Conv1, b.Conv2 }), Config.WeightBits, Config.ActivationBits);
+        }
+        return counts;
+    }
+
     /// <summary>The weight layouts this model runs with (integer ones per bit-width, or the
     /// FP32 ones), made at load so the first image pays nothing and
     /// <see cref="ResidentBytes"/> is complete.</summary>
@@ -242,6 +266,10 @@ public sealed partial class SrResNet
         }
     }
 }
+
+/// <summary><see cref="Convs"/> quantized 3x3 convs of one role (body, queries, RefER) at
+/// these bit-widths take <see cref="Path"/> (<see cref="SrResNet.ConvPaths"/>).</summary>
+public readonly record struct ConvPathCount(string Role, int WeightBits, int ActivationBits, QuantConvPath Path, int Convs);
 
 /// <summary>Which activation quantizers a ResBlock uses: its own (<c>q</c>) or RefQSR's
 /// query-path b_low ones (<c>qlow</c>).</summary>

@@ -119,6 +119,7 @@ public sealed class CliTests : CliTestBase
         (code, stdout, _) = Run("info", "--model", Model(QuantizerKind.None, 8, 16), "--lr", "320x180", "--patch", "72", "--json");
         using var fp = JsonDocument.Parse(stdout);
         Assert.Equal(148.32, fp.RootElement.GetProperty("bitops_g").GetDouble(), 2);
+        Assert.Equal(0, fp.RootElement.GetProperty("conv_paths").GetArrayLength());   // FP32 models run float convs
     }
 
     [Fact]

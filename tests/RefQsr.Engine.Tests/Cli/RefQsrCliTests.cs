@@ -103,9 +103,19 @@ public sealed class RefQsrCliTests : CliTestBase
         Assert.Equal(6, doc.RootElement.GetProperty("patches").GetInt32());
         Assert.InRange(doc.RootElement.GetProperty("reference_ratio").GetDouble(), 1.0 / 6, 1.0);
         Assert.Equal(4, doc.RootElement.GetProperty("refqsr").GetProperty("b_low").GetInt32());
+        // the integer conv paths per role: 4 blocks' 8 body convs at w8a8, block 1's 2 query
+        // convs at b_medium / b_low (blocks 2 and 3 are RefER blocks for queries), 4 RefER convs
+        var paths = doc.RootElement.GetProperty("conv_paths").EnumerateArray()
+            .Select(e => (Role: e.GetProperty("role").GetString(), W: e.GetProperty("w_bits").GetInt32(), A: e.GetProperty("a_bits").GetInt32(),
+                Path: Enum.Parse<global::RefQsr.Kernels.QuantConvPath>(e.GetProperty("path").GetString()!), N: e.GetProperty("convs").GetInt32())).ToList();
+        Assert.Equal(8, paths.Where(p => p.Role == "body" && p.W == 8 && p.A == 8).Sum(p => p.N));
+        Assert.Equal(2, paths.Where(p => p.Role == "queries" && p.W == 6 && p.A == 4).Sum(p => p.N));
+        Assert.Equal(4, paths.Where(p => p.Role == "RefER" && p.W == 8 && p.A == 8).Sum(p => p.N));
+        Assert.Equal(14, paths.Sum(p => p.N));
         (code, stdout, err) = Run("info", "--model", m, "--clustblock", cb, "--lr", "40x30", "--patch", "16");
         Assert.True(code == 0, err);
         Assert.Contains("every patch a reference", stdout);
+        Assert.Contains("kernels     body w8a8: ", stdout);
     }
 
     [Fact]
