@@ -103,12 +103,13 @@ public static partial class QuantConv3x3
         => Avx512BW.IsSupported && WinogradShape(w) && w.Winograd2x4 is { } u && u.Exact(maxActivation);
 
     /// <summary>The fastest exact path for these weights and activation codes up to
-    /// <paramref name="maxActivation"/>. The order follows 3x3 64→64 convs on 96x96 here, one
-    /// thread, alternating (2026-11-28): the 2-D byte Winograd paths (w4a4 1.53–1.57 ms with
-    /// VNNI products) where the transformed weights fit a byte; then F(4x4) on int16 (w6a4
-    /// 1.65–1.74 ms against the row VNNI path's 1.78–1.83 and the row bytes' 1.86–2.08); then
-    /// the row paths (weights up to ±42 that F(4x4) cannot take exactly); then F(2x4) (w8a8
-    /// 2.0–2.3 ms against F(2x2)'s 2.4–2.9, and ahead of the int16 path even at 42 int16 steps,
+    /// <paramref name="maxActivation"/>. The order follows 3x3 64→64 convs on 96x96 with the
+    /// next codes out, one thread (2026-11-28, medians of a scratch console alternating the
+    /// paths; `KernelPathBenchmarks` re-runs the comparison): the 2-D byte Winograd paths where
+    /// the transformed weights fit a byte (w4a4 with VNNI products 1.64 ms against F(4x4)'s
+    /// 1.72); then F(4x4) on int16 (w6a4 1.73–1.74 ms against the row VNNI path's 1.83–1.91 and
+    /// the row bytes' 2.08); then the row paths (weights F(4x4) cannot take exactly); then F(2x4)
+    /// (w8a8 12–16% faster than F(2x2), and ahead of the int16 path even at 42 int16 steps:
     /// w8a2 2.17 against 2.50).</summary>
     public static QuantConvPath BestPath(QuantConvWeights w, int maxActivation)
     {

@@ -59,13 +59,19 @@ internal sealed class ResBlock
 
     /// <summary>x ← x + block(x), in place, with the block's own quantizers.</summary>
     public void Forward(float[] x, int h, int w, BlockPrecision prec, int threads, ForwardTrace? trace, int index)
-        => Forward(x, h, w, prec, Q1, Q2, threads, trace, $"body.{index}.q");
+    {
+        var (q1, q2, name) = Quantizers(QuantizerSet.Standard, index);
+        Forward(x, h, w, prec, q1, q2, threads, trace, name);
+    }
 
     /// <summary>The quantizers this block runs with in <paramref name="set"/>, and the name its
     /// traced codes get (+ 1 or 2).</summary>
-    public (ActivationQuantizer? Q1, ActivationQuantizer? Q2, string TraceName) Quantizers(QuantizerSet set, int index) => set == QuantizerSet.QueryLow
-        ? (QLow1 ?? throw new InvalidOperationException($"block {index} has no query-path (qlow) quantizers"), QLow2, $"body.{index}.qlow")
-        : (Q1, Q2, $"body.{index}.q");
+    public (ActivationQuantizer? Q1, ActivationQuantizer? Q2, string TraceName) Quantizers(QuantizerSet set, int index)
+    {
+        if (set != QuantizerSet.QueryLow) return (Q1, Q2, $"body.{index}.q");
+        if (QLow1 is null || QLow2 is null) throw new InvalidOperationException($"block {index} has no query-path (qlow) quantizers");
+        return (QLow1, QLow2, $"body.{index}.qlow");
+    }
 
     /// <summary>Whether <see cref="Forward(float[], int, int, BlockPrecision, ActivationQuantizer?, ActivationQuantizer?, int, ForwardTrace?, string, BlockHandoff)"/>
     /// takes the integer path with these quantizers (and so can take and give a <see cref="BlockHandoff"/>).</summary>
