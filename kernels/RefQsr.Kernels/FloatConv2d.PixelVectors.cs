@@ -43,12 +43,12 @@ public static partial class FloatConv2d
             }
             if (cout == 3)
             {
-                var w3 = RgbWeights(w);
+                var w3 = w.RgbWinograd ?? RgbWeights(w);
                 int passes = (height + RgbRowsPerPass - 1) / RgbRowsPerPass;
                 RowParallel.For(passes, threads, (r0, r1) =>
                 {
                     fixed (float* pin = chw, pw3 = w3, pout = output)
-                        RgbPixelVectorRows(pin, ph * pw, new ChwRowMap(pw), pw3, cin, w.Kernel, pout, width, RgbRowsPerPass * r0, Math.Min(height, RgbRowsPerPass * r1));
+                        RgbRows(pin, ph * pw, new ChwRowMap(pw), w, pw3, pout, width, RgbRowsPerPass * r0, Math.Min(height, RgbRowsPerPass * r1));
                 });
                 return;
             }
@@ -269,6 +269,14 @@ public static partial class FloatConv2d
                     }
             }
         }
+    }
+
+    /// <summary>The RGB tail's rows [y0, y1): row Winograd where the weights have it, else direct;
+    /// <paramref name="pw3"/> is <see cref="FloatConvWeights.RgbWinograd"/> or <see cref="RgbWeights"/>.</summary>
+    static unsafe void RgbRows(float* pin, int plane, ChwRowMap map, FloatConvWeights w, float* pw3, float* pout, int width, int y0, int y1)
+    {
+        if (w.RgbWinograd is not null) RgbWinogradRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        else RgbPixelVectorRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
     }
 
     /// <summary>Exactly three output channels (the RGB tail): groups of four would waste a

@@ -34,7 +34,7 @@ public static partial class FloatConv2d
         if (output.Length < 4L * height * width * 3) throw new ArgumentException($"tail output has {output.Length} values, needs {2 * height}x{2 * width}x3");
         int tilesY = (height + WinoOut - 1) / WinoOut, tilesX = (width + WinoOut - 1) / WinoOut;
         float[] padded = Padding.RentTiled(input, height, width, cin, WinoOut * tilesY + 2, WinoOut * tilesX + 2);
-        float[] w3 = RgbWeights(tail);
+        float[] w3 = tail.RgbWinograd ?? RgbWeights(tail);
         var sub = new SubPixelStore(w.OutChannels / 4, preluSlope);
         try
         {
@@ -48,7 +48,7 @@ public static partial class FloatConv2d
         finally { ArrayPool<float>.Shared.Return(padded); }
     }
 
-    /// <summary>The tail's weights as [ci][tap][3], what <see cref="RgbPixelVectorRows"/> broadcasts.</summary>
+    /// <summary>The tail's weights as [ci][tap][3], what <see cref="RgbPixelVectorRows"/> broadcasts (the direct path).</summary>
     static float[] RgbWeights(FloatConvWeights tail)
     {
         int cin = tail.InChannels, taps = tail.Kernel * tail.Kernel;
@@ -97,7 +97,7 @@ public static partial class FloatConv2d
                         for (int c = 0; c < cin; c++) new Span<float>(slot + c * plane + r * rpw, rpw).Clear();
                     int a = t - 1;   // the tile row whose rows now have the slots above and below them
                     if (a >= a0 && a < a1)
-                        RgbPixelVectorRows(pring, plane, map, pw3, cin, k, pout, outW, SlotRows * a, Math.Min(outH, SlotRows * (a + 1)));
+                        RgbRows(pring, plane, map, tail, pw3, pout, outW, SlotRows * a, Math.Min(outH, SlotRows * (a + 1)));
                 }
             }
         }

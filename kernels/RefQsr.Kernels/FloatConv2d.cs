@@ -246,7 +246,8 @@ public sealed class FloatConvWeights
     public enum Algorithm
     {
         /// <summary>Winograd F(4x4, 3x3) where it applies (3x3, Avx512F, in channels a
-        /// multiple of 16, out channels a multiple of 64), direct otherwise.</summary>
+        /// multiple of 16, out channels a multiple of 64), F(3, 3) along rows for three output
+        /// channels and a kernel a multiple of 3 (the RGB tail), direct otherwise.</summary>
         Auto,
         /// <summary>Always the direct sum (the baseline the Winograd path is measured against).</summary>
         Direct,
@@ -261,8 +262,12 @@ public sealed class FloatConvWeights
     /// or null where the direct sum runs.</summary>
     internal float[]? Winograd { get; }
     public bool UsesWinograd => Winograd is not null;
+    /// <summary>The RGB tail's row-Winograd weights (<see cref="FloatConv2d.RgbWinogradWeights"/>),
+    /// or null where the direct sum runs.</summary>
+    internal float[]? RgbWinograd { get; }
+    public bool UsesRgbWinograd => RgbWinograd is not null;
     public int Length => Packed.Length;
-    public long ResidentBytes => 4L * (Packed.Length + (Winograd?.Length ?? 0));
+    public long ResidentBytes => 4L * (Packed.Length + (Winograd?.Length ?? 0) + (RgbWinograd?.Length ?? 0));
 
     public FloatConvWeights(ReadOnlySpan<float> weightsOihw, int outChannels, int inChannels, int kernel, Algorithm algorithm = Algorithm.Auto)
     {
@@ -286,5 +291,7 @@ public sealed class FloatConvWeights
                 }
         if (algorithm == Algorithm.Auto && FloatConv2d.WinogradSupported(kernel, inChannels, outChannels))
             Winograd = FloatConv2d.WinogradWeights(weightsOihw, outChannels, inChannels);
+        if (algorithm == Algorithm.Auto && Scheme == Layout.OutTapIn && FloatConv2d.RgbWinogradSupported(kernel, inChannels, outChannels))
+            RgbWinograd = FloatConv2d.RgbWinogradWeights(weightsOihw, inChannels, kernel);
     }
 }

@@ -50,7 +50,7 @@ public sealed partial class SrResNet
         up1Fused = FusedUpsampler(f.Floats("up.1.conv.weight"), ch, floatConvs);
         up0Slope = f.Scalar("up.0.act.weight");
         up1Slope = f.Scalar("up.1.act.weight");
-        tail = new FloatConvWeights(f.Floats("tail.weight"), 3, ch, 9);
+        tail = new FloatConvWeights(f.Floats("tail.weight"), 3, ch, 9, floatConvs);
         Layers = new FloatLayers(new FloatConv(f.Floats("head.weight"), head), headSlope, new FloatConv(f.Floats("body_end.conv.weight"), bodyEnd), bodyEndBn,
             new FloatConv(f.Floats("up.0.conv.weight"), up0), up0Slope, new FloatConv(f.Floats("up.1.conv.weight"), up1), up1Slope,
             new FloatConv(f.Floats("tail.weight"), tail));

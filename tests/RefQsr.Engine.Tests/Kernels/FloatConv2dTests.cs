@@ -95,6 +95,46 @@ public class FloatConv2dTests
         }
     }
 
+    // The RGB tail's row Winograd F(3, 3) (k a multiple of 3) against the scalar truth: one
+    // pixel, widths of every remainder mod 3, exactly one and just over one 16-tile group,
+    // heights not a multiple of the eight rows per pass, few and odd input channels, k = 3, 9, 15.
+    [Theory]
+    [InlineData(1, 1, 64, 9)]
+    [InlineData(9, 2, 64, 9)]
+    [InlineData(8, 48, 64, 9)]
+    [InlineData(17, 49, 64, 9)]
+    [InlineData(10, 97, 7, 9)]
+    [InlineData(11, 50, 64, 3)]
+    [InlineData(5, 100, 5, 15)]
+    public void RgbRowWinogradMatchesReference(int h, int w, int cin, int k)
+    {
+        var s = new ConvShape(h, w, cin, 3, k);
+        var input = Random(s.InputLength, 11, 100f);
+        var weights = Random(s.WeightLength, 12, 0.05f);
+        var expected = new float[s.OutputLength];
+        FloatConv2d.Reference(input, weights, expected, s);
+        var wt = new FloatConvWeights(weights, 3, cin, k);
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, wt.UsesRgbWinograd);
+        var one = new float[s.OutputLength];
+        FloatConv2d.Run(input, wt, one, h, w, 1);
+        AssertClose(expected, one, $"{h}x{w} {cin}->3 k{k}");
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var many = new float[s.OutputLength];
+            FloatConv2d.Run(input, wt, many, h, w, threads);
+            Assert.Equal(one, many);
+        }
+    }
+
+    [Fact]
+    public void RgbRowWinogradTakesOnlyThreeOutputsAndKernelsAMultipleOfThree()
+    {
+        Assert.False(new FloatConvWeights(Random(3 * 64 * 81, 13), 3, 64, 9, FloatConvWeights.Algorithm.Direct).UsesRgbWinograd);
+        Assert.False(new FloatConvWeights(Random(4 * 64 * 81, 14), 4, 64, 9).UsesRgbWinograd);
+        Assert.False(new FloatConvWeights(Random(3 * 64 * 49, 15), 3, 64, 7).UsesRgbWinograd);
+        Assert.False(new FloatConvWeights(Random(3 * 64 * 17 * 17, 16), 3, 64, 17).UsesRgbWinograd);
+    }
+
     [Fact]
     public void DirectAlgorithmIsNeverWinograd()
     {

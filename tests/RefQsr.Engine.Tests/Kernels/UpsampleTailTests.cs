@@ -15,6 +15,8 @@ public class UpsampleTailTests
     [InlineData(17, 10, 9)]
     [InlineData(12, 9, 3)]
     [InlineData(13, 6, 17)]   // half kernel 8: the tail reads the whole slot above and below
+    [InlineData(6, 24, 9)]    // 48 HR columns: exactly one 16-tile row-Winograd group
+    [InlineData(9, 29, 9)]    // 58: a second, partial group whose windows run past the row
     public void FusedUpsamplerAndTailEqualTheSeparatePassesBitForBit(int h, int w, int k)
     {
         const int c = 64;
