@@ -88,6 +88,26 @@ public sealed partial class SrResNet
         return counts;
     }
 
+    /// <summary>How each FP32 conv runs on this CPU, in forward order: the head, the body
+    /// end (and an FP32 model's ResBlocks), the two x2 upsampler steps and the tail, with the
+    /// algorithm <see cref="FloatConv2d"/> takes for its weights (Winograd F(4x4, 3x3), the
+    /// tail's row Winograd F(3, 3), or the direct sum; fused steps say with what).</summary>
+    public IReadOnlyList<FloatConvPath> FloatConvPaths()
+    {
+        static string Algorithm(FloatConvWeights w)
+            => w.UsesWinograd ? "Winograd F(4x4,3x3)" : w.UsesRgbWinograd ? "row Winograd F(3,3)" : "direct";
+        int ch = Config.Channels;
+        bool fuseTail = up1Fused is not null && FloatConv2d.SubPixel2ThenRgbSupported(up1Fused, tail);
+        var paths = new List<FloatConvPath> { new("head", 9, 3, ch, Algorithm(head), 1) };
+        if (!Config.IsQuantized)
+            paths.Add(new("body", 3, ch, ch, Algorithm(Blocks[0].Float1), 2 * Blocks.Length));
+        paths.Add(new("body end", 3, ch, ch, Algorithm(bodyEnd), 1));
+        paths.Add(new("upsampler 1", 3, ch, 4 * ch, up0Fused is null ? Algorithm(up0) : Algorithm(up0Fused) + ", shuffle and PReLU in its store", 1));
+        paths.Add(new("upsampler 2", 3, ch, 4 * ch, up1Fused is null ? Algorithm(up1) : Algorithm(up1Fused) + (fuseTail ? ", fused with the tail" : ", shuffle and PReLU in its store"), 1));
+        paths.Add(new("tail", tail.Kernel, ch, 3, Algorithm(tail), 1));
+        return paths;
+    }
+
     /// <summary>The weight layouts this model runs with (integer ones per bit-width, or the
     /// FP32 ones), made at load so the first image pays nothing and
     /// <see cref="ResidentBytes"/> is complete.</summary>
@@ -269,6 +289,12 @@ public sealed partial class SrResNet
 
 /// <summary><see cref="Convs"/> quantized 3x3 convs of one role (body, queries, RefER) at
 /// these bit-widths take <see cref="Path"/> (<see cref="SrResNet.ConvPaths"/>).</summary>
+/// <summary>One FP32 conv role of <see cref="SrResNet.FloatConvPaths"/>: its shape, how it runs, how many convs.</summary>
+public readonly record struct FloatConvPath(string Layer, int Kernel, int InChannels, int OutChannels, string Algorithm, int Convs)
+{
+    public string Shape => $"{Kernel}x{Kernel} {InChannels}->{OutChannels}";
+}
+
 public readonly record struct ConvPathCount(string Role, int WeightBits, int ActivationBits, QuantConvPath Path, int Convs);
 
 /// <summary>Which activation quantizers a ResBlock uses: its own (<c>q</c>) or RefQSR's

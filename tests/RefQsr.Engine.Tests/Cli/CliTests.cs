@@ -120,6 +120,16 @@ public sealed class CliTests : CliTestBase
         using var fp = JsonDocument.Parse(stdout);
         Assert.Equal(148.32, fp.RootElement.GetProperty("bitops_g").GetDouble(), 2);
         Assert.Equal(0, fp.RootElement.GetProperty("conv_paths").GetArrayLength());   // FP32 models run float convs
+        // ... listed in forward order with the algorithm each takes here, the 32 body convs as one row
+        var floats = fp.RootElement.GetProperty("float_conv_paths").EnumerateArray().ToArray();
+        Assert.Equal(["head", "body", "body end", "upsampler 1", "upsampler 2", "tail"], floats.Select(f => f.GetProperty("layer").GetString()));
+        Assert.Equal(32, floats[1].GetProperty("convs").GetInt32());
+        Assert.Equal([9, 3, 9], new[] { floats[0], floats[1], floats[5] }.Select(f => f.GetProperty("kernel").GetInt32()));
+        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        Assert.Equal(avx512 ? "row Winograd F(3,3)" : "direct", floats[5].GetProperty("algorithm").GetString());
+        Assert.Equal("direct", floats[0].GetProperty("algorithm").GetString());
+        using var quantized = JsonDocument.Parse(Run("info", "--model", m, "--json").Out);
+        Assert.DoesNotContain(quantized.RootElement.GetProperty("float_conv_paths").EnumerateArray(), f => f.GetProperty("layer").GetString() == "body");
     }
 
     [Fact]
