@@ -76,21 +76,25 @@ public class FloatConv2dTests
     [InlineData(8, 71, 64, 64)]
     [InlineData(3, 4, 64, 256)]
     public void WinogradMatchesReference(int h, int w, int cin, int cout)
+        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd);
+
+    /// <summary>The conv with these weights against the scalar truth on one thread (where
+    /// <paramref name="usesAlgorithm"/> holds exactly on AVX-512 CPUs), and the same bits on two and three.</summary>
+    static void AssertAlgorithmMatchesReference(ConvShape s, int seed, Func<FloatConvWeights, bool> usesAlgorithm)
     {
-        var s = new ConvShape(h, w, cin, cout, 3);
-        var input = Random(s.InputLength, 5, 100f);
-        var weights = Random(s.WeightLength, 6, 0.05f);
+        var input = Random(s.InputLength, seed, 100f);
+        var weights = Random(s.WeightLength, seed + 1, 0.05f);
         var expected = new float[s.OutputLength];
         FloatConv2d.Reference(input, weights, expected, s);
-        var wt = new FloatConvWeights(weights, cout, cin, 3);
-        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, wt.UsesWinograd);
+        var wt = new FloatConvWeights(weights, s.OutChannels, s.InChannels, s.Kernel);
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, usesAlgorithm(wt));
         var one = new float[s.OutputLength];
-        FloatConv2d.Run(input, wt, one, h, w, 1);
-        AssertClose(expected, one, $"{h}x{w} {cin}->{cout}");
+        FloatConv2d.Run(input, wt, one, s.Height, s.Width, 1);
+        AssertClose(expected, one, $"{s.Height}x{s.Width} {s.InChannels}->{s.OutChannels} k{s.Kernel}");
         foreach (int threads in new[] { 2, 3 })
         {
             var many = new float[s.OutputLength];
-            FloatConv2d.Run(input, wt, many, h, w, threads);
+            FloatConv2d.Run(input, wt, many, s.Height, s.Width, threads);
             Assert.Equal(one, many);
         }
     }
@@ -107,24 +111,7 @@ public class FloatConv2dTests
     [InlineData(11, 50, 64, 3)]
     [InlineData(5, 100, 5, 15)]
     public void RgbRowWinogradMatchesReference(int h, int w, int cin, int k)
-    {
-        var s = new ConvShape(h, w, cin, 3, k);
-        var input = Random(s.InputLength, 11, 100f);
-        var weights = Random(s.WeightLength, 12, 0.05f);
-        var expected = new float[s.OutputLength];
-        FloatConv2d.Reference(input, weights, expected, s);
-        var wt = new FloatConvWeights(weights, 3, cin, k);
-        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, wt.UsesRgbWinograd);
-        var one = new float[s.OutputLength];
-        FloatConv2d.Run(input, wt, one, h, w, 1);
-        AssertClose(expected, one, $"{h}x{w} {cin}->3 k{k}");
-        foreach (int threads in new[] { 2, 3 })
-        {
-            var many = new float[s.OutputLength];
-            FloatConv2d.Run(input, wt, many, h, w, threads);
-            Assert.Equal(one, many);
-        }
-    }
+        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, 3, k), seed: 11, wt => wt.UsesRgbWinograd);
 
     [Fact]
     public void RgbRowWinogradTakesOnlyThreeOutputsAndKernelsAMultipleOfThree()
