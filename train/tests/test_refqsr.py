@@ -136,6 +136,32 @@ class TestClustering(unittest.TestCase):
         c = pairing_stats.pairing_counts(lambda patch: torch.from_numpy(next(rows))[None], [np.zeros((28, 18, 3), np.uint8)], 12, 0.5)
         self.assertEqual(c, dict(images=1, patches=6, queries=2, self_pick=3, picked_other=3, tau_rejected=1, mutual=0))
 
+    def test_query_path_ablation_high_end(self):
+        # "high-end" is the query path with each RefER block standing in for the block it
+        # replaced at b_high: build that with forward_query's own machinery and compare
+        import query_path_ablation as A
+        m = tiny_refqsr("ddtb", 8, 4, seed=5).eval()
+        x = torch.from_numpy(synthetic_lr(14, 13, seed=2)).permute(2, 0, 1)[None].float()
+
+        class Replaced(torch.nn.Module):
+            def __init__(self, blk):
+                super().__init__()
+                self.blk = blk
+
+            def forward(self, fq, fr):
+                return self.blk(fq)
+
+        paths = A.query_paths(m, x, x)
+        self.assertEqual(set(paths), set(A.PATHS))
+        self.assertTrue(torch.equal(paths["baseline"], m.forward_ref(x)[0]))
+        self.assertTrue(torch.equal(paths["refer"], paths["refer-self"]))   # its own patch as the reference
+        self.assertFalse(torch.equal(paths["high-end"], paths["baseline"]))  # the low blocks differ
+        keep = m.forward_ref(x)[2]
+        m.refer = torch.nn.ModuleDict({str(j): Replaced(m.body[j]) for j in m.refer_blocks})
+        with torch.no_grad():
+            expected = m.forward_query(x, keep)[0]
+        self.assertTrue(torch.equal(A.high_end(m, x), expected))
+
     def test_ties_lowest_index(self):
         v = np.ones((3, 4), np.float32)
         self.assertEqual(R.cluster(v, 0.5).tolist(), [0, 0, 0])
