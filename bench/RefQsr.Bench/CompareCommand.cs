@@ -27,6 +27,8 @@ internal static class CompareCommand
     /// <summary>One core's vpmaddubsw + vpaddw ceiling, measured at the start of the run
     /// (<see cref="InstructionPeaks"/>); the 8-bit pair path's vpmaddwd ceiling beside it.</summary>
     static double int8PeakGmacsPerCore, pairPeakGmacsPerCore;
+    /// <summary>What a second thread of vector work gets on this host in this run (<see cref="TwoThreadCeiling"/>).</summary>
+    static TwoThreadCeiling.Samples twoThreads;
 
     public static int Run(string[] args)
     {
@@ -41,6 +43,7 @@ internal static class CompareCommand
         }
         int8PeakGmacsPerCore = InstructionPeaks.Int16MaddGmacs();
         pairPeakGmacsPerCore = InstructionPeaks.PairMaddGmacs();
+        twoThreads = TwoThreadCeiling.FmaScaling(quick ? 15 : 40);
         double budget = quick ? 1500 : 6000;
         int minRuns = quick ? 3 : 10;
         var rows = new List<Row>();
@@ -275,6 +278,7 @@ internal static class CompareCommand
         }
         sb.AppendLine();
         sb.AppendLine(string.Create(ci, $"Int8 peak: {int8PeakGmacsPerCore:F0} GMAC/s per core, measured in this run: vpmaddubsw + vpaddw on Vector512 with 16 accumulators in registers, the instruction pair of the int16 path (`InstructionPeaks`; the 8-bit pair path's vpmaddwd + vpaddd: {pairPeakGmacsPerCore:F0} GMAC/s). SPEC §8's 420 GMAC/s was measured with loop-invariant inputs, which lets the JIT hoist the multiplies out of the loop, so it timed only the adds. Winograd rows (kernel paths Avx512Winograd, Avx512Winograd2x4, Avx512Winograd4x4, Avx512WinogradBytes, Avx512WinogradRowBytes, AvxVnniWinograd and AvxVnniWinogradRows, and FP32 Winograd) count the direct convolution's MACs: their GMAC/s is an effective rate, and their fraction of the peak says how far the algorithm gets past the instruction ceiling, not how busy the multiplier is."));
+        sb.AppendLine(string.Create(ci, $"Two threads on this host, measured in this run (`TwoThreadCeiling`): a register-only FP32 FMA loop that fills one core's vector pipes ran {twoThreads.Median:F2}x faster on two threads than on one (median of {twoThreads.Count} samples, {twoThreads.Min:F2}x to {twoThreads.Max:F2}x; {twoThreads.AtLeast18} of {twoThreads.Count} at 1.8x or more). Where that falls to 1.0x the two vCPUs share one physical core's vector units, and no vector-bound kernel can scale past it while that lasts."));
         sb.AppendLine("The machine is shared and noisy: compare ratios within one run, not across runs. RefQSR 8-4 needs patches, so its rows compare it with DDTB w8a8 on the same 72-px patches (SPEC §5); the RefQSR model is short-trained (weights/srresnet-ddtb-refqsr-8-4.md), its speed does not depend on that. The conv notes \"Nx our w8a8\" and \"Nx our one thread\" time those two of our runs alternately (a, b, a, b, ...; for the threads, each timed call after an untimed one, so that the thread pool's workers are awake), as the RefQSR rows are: the host's load changes within seconds, so two rows' medians measured apart can differ by more than the code does.");
         sb.AppendLine("Our side runs with the CLI's GC setting (`System.GC.ConserveMemory` 7, docs/performance.md); whole-network rows are full-image runs of the same 320x180 input on both sides.");
         return sb.ToString();
