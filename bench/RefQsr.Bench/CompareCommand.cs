@@ -146,14 +146,19 @@ internal static class CompareCommand
         }
     }
 
-    /// <summary>"; N.NNx our one thread (timed alternately)": the speed-up of
+    /// <summary>"; N.NNx our one thread (timed alternately; ...)": the speed-up of
     /// <paramref name="many"/> threads over <paramref name="one"/>, both run in turn, each
     /// turn's timed call after an untimed one (the thread pool's workers awake, as they are
-    /// between a network's layers).</summary>
+    /// between a network's layers). After every turn one short <see cref="TwoThreadCeiling"/>
+    /// sample says what the host gave two threads of vector work at that moment.</summary>
     static string ScalingNote(Action one, Action many, int minRuns, double budget)
     {
-        var (oneMs, manyMs) = Timing.MedianPairMs(one, many, minRuns, 2 * budget, untimed: 1);
-        return string.Create(CultureInfo.InvariantCulture, $"; {oneMs / manyMs:F2}x our one thread (timed alternately)");
+        var host = new List<double>();
+        var (oneMs, manyMs) = Timing.MedianPairMs(one, many, minRuns, 2 * budget, untimed: 1,
+            between: () => host.Add(TwoThreadCeiling.Sample(1_000_000)));
+        var h = TwoThreadCeiling.Summarize(host);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"; {oneMs / manyMs:F2}x our one thread (timed alternately; between the turns, a vector FMA loop ran {h.Median:F2}x faster on two threads than on one, median of {h.Count})");
     }
 
     static IEnumerable<Row> NetworkRows(string models, string weights, int[] threads, int minRuns, double budget)

@@ -28,7 +28,8 @@ internal static class Timing
     /// multi-threaded call right after a one-thread call finds the thread pool's workers
     /// asleep, and a call of a millisecond or two is half done before they wake; one untimed
     /// call first measures the steady state that calls in a row (a network's layers) run in.</param>
-    public static (double A, double B) MedianPairMs(Action a, Action b, int minRuns, double budgetMs, int untimed = 0)
+    /// <param name="between">Run untimed after every turn (a probe of the host's state).</param>
+    public static (double A, double B) MedianPairMs(Action a, Action b, int minRuns, double budgetMs, int untimed = 0, Action? between = null)
     {
         a(); b();
         var ta = new List<double>();
@@ -44,6 +45,7 @@ internal static class Timing
             sw.Restart();
             b();
             tb.Add(sw.Elapsed.TotalMilliseconds);
+            between?.Invoke();
             if (ta.Count >= minRuns && total.Elapsed.TotalMilliseconds >= budgetMs) break;
         }
         ta.Sort();

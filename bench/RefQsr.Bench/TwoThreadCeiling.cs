@@ -18,17 +18,24 @@ internal static class TwoThreadCeiling
     /// <summary><paramref name="count"/> samples of the FP32 FMA loop, each about 2 x 20 ms.</summary>
     public static Samples FmaScaling(int count)
     {
-        const long iters = 5_000_000;
         Fma(1000);
         var s = new List<double>(count);
-        for (int k = 0; k < count; k++)
-        {
-            var sw = Stopwatch.StartNew();
-            Fma(iters);
-            double one = sw.Elapsed.TotalMilliseconds;
-            double two = BothAtOnce(() => Fma(iters));
-            s.Add(2 * one / two);
-        }
+        for (int k = 0; k < count; k++) s.Add(Sample(5_000_000));
+        return Summarize(s);
+    }
+
+    /// <summary>One sample: 2 x (the loop alone) / (the loop on two threads at once).
+    /// 1,000,000 iterations take about 4 ms alone.</summary>
+    public static double Sample(long iterations)
+    {
+        var sw = Stopwatch.StartNew();
+        Fma(iterations);
+        double one = sw.Elapsed.TotalMilliseconds;
+        return 2 * one / BothAtOnce(() => Fma(iterations));
+    }
+
+    public static Samples Summarize(List<double> s)
+    {
         s.Sort();
         return new Samples(s[s.Count / 2], s[0], s[^1], s.Count(x => x >= 1.8), s.Count);
     }
