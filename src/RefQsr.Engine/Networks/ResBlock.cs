@@ -101,12 +101,13 @@ internal sealed class ResBlock
         // which writes x + block(x) straight into x (and, where the next block's conv1
         // quantizer is not gated, that conv's input codes)
         var ops1 = new EpilogueOps { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope };
-        // the two convs' input codes live only for this block unless a trace keeps them: pooled
+        // the two convs' input codes and y live only for this block unless a trace keeps the
+        // codes: pooled (rented arrays can be longer than x; only x.Length of them is read)
         var pool = System.Buffers.ArrayPool<byte>.Shared;
         byte[]? codes1 = trace is null && handoff.InputCodes is null ? pool.Rent(x.Length) : null;
         Quantizer? aq2 = null;
-        byte[]? codes2 = null;
-        float[] y;
+        byte[]? codes2 = null, codes2Buffer = null;
+        float[]? y = null;
         try
         {
             if (!q2!.IsGated)
@@ -114,22 +115,28 @@ internal sealed class ResBlock
                 aq2 = q2.ForMeans(default, prec.ActivationBits);
                 codes2 = trace is null ? pool.Rent(x.Length) : new byte[x.Length];
                 ops1 = ops1 with { NextCodes = codes2, NextQuantizer = aq2.Value.ForKernels, CodesOnly = true };
-                y = [];
             }
-            else y = new float[x.Length];
-            var codes = Conv1.Forward(x, q1!.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y, threads, ops1, handoff.InputCodes, codes1);
+            else
+            {
+                // a gated quantizer needs y's channel means before it can quantize y
+                y = System.Buffers.ArrayPool<float>.Shared.Rent(x.Length);
+                codes2Buffer = trace is null ? pool.Rent(x.Length) : new byte[x.Length];
+            }
+            var codes = Conv1.Forward(x, q1!.For(x, ch, prec.ActivationBits), prec.WeightBits, h, w, y ?? [], threads, ops1, handoff.InputCodes, codes1);
             trace?.Record(traceName + "1", codes);
             var ops2 = new EpilogueOps { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x };
             if (handoff.NextCodes is not null) ops2 = ops2 with { NextCodes = handoff.NextCodes, NextQuantizer = handoff.NextQuantizer };
-            codes = Conv2.Forward(y, aq2 ?? q2.For(y, ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads, ops2, codes2);
+            codes = Conv2.Forward(y ?? [], aq2 ?? q2.For(y.AsSpan(0, x.Length), ch, prec.ActivationBits), prec.WeightBits, h, w, x, threads, ops2, codes2, codes2Buffer);
             trace?.Record(traceName + "2", codes);
         }
         finally
         {
+            if (y is not null) System.Buffers.ArrayPool<float>.Shared.Return(y);
             if (trace is null)
             {
                 if (codes1 is not null) pool.Return(codes1);
                 if (codes2 is not null) pool.Return(codes2);
+                if (codes2Buffer is not null) pool.Return(codes2Buffer);
             }
         }
     }
@@ -137,9 +144,14 @@ internal sealed class ResBlock
     void ForwardFloat(float[] x, int h, int w, int threads)
     {
         // BN, PReLU and the skip go into the convs' epilogues: x ← x + BN2(conv2(PReLU(BN1(conv1(x)))))
-        var y = GC.AllocateUninitializedArray<float>(x.Length);
-        FloatConv2d.RunWithEpilogue(x, Float1, y, h, w, threads, new FloatEpilogue { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope });
-        FloatConv2d.RunWithEpilogue(y, Float2, x, h, w, threads, new FloatEpilogue { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x });
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var y = pool.Rent(x.Length);
+        try
+        {
+            FloatConv2d.RunWithEpilogue(x, Float1, y, h, w, threads, new FloatEpilogue { AffineA = Bn1.A, AffineB = Bn1.B, PReluSlope = Slope });
+            FloatConv2d.RunWithEpilogue(y.AsSpan(0, x.Length), Float2, x, h, w, threads, new FloatEpilogue { AffineA = Bn2.A, AffineB = Bn2.B, Residual = x });
+        }
+        finally { pool.Return(y); }
     }
 }
 

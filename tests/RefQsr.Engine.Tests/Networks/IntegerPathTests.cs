@@ -167,5 +167,32 @@ public class IntegerPathTests
             foreach (var (name, codes) in separate.Codes) Assert.True(codes.SequenceEqual(handed.Codes[name]), $"{name} differs on {threads} threads");
         }
     }
-}
 
+    // A block's pooled buffers come back holding an earlier user's values and are longer
+    // than the feature: nothing may read past it or rely on them being clear. Before each
+    // run the pools get arrays of the forward's length full of NaN, huge or negative values
+    // and 0xFF or 0 bytes.
+    [Theory]
+    [InlineData(QuantizerKind.Ddtb, 8)]
+    [InlineData(QuantizerKind.Pams, 4)]
+    [InlineData(QuantizerKind.None, 32)]
+    public void StaleValuesInPooledBlockBuffersDoNotChangeTheOutput(QuantizerKind kind, int bits)
+    {
+        var cfg = TestModels.Config(kind, bits, blocks: 3, gated: kind == QuantizerKind.Ddtb ? [1, 3, 5] : null);
+        var net = SrResNet.Load(TestModels.File(cfg, seed: bits + 11));
+        if (kind == QuantizerKind.Ddtb) Assert.True(net.Blocks[0].Q2!.IsGated);   // conv1's float output is then pooled
+        var lr = TestModels.Image(H, W);
+        var expected = net.Forward(lr, H, W, 1);
+        int n = H * W * net.Config.Channels;
+        Assert.NotEqual(n, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)n));   // so a rented buffer is longer than the feature
+        float[] poison = [float.NaN, 1e4f, -1e4f, 0.5f];
+        for (int k = 0; k < poison.Length; k++)
+        {
+            var floats = Enumerable.Range(0, 4).Select(_ => System.Buffers.ArrayPool<float>.Shared.Rent(n)).ToArray();
+            var bytes = Enumerable.Range(0, 4).Select(_ => System.Buffers.ArrayPool<byte>.Shared.Rent(n)).ToArray();
+            foreach (var f in floats) { Array.Fill(f, poison[k]); System.Buffers.ArrayPool<float>.Shared.Return(f); }
+            foreach (var b in bytes) { Array.Fill(b, (byte)(k % 2 == 0 ? 0xFF : 0)); System.Buffers.ArrayPool<byte>.Shared.Return(b); }
+            Assert.Equal(expected, net.Forward(lr, H, W, 1));
+        }
+    }
+}
