@@ -188,7 +188,7 @@ def main(argv=None):
         lr_b, hr_b = sampler.batch(a.batch, a.patch)
         x, y = common.to_tensor(lr_b, dev), common.to_tensor(hr_b, dev)
         with torch.no_grad():
-            _, ft = teacher(x, return_feat=True)
+            ft = teacher.features(x)[1]   # only the body feature: the teacher's HR output is never used
         sr, fs = student(x, return_feat=True)
         l1 = F.l1_loss(sr, y)
         at = at_loss(fs, ft)

@@ -248,16 +248,31 @@ class RefQSRNet(SRResNet):
             u = up(u)
         return self.tail(u), f
 
+    def _reference_blocks(self, h, stop):
+        """Reference-path blocks [0, stop) from the head output h: (their output,
+        {j: input of block j} for the RefER blocks j < stop)."""
+        y, keep = h, {}
+        for i in range(stop):
+            if i in self.refer_blocks:
+                keep[i] = y
+            y = self.body[i](y)
+        return y, keep
+
     def forward_ref(self, x):
         """Reference path: (HR, body feature, {j: input of block j})."""
         h = self.head_act(self.head(x))
-        y, keep = h, {}
-        for i, blk in enumerate(self.body):
-            if i in self.refer_blocks:
-                keep[i] = y
-            y = blk(y)
+        y, keep = self._reference_blocks(h, len(self.body))
         out, f = self._tail(h, y)
         return out, f, keep
+
+    def reference_inputs(self, x):
+        """Only the reference path's inputs to the RefER blocks ({j: input of block j}, the
+        same tensors as forward_ref's): without the last block, the body end, the upsampler
+        and the tail, which the queries do not need."""
+        last = self.refer_blocks[-1]
+        y, keep = self._reference_blocks(self.head_act(self.head(x)), last)
+        keep[last] = y
+        return keep
 
     def _low_block(self, blk, x):
         y = F.conv2d(blk.qlow1(x), self.wq_medium(blk.conv1.weight), padding=1)

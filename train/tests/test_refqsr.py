@@ -295,6 +295,43 @@ class TestRefQSRModel(unittest.TestCase):
         with torch.no_grad():
             self.assertTrue(torch.equal(ref_before, m.forward_pair(xr, xq)[0]))
 
+    def test_query_only_step_gives_the_full_loss_gradients(self):
+        # train_refqsr.step_loss with --train query skips the reference terms, the reference
+        # path after the RefER inputs and the teacher's tail: the trainable parameters must
+        # get the same gradients as from the full loss
+        import train_refqsr
+        torch.manual_seed(0)
+        s = SRResNet(8, 4)
+        x = img(12, 12, 80, n=2)
+        quantize_srresnet(s, "ddtb", 8, 8, calib=[x], n_gated=1)
+        teacher = SRResNet(8, 4).eval()
+        m = R.refqsr_from_qat(s.state_dict(), s.quant_config, 4, 0.5, [2, 3])
+        R.init_refer_convs(m)
+        xr, xq = img(12, 12, 90, n=2), img(12, 12, 94, n=2)
+        yr, yq = F.interpolate(xr, scale_factor=4, mode="bicubic"), F.interpolate(xq, scale_factor=4, mode="bicubic")
+        R.calibrate_query(m, [(xr, xq)])
+        trainable = R.freeze_shared(m)
+        m.freeze_bn()
+        with torch.no_grad():
+            keep = m.forward_ref(xr)[2]
+            fast = m.reference_inputs(xr)
+        self.assertEqual(sorted(keep), sorted(fast))
+        for j in keep:
+            self.assertTrue(torch.equal(keep[j], fast[j]), f"input of block {j}")
+        grads = []
+        for query_only in (False, True):
+            m.zero_grad(set_to_none=True)
+            loss, parts = train_refqsr.step_loss(m, teacher, xr, yr, xq, yq, 1000.0, query_only)
+            self.assertEqual(query_only, "l1_ref" not in parts)
+            loss.backward()
+            grads.append({n: p.grad.clone() for n, p in m.named_parameters() if n in trainable and p.grad is not None})
+        self.assertIn("refer.2.conv1.weight", grads[1])
+        self.assertIn("body.1.qlow1.alpha_u", grads[1])
+        self.assertEqual(sorted(grads[0]), sorted(grads[1]))
+        for n in grads[0]:
+            self.assertTrue(torch.allclose(grads[0][n], grads[1][n], rtol=1e-5, atol=1e-12), n)
+        self.assertTrue(any(g.abs().sum() > 0 for g in grads[1].values()))
+
     def test_pair_miner(self):
         cb = tiny_clustblock(seed=0)
         lrs = [synthetic_lr(40, 50, seed=s) for s in (1, 2)]
