@@ -19,6 +19,7 @@ are constants in backward.  Weight ranges are computed from the detached float w
 (DDTB: 1st/99th percentile with torch.quantile; PAMS: max |w|).
 """
 import math
+import weakref
 
 import torch
 import torch.nn as nn
@@ -108,15 +109,28 @@ def weight_range(w, method):
 
 
 class WeightQuant(nn.Module):
-    """Per-tensor weight fake-quant; no parameters (state_dict unchanged)."""
+    """Per-tensor weight fake-quant; no parameters (state_dict unchanged). A weight that
+    does not require grad (frozen: query-only RefQSR training, the teacher-free eval) is
+    quantized once and the result reused until the tensor changes (its version counter or
+    storage): the DDTB range is a percentile, a sort of the whole tensor on every forward."""
 
     def __init__(self, method, bits):
         super().__init__()
         self.method, self.bits = method, bits
+        self._frozen = {}   # id(w) -> (weakref to w, (data_ptr, version, ..), fake-quantized w); not state
 
     def forward(self, w):
-        lo, hi = weight_range(w, self.method)
-        return fake_quant(w, self.method, self.bits, lo, hi)
+        if w.requires_grad:
+            lo, hi = weight_range(w, self.method)
+            return fake_quant(w, self.method, self.bits, lo, hi)
+        # the weak reference tells a live tensor from a new one that got a dead one's id
+        key = (w.data_ptr(), w._version, w.device, w.dtype, tuple(w.shape))
+        hit = self._frozen.get(id(w))
+        if hit is None or hit[0]() is not w or hit[1] != key:
+            lo, hi = weight_range(w, self.method)
+            hit = (weakref.ref(w), key, fake_quant(w, self.method, self.bits, lo, hi).detach())
+            self._frozen[id(w)] = hit
+        return hit[2]
 
     def extra_repr(self):
         return f"{self.method}, w_bits={self.bits}"

@@ -144,6 +144,29 @@ class TestFormulas(unittest.TestCase):
                 np.testing.assert_array_equal(fake_quant(x, m, b, lo, hi).numpy(), ref.numpy())
 
 
+class TestFrozenWeightQuant(unittest.TestCase):
+    def test_a_frozen_weight_is_quantized_once_and_again_when_it_changes(self):
+        torch.manual_seed(0)
+        for method in ("ddtb", "pams"):
+            wq = WeightQuant(method, 6)
+            w = torch.nn.Parameter(torch.randn(8, 8, 3, 3) * 0.1)
+            trained = wq(w)   # requires grad: quantized every call, never cached
+            self.assertTrue(trained.requires_grad)
+            self.assertEqual(wq._frozen, {})
+            w.requires_grad_(False)
+            first = wq(w)
+            self.assertTrue(torch.equal(first, trained.detach()))
+            self.assertIs(wq(w), first)   # reused
+            other = torch.randn(8, 8, 3, 3) * 0.1   # another frozen tensor through the same module (wq_medium)
+            self.assertTrue(torch.equal(wq(other), fake_quant(other, method, 6, *weight_range(other, method))))
+            self.assertIs(wq(w), first)
+            with torch.no_grad():
+                w.mul_(2)   # in place: the version counter moves
+            again = wq(w)
+            self.assertIsNot(again, first)
+            self.assertTrue(torch.equal(again, fake_quant(w, method, 6, *weight_range(w, method))))
+
+
 class TestInstall(unittest.TestCase):
     def test_quantize_srresnet(self):
         torch.manual_seed(0)
