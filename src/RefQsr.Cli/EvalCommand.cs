@@ -39,12 +39,18 @@ internal static class EvalCommand
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches"));
             stdout.WriteLine($"{"image",-24} {"LR size",10} {"PSNR",8} {"SSIM",7} {"BitOPs(G)",10} {"FQR",6}{(refqsr ? $" {"refs",6}" : "")} {"s",7}");
         }
+        using var cancel = new ConsoleCancellation(hook: ReferenceEquals(stderr, Console.Error));
         foreach (var f in files)
         {
             var hr = ImageFiles.Load(f, maxPixels);
             var lr = MatlabBicubic.Downscale(hr, scale);
             var cropped = hr.Crop(0, 0, lr.Width * scale, lr.Height * scale);
-            var r = model.Run(lr, options);
+            UpscaleResult r;
+            try { r = model.Run(lr, options with { Cancellation = cancel.Token }); }
+            catch (OperationCanceledException) when (cancel.Token.IsCancellationRequested)
+            {
+                throw ConsoleCancellation.Cancelled($"after {rows.Count} of {files.Count} images, no averages");
+            }
             var row = new Row(Path.GetFileName(f), lr.Width, lr.Height, ImageQuality.PsnrY(r.Image, cropped, scale),
                 ImageQuality.SsimY(r.Image, cropped, scale), r.GigaBitOps, r.Fqr, r.ReferenceRatio, r.Elapsed.TotalSeconds, r.Device);
             rows.Add(row);

@@ -21,7 +21,9 @@ public static class Program
         tinted by its cluster and the reference patches outlined. --device cpu|cuda|auto
         (default cpu) runs on the CPU engine or a CUDA GPU (auto: CUDA when present);
         ilgpu-cpu runs the GPU code on ILGPU's slow CPU accelerator, for debugging.
-        --profile prints the time per stage (CPU runs).
+        --profile prints the time per stage (CPU runs). On a terminal, upscale shows the
+        patches done; Ctrl+C cancels upscale and eval cleanly (exit code 130, no output
+        image written).
         """;
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);

@@ -27,7 +27,13 @@ internal static class UpscaleCommand
         if (clusterMap is not null && model.RefQsr is null)
             throw CliException.Usage($"--clusters needs a RefQSR model; {Path.GetFileName(model.Path)} is a {model.Net.Config.Describe()}");
         if (!a.Has("json")) stderr.WriteLine($"upscaling {lr.Width}x{lr.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
-        var result = model.Run(lr, options);
+        UpscaleResult result;
+        using (var cancel = new ConsoleCancellation(hook: ReferenceEquals(stderr, Console.Error)))
+        using (var progress = ConsoleProgress.Wanted(stderr) && !a.Has("json") ? new ConsoleProgress(stderr, "upscaling:") : null)
+        {
+            try { result = model.Run(lr, options with { Cancellation = cancel.Token, Progress = progress }); }
+            catch (OperationCanceledException) when (cancel.Token.IsCancellationRequested) { throw ConsoleCancellation.Cancelled($"{output} not written"); }
+        }
         ImageFiles.SavePng(result.Image, output);
         if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(lr, result.Grid, result.Clusters!), clusterMap);
         if (a.Has("json"))

@@ -46,21 +46,28 @@ public sealed class RefQsrUpscaler
         ComputeDevices.Check(options.Device, Network.Config);
         var sw = Stopwatch.StartNew();
         var grid = Grid(lr, options);
+        var run = new PatchRun(options, grid.Patches.Count);
         float[][] hrPatches;
         string device = "cpu";
         if (GpuBackends.Resolve(options.Device, Network) is { } backend)
         {
-            // the stage split is a CPU profile: a device run is not split
+            // the stage split is a CPU profile: a device run is not split; the schedule runs
+            // as one unit, so cancellation is checked before it and progress told after it
             var gpu = GpuBackends.For(Network, backend);
             device = $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
+            run.ThrowIfCancelled();
             clusters ??= Cluster(lr, grid, GpuBackends.For(ClustBlock, backend), options.Tau ?? Network.Config.RefQsr!.Tau);
+            run.ThrowIfCancelled();
             hrPatches = GpuRefQsrSchedule.Run(gpu, lr, grid, clusters);
+            run.Finished(grid.Patches.Count);
         }
         else
         {
+            run.ThrowIfCancelled();
             using (StageTimes.Time(options.Profile, StageTimes.ClustBlock))
                 clusters ??= Cluster(lr, grid, options.Threads, options.Tau);
-            hrPatches = RunPatches(lr, grid, clusters, options.Threads, options.Profile);
+            var pairing = clusters;
+            hrPatches = run.Cancellable(() => RunPatches(lr, grid, pairing, options.Threads, options.Profile, run));
         }
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
         for (int i = 0; i < hrPatches.Length; i++) PatchMerger.WritePatch(hr, grid.Patches[i], Scale, hrPatches[i]);
@@ -97,7 +104,7 @@ public sealed class RefQsrUpscaler
     }
 
     /// <summary>The float HR patches, in grid order: references first (as a batch), then queries.</summary>
-    internal float[][] RunPatches(RgbImage lr, PatchGrid grid, ClusterAssignment clusters, int threads, StageTimes? times = null)
+    internal float[][] RunPatches(RgbImage lr, PatchGrid grid, ClusterAssignment clusters, int threads, StageTimes? times = null, PatchRun? run = null)
     {
         if (clusters.PatchCount != grid.Patches.Count)
             throw new ArgumentException($"the clusters cover {clusters.PatchCount} patches, the grid has {grid.Patches.Count}");
@@ -107,18 +114,23 @@ public sealed class RefQsrUpscaler
         var queries = clusters.Queries;
         var needed = new bool[grid.Patches.Count];   // keep features only for references with queries
         foreach (int q in queries) needed[clusters.ReferenceOf[q]] = true;
+        var token = run?.Token ?? default;
         void Reference(int i, int t)
         {
+            token.ThrowIfCancellationRequested();
             var p = grid.Patches[i];
-            var (output, kept) = Network.ForwardReference(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t, null, times);
+            var (output, kept) = Network.ForwardReference(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t, null, times, token);
             hr[i] = output;
             if (needed[i]) features[i] = kept;
+            run?.Finished();
         }
         void Query(int i, int t)
         {
+            token.ThrowIfCancellationRequested();
             var p = grid.Patches[i];
             hr[i] = Network.ForwardQuery(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width,
-                features[clusters.ReferenceOf[i]]!, t, null, times);
+                features[clusters.ReferenceOf[i]]!, t, null, times, token);
+            run?.Finished();
         }
         if (threads > 1 && refs.Count >= threads)
             RunInOrder(refs, queries, clusters.ReferenceOf, grid.Patches.Count, threads, Reference, Query);

@@ -27,32 +27,40 @@ public sealed class Upscaler(SrResNet network)
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
         var patches = grid.Patches;
         int threads = options.Threads;
-        string device = "cpu";
-        if (GpuBackends.Resolve(options.Device, Network) is { } backend)
+        var run = new PatchRun(options, patches.Count);
+        string device = run.Cancellable(() =>
         {
-            // one device: the patches of each size as batches, each forward entirely on the device
-            var gpu = GpuBackends.For(Network, backend);
-            device = $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
-            foreach (var (h, w, indices) in PatchBatches.BySize(patches, Enumerable.Range(0, patches.Count)))
+            if (GpuBackends.Resolve(options.Device, Network) is { } backend)
             {
-                var outputs = gpu.ForwardBatch(PatchBatches.Inputs(lr, patches, indices), indices.Length, h, w);
-                for (int k = 0; k < indices.Length; k++) PatchMerger.WritePatch(hr, patches[indices[k]], Scale, outputs[k]);
+                // one device: the patches of each size as batches, each forward entirely on the device
+                var gpu = GpuBackends.For(Network, backend);
+                foreach (var (h, w, indices) in PatchBatches.BySize(patches, Enumerable.Range(0, patches.Count)))
+                {
+                    run.ThrowIfCancelled();
+                    var outputs = gpu.ForwardBatch(PatchBatches.Inputs(lr, patches, indices), indices.Length, h, w);
+                    for (int k = 0; k < indices.Length; k++) PatchMerger.WritePatch(hr, patches[indices[k]], Scale, outputs[k]);
+                    run.Finished(indices.Length);
+                }
+                return $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
             }
-        }
-        else if (threads > 1 && patches.Count >= threads)
-            Parallel.For(0, patches.Count, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                i => RunPatch(lr, hr, patches[i], 1, options.Profile));
-        else
-            foreach (var p in patches) RunPatch(lr, hr, p, threads, options.Profile);
+            if (threads > 1 && patches.Count >= threads)
+                Parallel.For(0, patches.Count, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = run.Token },
+                    i => RunPatch(lr, hr, patches[i], 1, options.Profile, run));
+            else
+                foreach (var p in patches) RunPatch(lr, hr, p, threads, options.Profile, run);
+            return "cpu";
+        });
         var (bitOps, fqr) = Cost(grid);
         return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Device = device };
     }
 
-    void RunPatch(RgbImage lr, RgbImage hr, Patch p, int threads, StageTimes? times)
+    void RunPatch(RgbImage lr, RgbImage hr, Patch p, int threads, StageTimes? times, PatchRun run)
     {
+        run.ThrowIfCancelled();
         var input = ToFloats(lr, p.X, p.Y, p.Width, p.Height);
-        var output = Network.Forward(input, p.Height, p.Width, threads, null, times);
+        var output = Network.Forward(input, p.Height, p.Width, threads, null, times, run.Token);
         PatchMerger.WritePatch(hr, p, Scale, output);
+        run.Finished();
     }
 
     /// <summary>BitOPs (G) and FQR of running this model on a grid (SPEC §7).</summary>

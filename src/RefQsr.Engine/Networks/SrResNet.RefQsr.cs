@@ -25,7 +25,8 @@ public sealed partial class SrResNet
 
     /// <summary>Reference path: every block at b_high with the standard quantizers (the same
     /// arithmetic as <see cref="Forward"/>); also returns the inputs to the RefER blocks.</summary>
-    internal (float[] Hr, ReferenceFeatures Features) ForwardReference(ReadOnlySpan<float> lr, int h, int w, int threads, ForwardTrace? trace = null, StageTimes? times = null)
+    internal (float[] Hr, ReferenceFeatures Features) ForwardReference(ReadOnlySpan<float> lr, int h, int w, int threads, ForwardTrace? trace = null, StageTimes? times = null,
+        CancellationToken cancellation = default)
     {
         var s = Settings;
         var headOut = Head(lr, h, w, threads, times);
@@ -37,14 +38,16 @@ public sealed partial class SrResNet
             {
                 int k = i - s.FirstRefEr;
                 if (k >= 0) kept[k] = (float[])input.Clone();
-            });
+            }, cancellation);
+        cancellation.ThrowIfCancellationRequested();
         return (BodyEndAndTail(x, headOut, h, w, threads, times), new ReferenceFeatures(h, w, kept));
     }
 
     /// <summary>Query path: block 0 at b_high (standard quantizers), blocks 1 .. FirstRefEr−1
     /// with b_medium weights and b_low activations (qlow), then the RefER blocks against
     /// the reference's kept features.</summary>
-    internal float[] ForwardQuery(ReadOnlySpan<float> lr, int h, int w, ReferenceFeatures reference, int threads, ForwardTrace? trace = null, StageTimes? times = null)
+    internal float[] ForwardQuery(ReadOnlySpan<float> lr, int h, int w, ReferenceFeatures reference, int threads, ForwardTrace? trace = null, StageTimes? times = null,
+        CancellationToken cancellation = default)
     {
         var s = Settings;
         var headOut = Head(lr, h, w, threads, times);
@@ -52,11 +55,15 @@ public sealed partial class SrResNet
         var high = new BlockPrecision(s.BHigh, s.BHigh);
         var low = new BlockPrecision(s.BMedium, s.BLow);
         using (StageTimes.Time(times, StageTimes.Body))
-            RunBlocks(x, h, w, 0, s.FirstRefEr, i => i == 0 ? (high, QuantizerSet.Standard) : (low, QuantizerSet.QueryLow), threads, trace);
+            RunBlocks(x, h, w, 0, s.FirstRefEr, i => i == 0 ? (high, QuantizerSet.Standard) : (low, QuantizerSet.QueryLow), threads, trace, cancellation: cancellation);
         using (StageTimes.Time(times, StageTimes.RefEr))
             for (int k = 0; k < RefEr.Length; k++)
+            {
+                cancellation.ThrowIfCancellationRequested();
                 RefEr[k].Forward(x, h, w, reference.RefErInputs[k], reference.Height, reference.Width, s.BHigh, s.BLow, threads, trace,
                     reference.PooledCodes(k, Config.Channels, s.BLow));
+            }
+        cancellation.ThrowIfCancellationRequested();
         return BodyEndAndTail(x, headOut, h, w, threads, times);
     }
 }

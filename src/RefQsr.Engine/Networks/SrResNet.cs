@@ -231,14 +231,17 @@ public sealed partial class SrResNet
     /// <summary>Super-resolves one HWC RGB image (0..255 floats); returns HWC RGB at 4x
     /// (not clamped).</summary>
     /// <param name="times">Adds this forward's time per stage, if given.</param>
-    public float[] Forward(ReadOnlySpan<float> lr, int height, int width, int threads = 1, ForwardTrace? trace = null, StageTimes? times = null)
+    /// <param name="cancellation">Checked before every block and before the upsampler.</param>
+    public float[] Forward(ReadOnlySpan<float> lr, int height, int width, int threads = 1, ForwardTrace? trace = null, StageTimes? times = null,
+        CancellationToken cancellation = default)
     {
         if (height <= 0 || width <= 0) throw new ArgumentException($"image size {width}x{height} must be positive");
         if (lr.Length != height * width * 3) throw new ArgumentException($"input has {lr.Length} values, expected {height}x{width}x3");
         var headOut = Head(lr, height, width, threads, times);
         var x = (float[])headOut.Clone();
         using (StageTimes.Time(times, StageTimes.Body))
-            RunBlocks(x, height, width, 0, Blocks.Length, _ => (DefaultPrecision, QuantizerSet.Standard), threads, trace);
+            RunBlocks(x, height, width, 0, Blocks.Length, _ => (DefaultPrecision, QuantizerSet.Standard), threads, trace, cancellation: cancellation);
+        cancellation.ThrowIfCancellationRequested();
         return BodyEndAndTail(x, headOut, height, width, threads, times);
     }
 
@@ -250,7 +253,7 @@ public sealed partial class SrResNet
     /// block's input codes (<see cref="BlockHandoff"/>), which saves a quantizing pass over x
     /// per block.</summary>
     internal void RunBlocks(float[] x, int h, int w, int from, int to, Func<int, (BlockPrecision, QuantizerSet)> plan,
-        int threads, ForwardTrace? trace, Action<int, float[]>? beforeBlock = null)
+        int threads, ForwardTrace? trace, Action<int, float[]>? beforeBlock = null, CancellationToken cancellation = default)
     {
         if (from < 0 || to > Blocks.Length || from > to) throw new ArgumentException($"block range [{from}, {to}) is outside 0..{Blocks.Length}");
         var pool = System.Buffers.ArrayPool<byte>.Shared;
@@ -259,6 +262,7 @@ public sealed partial class SrResNet
         {
             for (int i = from; i < to; i++)
             {
+                cancellation.ThrowIfCancellationRequested();
                 beforeBlock?.Invoke(i, x);
                 var (prec, set) = plan(i);
                 var (q1, q2, name) = Blocks[i].Quantizers(set, i);
