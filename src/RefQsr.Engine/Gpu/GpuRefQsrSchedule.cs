@@ -1,4 +1,5 @@
 using RefQsr.Engine.Imaging;
+using RefQsr.Engine.Inference;
 using RefQsr.Engine.RefQsr;
 using RefQsr.Engine.Tiling;
 
@@ -10,8 +11,10 @@ namespace RefQsr.Engine.Gpu;
 /// features. A reference's features are freed after its last query's batch.</summary>
 internal static class GpuRefQsrSchedule
 {
-    /// <summary>The float HR patches in grid order, as RefQsrUpscaler.RunPatches computes them.</summary>
-    public static float[][] Run(GpuSrResNet gpu, RgbImage lr, PatchGrid grid, ClusterAssignment clusters)
+    /// <summary>The float HR patches in grid order, as RefQsrUpscaler.RunPatches computes them.
+    /// <paramref name="run"/>, if given, is checked for cancellation before every batch and
+    /// told of every finished batch.</summary>
+    public static float[][] Run(GpuSrResNet gpu, RgbImage lr, PatchGrid grid, ClusterAssignment clusters, PatchRun? run = null)
     {
         if (clusters.PatchCount != grid.Patches.Count)
             throw new ArgumentException($"the clusters cover {clusters.PatchCount} patches, the grid has {grid.Patches.Count}");
@@ -25,12 +28,15 @@ internal static class GpuRefQsrSchedule
         {
             foreach (var (h, w, refs) in PatchBatches.BySize(patches, clusters.References))
             {
+                run?.ThrowIfCancelled();
                 var (hrs, kept) = gpu.ForwardReferenceBatch(PatchBatches.Inputs(lr, patches, refs), refs.Length, h, w,
                     refs.Select(i => queriesLeft[i] > 0).ToArray());
                 for (int k = 0; k < refs.Length; k++) (hr[refs[k]], features[refs[k]]) = (hrs[k], kept[k]);
+                run?.Finished(refs.Length);
             }
             foreach (var (h, w, queries) in PatchBatches.BySize(patches, clusters.Queries))
             {
+                run?.ThrowIfCancelled();
                 var hrs = gpu.ForwardQueryBatch(PatchBatches.Inputs(lr, patches, queries), queries.Length, h, w,
                     queries.Select(i => features[clusters.ReferenceOf[i]]!).ToArray());
                 for (int k = 0; k < queries.Length; k++)
@@ -43,6 +49,7 @@ internal static class GpuRefQsrSchedule
                         features[r] = null;
                     }
                 }
+                run?.Finished(queries.Length);
             }
             return hr;
         }

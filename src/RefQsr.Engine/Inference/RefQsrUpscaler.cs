@@ -51,15 +51,12 @@ public sealed class RefQsrUpscaler
         string device = "cpu";
         if (GpuBackends.Resolve(options.Device, Network) is { } backend)
         {
-            // the stage split is a CPU profile: a device run is not split; the schedule runs
-            // as one unit, so cancellation is checked before it and progress told after it
+            // the stage split is a CPU profile: a device run is not split
             var gpu = GpuBackends.For(Network, backend);
             device = $"{(backend == GpuBackend.Cuda ? "cuda" : "ilgpu-cpu")} ({gpu.Device.Name})";
             run.ThrowIfCancelled();
             clusters ??= Cluster(lr, grid, GpuBackends.For(ClustBlock, backend), options.Tau ?? Network.Config.RefQsr!.Tau);
-            run.ThrowIfCancelled();
-            hrPatches = GpuRefQsrSchedule.Run(gpu, lr, grid, clusters);
-            run.Finished(grid.Patches.Count);
+            hrPatches = GpuRefQsrSchedule.Run(gpu, lr, grid, clusters, run);
         }
         else
         {

@@ -21,11 +21,10 @@ public sealed record UpscaleOptions
     /// place of the model's own; a lower tau pairs more patches as queries.</summary>
     public double? Tau { get; init; }
     /// <summary>Checked before every patch and between the blocks of a patch on the CPU (on
-    /// a GPU: between a plain model's batches, before a RefQSR model's schedule): a cancelled run throws <see cref="OperationCanceledException"/>
+    /// a GPU: before every batch): a cancelled run throws <see cref="OperationCanceledException"/>
     /// and returns nothing, so a caller never sees a half-written image.</summary>
     public CancellationToken Cancellation { get; init; }
-    /// <summary>Told after every finished patch (on a GPU: after every batch of a plain model,
-    /// once at the end for a RefQSR model), from the worker
+    /// <summary>Told after every finished patch (on a GPU: after every batch), from the worker
     /// thread that finished it; the count in each report is that patch's own. With several
     /// threads reports can arrive out of order, so keep the largest.</summary>
     public IProgress<UpscaleProgress>? Progress { get; init; }

@@ -28,8 +28,16 @@ public class CancellationAndProgressTests
     // 40x31 LR in 16-px patches: a 3x2 grid
     static readonly UpscaleOptions Patches16 = new() { PatchSize = 16 };
 
+    // ILGPU's CPU accelerator is slow: 16 channels there, as the GPU tests use
+    static readonly Lazy<SrResNet> PlainNarrow = new(() => SrResNet.Load(TestModels.File(TestModels.Config(QuantizerKind.Ddtb, 8, gated: [1]) with { Channels = 16 })));
+    static readonly Lazy<RefQsrUpscaler> RefQsrNarrow = new(() => new(
+        SrResNet.Load(TestModels.File(TestModels.RefQsrConfig(QuantizerKind.Ddtb, 8, 4, gated: [0, 3]) with { Channels = 16 })),
+        ClustBlock.Load(TestModels.File(TestModels.ClustBlockConfig()))));
+
     static UpscaleResult Run(bool refqsr, RgbImage lr, UpscaleOptions o)
-        => refqsr ? RefQsr.Value.Run(lr, o) : new Upscaler(Plain.Value).Run(lr, o);
+        => o.Device == ComputeDevice.IlgpuCpu
+            ? (refqsr ? RefQsrNarrow.Value.Run(lr, o) : new Upscaler(PlainNarrow.Value).Run(lr, o))
+            : (refqsr ? RefQsr.Value.Run(lr, o) : new Upscaler(Plain.Value).Run(lr, o));
 
     [Theory]
     [InlineData(false, 1)]
@@ -75,6 +83,27 @@ public class CancellationAndProgressTests
 
         // the pooled buffers of the cut-off patches went back intact
         Assert.Equal(expected, Run(refqsr, lr, Patches16 with { Threads = threads }).Image.Pixels);
+    }
+
+    // ILGPU's CPU accelerator runs the GPU code: batches of patches of one size
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OnTheGpuPathProgressCountsBatchesAndCancellationStopsBetweenThem(bool refqsr)
+    {
+        var lr = Lr(27, 16);   // two 16-px patches, 16 and 17 wide: two batches
+        var gpu = Patches16 with { Device = ComputeDevice.IlgpuCpu };
+        var reports = new Reports();
+        var r = Run(refqsr, lr, gpu with { Progress = reports });
+        Assert.Equal(2, r.Grid.Patches.Count);
+        Assert.Equal([1, 2], reports.All.Select(p => p.PatchesDone));
+        Assert.All(reports.All, p => Assert.Equal(2, p.PatchesTotal));
+
+        using var during = new CancellationTokenSource();
+        var stopped = new Reports(_ => during.Cancel());
+        Assert.ThrowsAny<OperationCanceledException>(() => Run(refqsr, lr, gpu with { Cancellation = during.Token, Progress = stopped }));
+        Assert.Single(stopped.All);
+        Assert.Equal(r.Image.Pixels, Run(refqsr, lr, gpu).Image.Pixels);
     }
 
     [Fact]
