@@ -17,16 +17,21 @@ internal sealed class PatchRun(UpscaleOptions options, int total)
         options.Progress?.Report(new UpscaleProgress(now, total));
     }
 
-    /// <summary>Runs <paramref name="body"/>; a cancellation seen on the workers of a
-    /// parallel loop (which wraps it in an AggregateException) comes out as the plain
-    /// OperationCanceledException a caller catches.</summary>
+    /// <summary>Runs <paramref name="body"/>. A parallel loop wraps what its workers throw
+    /// in an AggregateException; a caller gets the exception itself instead: the plain
+    /// OperationCanceledException for a cancellation, the one exception where a single
+    /// worker failed (an out-of-memory, a bad argument), and the aggregate only for several.</summary>
     public T Cancellable<T>(Func<T> body)
     {
         ThrowIfCancelled();
         try { return body(); }
-        catch (AggregateException e) when (Token.IsCancellationRequested && e.Flatten().InnerExceptions.All(x => x is OperationCanceledException))
+        catch (AggregateException e)
         {
-            throw new OperationCanceledException("the upscale was cancelled", e, Token);
+            var inner = e.Flatten().InnerExceptions;
+            if (Token.IsCancellationRequested && inner.All(x => x is OperationCanceledException))
+                throw new OperationCanceledException("the upscale was cancelled", e, Token);
+            if (inner.Count == 1) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inner[0]).Throw();
+            throw;
         }
     }
 }

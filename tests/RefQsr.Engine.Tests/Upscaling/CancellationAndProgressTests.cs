@@ -85,6 +85,22 @@ public class CancellationAndProgressTests
         Assert.Equal(expected, Run(refqsr, lr, Patches16 with { Threads = threads }).Image.Pixels);
     }
 
+    // a progress callback that throws once stands for a patch failing on a worker thread
+    [Theory]
+    [InlineData(false, 3)]
+    [InlineData(true, 3)]
+    [InlineData(true, 1)]
+    public void AWorkersExceptionComesOutAsItself(bool refqsr, int threads)
+    {
+        int thrown = 0;
+        var failing = new Reports(_ =>
+        {
+            if (Interlocked.Exchange(ref thrown, 1) == 0) throw new InvalidOperationException("patch failed");
+        });
+        var e = Assert.Throws<InvalidOperationException>(() => Run(refqsr, Lr(40, 31), Patches16 with { Threads = threads, Progress = failing }));
+        Assert.Equal("patch failed", e.Message);
+    }
+
     // ILGPU's CPU accelerator runs the GPU code: batches of patches of one size
     [Theory]
     [InlineData(false)]
