@@ -39,8 +39,7 @@ public sealed partial class SrResNet
                 int k = i - s.FirstRefEr;
                 if (k >= 0) kept[k] = (float[])input.Clone();
             }, cancellation);
-        cancellation.ThrowIfCancellationRequested();
-        return (BodyEndAndTail(x, headOut, h, w, threads, times), new ReferenceFeatures(h, w, kept));
+        return (BodyEndAndTail(x, headOut, h, w, threads, times, cancellation), new ReferenceFeatures(h, w, kept));
     }
 
     /// <summary>Query path: block 0 at b_high (standard quantizers), blocks 1 .. FirstRefEr−1
@@ -63,7 +62,6 @@ public sealed partial class SrResNet
                 RefEr[k].Forward(x, h, w, reference.RefErInputs[k], reference.Height, reference.Width, s.BHigh, s.BLow, threads, trace,
                     reference.PooledCodes(k, Config.Channels, s.BLow));
             }
-        cancellation.ThrowIfCancellationRequested();
-        return BodyEndAndTail(x, headOut, h, w, threads, times);
+        return BodyEndAndTail(x, headOut, h, w, threads, times, cancellation);
     }
 }

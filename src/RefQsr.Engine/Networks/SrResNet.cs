@@ -175,8 +175,10 @@ public sealed partial class SrResNet
     /// <summary>Body end conv + BN, global skip from the head, then the x4 upsampler and tail.
     /// The intermediates (tens of MB at HR for a patch) come from the shared array pool and
     /// go back to it: fresh arrays this size cost page faults and zeroing on every patch.</summary>
-    internal float[] BodyEndAndTail(float[] body, float[] headOut, int h, int w, int threads, StageTimes? times = null)
+    internal float[] BodyEndAndTail(float[] body, float[] headOut, int h, int w, int threads, StageTimes? times = null,
+        CancellationToken cancellation = default)
     {
+        cancellation.ThrowIfCancellationRequested();
         int ch = Config.Channels;
         var pool = System.Buffers.ArrayPool<float>.Shared;
         float[] x;
@@ -241,8 +243,7 @@ public sealed partial class SrResNet
         var x = (float[])headOut.Clone();
         using (StageTimes.Time(times, StageTimes.Body))
             RunBlocks(x, height, width, 0, Blocks.Length, _ => (DefaultPrecision, QuantizerSet.Standard), threads, trace, cancellation: cancellation);
-        cancellation.ThrowIfCancellationRequested();
-        return BodyEndAndTail(x, headOut, height, width, threads, times);
+        return BodyEndAndTail(x, headOut, height, width, threads, times, cancellation);
     }
 
     /// <summary>Runs ResBlocks [<paramref name="from"/>, <paramref name="to"/>) on x in place,
