@@ -1,5 +1,6 @@
 """RefQSR (refqsr_train/refqsr.py, intsim RefQSR path, export, train_refqsr.py)."""
 import os
+import sys
 import tempfile
 import unittest
 
@@ -347,22 +348,28 @@ class TestRefQSRModel(unittest.TestCase):
         self.assertTrue((cos >= 0.5 - 1e-4).all())  # flips/rotations can move logits a little
 
 
+def write_tiny_qat_and_clustblock(d, teacher_name="teacher.pt"):
+    """A tiny PAMS w4a4 QAT checkpoint (qat.pt), its FP32 teacher and a tiny ClustBlock
+    (cb.pt) in folder d, as train_refqsr.py --init expects them."""
+    torch.manual_seed(0)
+    t = SRResNet(8, 4)
+    torch.save({"teacher": t.state_dict()}, os.path.join(d, teacher_name))
+    s = SRResNet(8, 4)
+    s.load_state_dict(t.state_dict())
+    quantize_srresnet(s, "pams", 4, 4, calib=[img(16, 16, 3, n=2)])
+    torch.save({"model": s.state_dict(), "quant": s.quant_config, "step": 1}, os.path.join(d, "qat.pt"))
+    cb = tiny_clustblock()
+    torch.save({"model": cb.state_dict(), "clustblock": {"classes": 10, "bits": 8, "calibrated": True}},
+               os.path.join(d, "cb.pt"))
+
+
 @unittest.skipUnless(HAVE_DATA, "needs ../shared/data")
 class TestRefQSRCommandLine(unittest.TestCase):
     def test_train_resume_export(self):
         import train_refqsr
         import export
         with tempfile.TemporaryDirectory() as d:
-            torch.manual_seed(0)
-            t = SRResNet(8, 4)
-            torch.save({"teacher": t.state_dict()}, os.path.join(d, "teacher.pt"))
-            s = SRResNet(8, 4)
-            s.load_state_dict(t.state_dict())
-            quantize_srresnet(s, "pams", 4, 4, calib=[img(16, 16, 3, n=2)])
-            torch.save({"model": s.state_dict(), "quant": s.quant_config, "step": 1}, os.path.join(d, "qat.pt"))
-            cb = tiny_clustblock()
-            torch.save({"model": cb.state_dict(), "clustblock": {"classes": 10, "bits": 8, "calibrated": True}},
-                       os.path.join(d, "cb.pt"))
+            write_tiny_qat_and_clustblock(d)
             out = os.path.join(d, "run")
             com = ["--out", out, "--batch", "2", "--patch", "16", "--calib-batches", "1", "--threads", "1",
                    "--data", os.path.join(DATA, "Set5", "HR"), "--val-data", DATA, "--val-sets", "Set5",
@@ -380,6 +387,56 @@ class TestRefQSRCommandLine(unittest.TestCase):
             self.assertEqual(cfg["train"]["stage"], "train_refqsr")
             self.assertEqual(cfg["refqsr"]["refer_blocks"], [2, 3])
             self.assertIn("refer.3.conv2.w_range", tt)
+
+    def test_gpu_delta_round_trip(self):
+        # train/gpu/session.sh returns a query-only run as its difference to the QAT model
+        # (train/gpu/refqsr_delta.py); unpacked here it must be the run itself, and resume
+        import train_refqsr
+        sys.path.insert(0, os.path.join(TRAIN, "gpu"))
+        import refqsr_delta
+        with tempfile.TemporaryDirectory() as d:
+            write_tiny_qat_and_clustblock(d)
+            out = os.path.join(d, "run")
+            com = ["--batch", "2", "--patch", "16", "--calib-batches", "1", "--threads", "1", "--no-val",
+                   "--data", os.path.join(DATA, "Set5", "HR")]
+            train_refqsr.main(["--init", os.path.join(d, "qat.pt"), "--clustblock", os.path.join(d, "cb.pt"),
+                               "--method", "pams", "--b-low", "3", "--refer-blocks", "2,3", "--train", "query",
+                               "--max-steps", "2", "--out", out] + com)
+            bundle = os.path.join(d, "run.delta.pt")
+            n, total = refqsr_delta.pack(out, os.path.join(d, "qat.pt"), bundle)
+            delta = torch.load(bundle)["delta"]
+            self.assertEqual(len(delta), n)
+            self.assertTrue(0 < n < total)
+            self.assertTrue(all(R.is_query_only_param(k) for k in delta), list(delta))
+
+            back = os.path.join(d, "back")
+            step = refqsr_delta.unpack(bundle, os.path.join(d, "qat.pt"), os.path.join(d, "teacher.pt"),
+                                       os.path.join(d, "cb.pt"), back)
+            self.assertEqual(step, 2)
+            a, b = torch.load(os.path.join(out, "latest.pt")), torch.load(os.path.join(back, "latest.pt"))
+            self.assertEqual(list(a["model"]), list(b["model"]))
+            for k in a["model"]:
+                self.assertTrue(torch.equal(a["model"][k], b["model"][k]), k)
+            self.assertEqual({k: v for k, v in a.items() if k != "model"}, {k: v for k, v in b.items() if k != "model"})
+            for f in ("latest_opt.pt", "teacher.pt", "clustblock.pt", "log.csv"):
+                self.assertTrue(os.path.exists(os.path.join(back, f)), f)
+            train_refqsr.main(["--resume", "--max-steps", "3", "--out", back] + com)
+            self.assertEqual(torch.load(os.path.join(back, "latest.pt"))["step"], 3)
+
+            # a different QAT model or teacher is refused
+            other = os.path.join(d, "other")
+            os.makedirs(other)
+            torch.manual_seed(1)
+            torch.save({"teacher": SRResNet(8, 4).state_dict()}, os.path.join(other, "teacher.pt"))
+            with self.assertRaises(SystemExit):
+                refqsr_delta.unpack(bundle, os.path.join(d, "qat.pt"), os.path.join(other, "teacher.pt"),
+                                    os.path.join(d, "cb.pt"), os.path.join(d, "x"))
+            qat = torch.load(os.path.join(d, "qat.pt"))
+            qat["model"]["head.weight"] = qat["model"]["head.weight"] + 1
+            torch.save(qat, os.path.join(other, "qat.pt"))
+            with self.assertRaises(SystemExit):
+                refqsr_delta.unpack(bundle, os.path.join(other, "qat.pt"), os.path.join(d, "teacher.pt"),
+                                    os.path.join(d, "cb.pt"), os.path.join(d, "y"))
 
 
 if __name__ == "__main__":
