@@ -61,9 +61,14 @@ packer=$!
 { nvidia-smi -L 2>/dev/null; $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } > "$out/env.txt" 2>&1
 start=$(date +%s)
 
-# 1. FP32: 48-px patches from here on (the CPU run used 24-px ones early), checkpoints every minute
+# 1. FP32: 48-px patches from here on (the CPU run used 24-px ones early), checkpoints every
+#    minute. Batch 64 (FP32_BATCH) from the eleventh session: at batch 16 an H200 ran 40
+#    steps/s, i.e. 25 ms a step for a few GFLOP, so it waits on launches, not on arithmetic;
+#    a larger batch should cost little more per step (not measured yet: read its steps/s
+#    in stdout.log). Learning rate as before (2e-4, Adam).
+fp_batch=${FP32_BATCH:-64}
 [ "$fp_s" -gt 0 ] && timeout -k 10 "$fp_s" $py train/train_fp32.py --out "$work/srresnet-fp32" --resume --device "$dev" \
-  --data "$data" --val-data "$data" --early-steps 0 --val-every 1000 --ckpt-minutes 1 --threads 4 \
+  --data "$data" --val-data "$data" --early-steps 0 --val-every 1000 --ckpt-minutes 1 --threads 4 --batch "$fp_batch" \
   --minutes "$(awk "BEGIN{print ($fp_s - 45) / 60}")" > "$work/srresnet-fp32/stdout.log" 2>&1
 echo "fp32 done after $(( $(date +%s) - start )) s (exit $?)" >> "$out/env.txt"
 
