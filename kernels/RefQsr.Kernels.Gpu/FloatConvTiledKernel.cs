@@ -18,7 +18,7 @@ public static class FloatConvTiledKernel
     public const int ChannelChunk = 16;
     public const int MaxSharedBytes = QuantConvTiledKernel.MaxSharedBytes;
 
-    public static (int W, int H) Tile(int maxGroupThreads) => maxGroupThreads >= 64 ? (8, 8) : (4, 4);
+    public static (int W, int H) Tile(int maxGroupThreads) => maxGroupThreads >= 64 ? (8, 8) : maxGroupThreads >= 16 ? (4, 4) : (2, 2);
 
     public static int OutBlocks(int outChannels, FloatConvOrder order) => (outChannels + OutBlock(order) - 1) / OutBlock(order);
 

@@ -30,13 +30,20 @@ public sealed class GpuDevice : IDisposable
         }
     }
 
+    /// <summary>ILGPU's CPU accelerator runs every thread of a group as an OS thread that
+    /// meets the others at each barrier. Its default (16 threads a group) slowed to a crawl
+    /// when other processes kept the cores busy (two tests on a 2-core machine beside two
+    /// trainings ran past 4 minutes instead of seconds); 2 warps of 2 threads keep a group to
+    /// 4 threads, and the tiled kernels then take 2x2 tiles.</summary>
+    static CPUDevice SimulatedCpuDevice => new(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 2, numMultiprocessors: 1);
+
     /// <summary>Opens a new device; throws <see cref="GpuUnavailableException"/> when
     /// <paramref name="backend"/> is CUDA and no CUDA device is present.</summary>
     public static GpuDevice Open(GpuBackend backend)
     {
         if (backend == GpuBackend.IlgpuCpu)
         {
-            var ctx = Context.Create(b => b.CPU().Optimize(OptimizationLevel.O1));
+            var ctx = Context.Create(b => b.CPU(SimulatedCpuDevice).Optimize(OptimizationLevel.O1));
             return new GpuDevice(backend, ctx, ctx.CreateCPUAccelerator(0));
         }
         var cuda = Context.Create(b => b.Cuda().Optimize(OptimizationLevel.O1));

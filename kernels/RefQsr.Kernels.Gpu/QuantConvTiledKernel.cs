@@ -19,7 +19,7 @@ public static class QuantConvTiledKernel
     public static int PixelStride(int words) => words | 1;
 
     /// <summary>The tile for an accelerator that allows <paramref name="maxGroupThreads"/> threads per group.</summary>
-    public static (int W, int H) Tile(int maxGroupThreads) => maxGroupThreads >= 128 ? (16, 8) : (4, 4);
+    public static (int W, int H) Tile(int maxGroupThreads) => maxGroupThreads >= 128 ? (16, 8) : maxGroupThreads >= 16 ? (4, 4) : (2, 2);
 
     public static int SharedInts(int inChannels, (int W, int H) tile)
     {
