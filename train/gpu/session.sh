@@ -120,7 +120,8 @@ elif [ "$rq_s" -gt 0 ]; then
       --minutes "$(awk "BEGIN{print ($rq_s - 50) / 60}")" > "$run/stdout.log" 2>&1 &
     pids+=($!)
   done
-  wait "${pids[@]}"
+  # (a bare wait would also wait for the packer, forever)
+  [ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
   echo "refqsr done after $(( $(date +%s) - start )) s" >> "$out/env.txt"
 fi
 kill "$packer" 2>/dev/null
