@@ -56,6 +56,14 @@ pack() {
     rm -rf "$d" "$tmp"
   fi
 }
+# train_for SECONDS MARGIN TRAINER [ARGS...]: a trainer (train/train_*.py) with a --minutes
+# budget MARGIN seconds short of SECONDS, so it checkpoints and stops on its own, and a
+# hard stop at SECONDS
+train_for() {
+  local s=$1 margin=$2
+  shift 2
+  timeout -k 10 "$s" $py "$@" --minutes "$(awk "BEGIN{print ($s - $margin) / 60}")"
+}
 (while sleep 60; do pack; done) &
 packer=$!
 { nvidia-smi -L 2>/dev/null; $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } > "$out/env.txt" 2>&1
@@ -67,9 +75,9 @@ start=$(date +%s)
 #    a larger batch should cost little more per step (not measured yet: read its steps/s
 #    in stdout.log). Learning rate as before (2e-4, Adam).
 fp_batch=${FP32_BATCH:-64}
-[ "$fp_s" -gt 0 ] && timeout -k 10 "$fp_s" $py train/train_fp32.py --out "$work/srresnet-fp32" --resume --device "$dev" \
+[ "$fp_s" -gt 0 ] && train_for "$fp_s" 45 train/train_fp32.py --out "$work/srresnet-fp32" --resume --device "$dev" \
   --data "$data" --val-data "$data" --early-steps 0 --val-every 1000 --ckpt-minutes 1 --threads 4 --batch "$fp_batch" \
-  --minutes "$(awk "BEGIN{print ($fp_s - 45) / 60}")" > "$work/srresnet-fp32/stdout.log" 2>&1
+  > "$work/srresnet-fp32/stdout.log" 2>&1
 echo "fp32 done after $(( $(date +%s) - start )) s (exit $?)" >> "$out/env.txt"
 
 pack
@@ -80,10 +88,9 @@ pids=()
   m=${spec%%:*}; b=${spec##*:}
   run="$work/$m-w${b}a${b}"
   mkdir -p "$run"
-  timeout -k 10 "$qat_s" $py train/train_qat.py --init "$work/srresnet-fp32/latest.pt" --method "$m" \
+  train_for "$qat_s" 50 train/train_qat.py --init "$work/srresnet-fp32/latest.pt" --method "$m" \
     --w-bits "$b" --a-bits "$b" --out "$run" --device "$dev" --data "$data" --val-data "$data" \
-    --val-every 500 --ckpt-minutes 1 --threads 3 \
-    --minutes "$(awk "BEGIN{print ($qat_s - 50) / 60}")" > "$run/stdout.log" 2>&1 &
+    --val-every 500 --ckpt-minutes 1 --threads 3 > "$run/stdout.log" 2>&1 &
   pids+=($!)
 done
 [ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
@@ -114,10 +121,9 @@ elif [ "$rq_s" -gt 0 ]; then
     fi
     run="$work/$m-refqsr-$h-$l"
     mkdir -p "$run"
-    timeout -k 10 "$rq_s" $py train/train_refqsr.py --init "$qat/latest.pt" --method "$m" --b-high "$h" --b-low "$l" \
+    train_for "$rq_s" 50 train/train_refqsr.py --init "$qat/latest.pt" --method "$m" --b-high "$h" --b-low "$l" \
       --clustblock "$clust" --train query --out "$run" --device "$dev" --data "$data" --val-data "$data" \
-      --val-every 250 --ckpt-minutes 1 --threads 2 \
-      --minutes "$(awk "BEGIN{print ($rq_s - 50) / 60}")" > "$run/stdout.log" 2>&1 &
+      --val-every 250 --ckpt-minutes 1 --threads 2 > "$run/stdout.log" 2>&1 &
     pids+=($!)
   done
   # (a bare wait would also wait for the packer, forever)

@@ -348,12 +348,12 @@ class TestRefQSRModel(unittest.TestCase):
         self.assertTrue((cos >= 0.5 - 1e-4).all())  # flips/rotations can move logits a little
 
 
-def write_tiny_qat_and_clustblock(d, teacher_name="teacher.pt"):
+def write_tiny_qat_and_clustblock(d):
     """A tiny PAMS w4a4 QAT checkpoint (qat.pt), its FP32 teacher and a tiny ClustBlock
     (cb.pt) in folder d, as train_refqsr.py --init expects them."""
     torch.manual_seed(0)
     t = SRResNet(8, 4)
-    torch.save({"teacher": t.state_dict()}, os.path.join(d, teacher_name))
+    torch.save({"teacher": t.state_dict()}, os.path.join(d, "teacher.pt"))
     s = SRResNet(8, 4)
     s.load_state_dict(t.state_dict())
     quantize_srresnet(s, "pams", 4, 4, calib=[img(16, 16, 3, n=2)])
