@@ -98,7 +98,7 @@ def main(argv=None):
     sampler = TextureSampler(train, seed=a.seed + step)
     log = common.CsvLog(os.path.join(a.out, "log.csv"), ["step", "loss", "train_acc", "val_acc", "lr", "quantized", "hours"])
     timer = common.Timer(a.minutes)
-    run = {"loss": 0.0, "acc": 0.0, "n": 0}
+    running = common.RunningMeans("loss", "acc")
     total = a.fp32_steps + a.qat_steps
 
     def checkpoint():
@@ -138,9 +138,7 @@ def main(argv=None):
         loss.backward()
         opt.step()
         step += 1
-        run["loss"] += loss.item()
-        run["acc"] += (logits.argmax(1) == y).float().mean().item()
-        run["n"] += 1
+        running.add(loss=loss.item(), acc=(logits.argmax(1) == y).float().mean().item())
         if step % 50 == 0:
             common.apply_thread_control(a.out, a.threads)
         if step % a.val_every == 0 or step == total:
@@ -149,13 +147,12 @@ def main(argv=None):
                 accq = va
             else:
                 acc32 = va
-            n = max(run["n"], 1)
+            m = running.means()
             hours = (wall + timer.elapsed()) / 3600
-            log.write(step=step, loss=run["loss"] / n, train_acc=run["acc"] / n, val_acc=va, lr=lr,
+            log.write(step=step, loss=m["loss"], train_acc=m["acc"], val_acc=va, lr=lr,
                       quantized=int(calibrated), hours=hours)
-            print(f"step {step} loss {run['loss']/n:.3f} train acc {run['acc']/n:.3f} val acc {va:.3f} "
+            print(f"step {step} loss {m['loss']:.3f} train acc {m['acc']:.3f} val acc {va:.3f} "
                   f"{'8-bit' if calibrated else 'fp32'} ({hours*60:.1f} min)", flush=True)
-            run = {"loss": 0.0, "acc": 0.0, "n": 0}
             log.plot(os.path.join(a.out, "curve.png"), ("loss", "train_acc", "val_acc"))
             periodic.now()
         else:

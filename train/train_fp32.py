@@ -78,7 +78,7 @@ def main(argv=None):
     print(f"{len(lrs)} training images, device {dev}, threads {torch.get_num_threads()}")
     log = common.CsvLog(os.path.join(a.out, "log.csv"), ["step", "loss", "lr", "psnr_set5", "psnr_set14", "hours"])
     timer = common.Timer(a.minutes)
-    run_loss, n_loss = 0.0, 0
+    running = common.RunningMeans("loss")
 
     def checkpoint():
         common.save_checkpoint(opt_ckpt, **opt.state_dict())
@@ -102,16 +102,15 @@ def main(argv=None):
         loss.backward()
         opt.step()
         step += 1
-        run_loss += loss.item()
-        n_loss += 1
+        running.add(loss=loss.item())
         if step % 50 == 0:
             common.apply_thread_control(a.out, a.threads)
         if step % a.val_every == 0:
             v = common.validate(model, dev, data_root=a.val_data)
+            m = running.means()
             hours = (wall + timer.elapsed()) / 3600
-            log.write(step=step, loss=run_loss / n_loss, lr=lr, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours)
-            print(f"step {step} loss {run_loss/n_loss:.3f} lr {lr:.1e} Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
-            run_loss, n_loss = 0.0, 0
+            log.write(step=step, loss=m["loss"], lr=lr, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours)
+            print(f"step {step} loss {m['loss']:.3f} lr {lr:.1e} Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
             if v["Set5"] > best:
                 best = v["Set5"]
                 torch.save({"model": model.state_dict(), "step": step, "psnr": v}, os.path.join(a.out, "best.pt"))

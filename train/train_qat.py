@@ -166,7 +166,7 @@ def main(argv=None):
     log = common.CsvLog(os.path.join(a.out, "log.csv"),
                         ["step", "loss", "l1", "at", "lr", "psnr_set5", "psnr_set14", "hours"])
     timer = common.Timer(a.minutes)
-    acc = {"loss": 0.0, "l1": 0.0, "at": 0.0, "n": 0}
+    running = common.RunningMeans("loss", "l1", "at")
 
     def checkpoint():
         # three files, each small enough (< 16 MiB) to come back from the GPU machine:
@@ -198,22 +198,17 @@ def main(argv=None):
         opt.step()
         clamp_bounds(student)
         step += 1
-        acc["loss"] += loss.item()
-        acc["l1"] += l1.item()
-        acc["at"] += at.item()
-        acc["n"] += 1
+        running.add(loss=loss.item(), l1=l1.item(), at=at.item())
         if step % 50 == 0:
             common.apply_thread_control(a.out, a.threads)
         if step % a.val_every == 0 or (a.max_steps and step == a.max_steps and a.no_val):
-            n = max(acc["n"], 1)
+            m = running.means()
             v = {"Set5": float("nan"), "Set14": float("nan")} if a.no_val else validate(student, dev, a)
             hours = (wall + timer.elapsed()) / 3600
             lr_now = opt.param_groups[0]["lr"]
-            log.write(step=step, loss=acc["loss"] / n, l1=acc["l1"] / n, at=acc["at"] / n, lr=lr_now,
-                      psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours)
-            print(f"step {step} loss {acc['loss']/n:.3f} (l1 {acc['l1']/n:.3f} at {acc['at']/n:.2e}) lr {lr_now:.1e} "
+            log.write(step=step, lr=lr_now, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours, **m)
+            print(f"step {step} loss {m['loss']:.3f} (l1 {m['l1']:.3f} at {m['at']:.2e}) lr {lr_now:.1e} "
                   f"Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
-            acc = {"loss": 0.0, "l1": 0.0, "at": 0.0, "n": 0}
             if not a.no_val and v["Set5"] > best:
                 best = v["Set5"]
                 torch.save({"model": student.state_dict(), "quant": qc, "step": step, "psnr": v, "init": init,

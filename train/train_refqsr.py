@@ -227,9 +227,8 @@ def main(argv=None):
                         ["step", "loss", "l1_ref", "l1_q", "at_ref", "at_q", "lr", "psnr_set5", "psnr_set14",
                          "query_frac", "hours"])
     timer = common.Timer(a.minutes)
-    keys = ("loss", "l1_ref", "l1_q", "at_ref", "at_q")
-    acc = dict.fromkeys(keys, 0.0)
-    acc["n"] = 0
+    # a query-only step computes no reference terms: their columns read NaN
+    running = common.RunningMeans("loss", "l1_ref", "l1_q", "at_ref", "at_q")
 
     def checkpoint():
         if not os.path.exists(teacher_ckpt):
@@ -256,17 +255,11 @@ def main(argv=None):
         opt.step()
         R.clamp_all_bounds(model)
         step += 1
-        acc["loss"] += loss.item()
-        for k, v in parts.items():
-            acc[k] += v.item()
-        acc["n"] += 1
-        for k in keys:
-            if k != "loss" and k not in parts:
-                acc[k] = float("nan")   # not computed in this mode
+        running.add(loss=loss.item(), **{k: v.item() for k, v in parts.items()})
         if step % 50 == 0:
             common.apply_thread_control(a.out, a.threads)
         if step % a.val_every == 0 or (a.max_steps and step == a.max_steps and a.no_val):
-            n = max(acc["n"], 1)
+            m = running.means()
             if a.no_val:
                 v, qf = {"Set5": float("nan"), "Set14": float("nan")}, float("nan")
             else:
@@ -276,13 +269,11 @@ def main(argv=None):
             hours = (wall + timer.elapsed()) / 3600
             lr_now = opt.param_groups[0]["lr"]
             log.write(step=step, lr=lr_now, psnr_set5=v["Set5"], psnr_set14=v["Set14"], query_frac=qf, hours=hours,
-                      **{k: acc[k] / n for k in keys})
-            print(f"step {step} loss {acc['loss']/n:.3f} (l1 ref {acc['l1_ref']/n:.3f} q {acc['l1_q']/n:.3f}, "
-                  f"at ref {acc['at_ref']/n:.2e} q {acc['at_q']/n:.2e}) lr {lr_now:.1e} "
+                      **m)
+            print(f"step {step} loss {m['loss']:.3f} (l1 ref {m['l1_ref']:.3f} q {m['l1_q']:.3f}, "
+                  f"at ref {m['at_ref']:.2e} q {m['at_q']:.2e}) lr {lr_now:.1e} "
                   f"Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} queries {qf:.2f} ({hours:.2f} h) "
                   f"mining {miner.stats}", flush=True)
-            acc = dict.fromkeys(keys, 0.0)
-            acc["n"] = 0
             if not a.no_val and v["Set5"] > best:
                 best = v["Set5"]
                 torch.save({"model": model.state_dict(), "quant": qc, "refqsr": rc, "step": step, "psnr": v,

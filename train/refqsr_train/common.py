@@ -84,6 +84,30 @@ def validate(model, device, sets=("Set5", "Set14"), scale=4, data_root=None):
     return res
 
 
+class RunningMeans:
+    """Per-step values summed between two log lines: `add(loss=..., l1=...)` each step,
+    `means()` at a log line gives their averages (NaN for a key never added since the last
+    one, e.g. a loss term the training mode does not compute) and starts over."""
+
+    def __init__(self, *keys):
+        self.keys = keys
+        self._reset()
+
+    def _reset(self):
+        self.sums = dict.fromkeys(self.keys, 0.0)
+        self.counts = dict.fromkeys(self.keys, 0)
+
+    def add(self, **values):
+        for k, v in values.items():
+            self.sums[k] += float(v)
+            self.counts[k] += 1
+
+    def means(self):
+        m = {k: self.sums[k] / self.counts[k] if self.counts[k] else float("nan") for k in self.keys}
+        self._reset()
+        return m
+
+
 class PeriodicCheckpoint:
     """Calls `save` now (`now()`) or when `minutes` have passed since the last save
     (`maybe()`): long runs are interrupted, so they checkpoint often."""

@@ -1,4 +1,5 @@
 """RefQSR (refqsr_train/refqsr.py, intsim RefQSR path, export, train_refqsr.py)."""
+import csv
 import os
 import sys
 import tempfile
@@ -422,6 +423,12 @@ class TestRefQSRCommandLine(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(back, f)), f)
             train_refqsr.main(["--resume", "--max-steps", "3", "--out", back] + com)
             self.assertEqual(torch.load(os.path.join(back, "latest.pt"))["step"], 3)
+            with open(os.path.join(back, "log.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual([r["step"] for r in rows], ["2", "3"])
+            for r in rows:   # a query-only step computes the query terms alone
+                self.assertTrue(np.isfinite([float(r[k]) for k in ("loss", "l1_q", "at_q")]).all())
+                self.assertTrue(np.isnan([float(r[k]) for k in ("l1_ref", "at_ref")]).all())
 
             # a different QAT model or teacher is refused
             other = os.path.join(d, "other")

@@ -1,3 +1,4 @@
+import csv
 import os
 import tempfile
 import unittest
@@ -110,6 +111,20 @@ class TestSteps(unittest.TestCase):
         self.assertEqual(train_qat.lr_at(10, 1e-4, 10, 5), 5e-5)
         self.assertEqual(train_qat.lr_at(15, 1e-4, 10, 5), 2.5e-5)
 
+    def test_running_means(self):
+        from refqsr_train.common import RunningMeans
+        r = RunningMeans("loss", "l1_ref")
+        r.add(loss=1.0, l1_ref=4.0)
+        r.add(loss=2.0)   # a step that computes no reference term
+        m = r.means()
+        self.assertEqual(m["loss"], 1.5)
+        self.assertEqual(m["l1_ref"], 4.0)
+        m = r.means()     # a log line starts the sums over
+        self.assertTrue(np.isnan(m["loss"]) and np.isnan(m["l1_ref"]))
+        r.add(loss=3.0)
+        self.assertEqual(r.means()["loss"], 3.0)
+        self.assertTrue(np.isnan(RunningMeans("x").means()["x"]))
+
 
 class TestImresize(unittest.TestCase):
     def test_shapes_and_constant(self):
@@ -164,6 +179,12 @@ class TestCommandLines(unittest.TestCase):
             self.assertEqual(cfg["train"]["steps"], 3)
             self.assertEqual(len(cfg["ddtb_gated"]), 1)
             self.assertIn("body.1.conv2.w_range", t)
+            with open(os.path.join(out, "log.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual([r["step"] for r in rows], ["2", "3"])   # --no-val logs at --max-steps
+            for r in rows:
+                self.assertTrue(np.isfinite([float(r[k]) for k in ("loss", "l1", "at")]).all())
+                self.assertAlmostEqual(float(r["loss"]), float(r["l1"]) + 1000 * float(r["at"]), places=4)
 
     def test_clustblock_cli(self):
         import train_clustblock
