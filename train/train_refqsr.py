@@ -65,11 +65,13 @@ def load_clustblock(path, dev):
     return m.to(dev).eval(), st
 
 
-def step_loss(model, teacher, xr, yr, xq, yq, at_weight, query_only):
+def step_loss(model, teacher, xr, yr, xq, yq, at_weight, query_only, terms="both"):
     """One step's loss and its parts. query_only: only the query terms (the reference
     terms' gradient is zero when the reference path is frozen), from the reference path's
     RefER inputs alone; the teacher gives only its body feature (its HR output is never
-    used)."""
+    used). terms ("both", "ref", "query"; --loss): which output's terms the loss sums when
+    every part is computed (the others are still logged): the paper's loss is "both", the
+    other two are ablations of joint training."""
     if query_only:
         with torch.no_grad():
             keep = model.reference_inputs(xr)
@@ -83,7 +85,9 @@ def step_loss(model, teacher, xr, yr, xq, yq, at_weight, query_only):
     sr_r, f_r, sr_q, f_q = model.forward_pair(xr, xq)
     parts = {"l1_ref": F.l1_loss(sr_r, yr), "l1_q": F.l1_loss(sr_q, yq),
              "at_ref": at_loss(f_r, tr), "at_q": at_loss(f_q, tq)}
-    return parts["l1_ref"] + parts["l1_q"] + at_weight * (parts["at_ref"] + parts["at_q"]), parts
+    ref = parts["l1_ref"] + at_weight * parts["at_ref"]
+    query = parts["l1_q"] + at_weight * parts["at_q"]
+    return {"both": ref + query, "ref": ref, "query": query}[terms], parts
 
 
 _VAL = {}
@@ -123,6 +127,9 @@ def main(argv=None):
     ap.add_argument("--train", choices=["all", "query"], default=None,
                     help="all: every parameter (SPEC 4); query: only the query path's own ones (qlow bounds, "
                          "RefER), the reference path stays the --init model (default: all, or the run's own on --resume)")
+    ap.add_argument("--loss", choices=["both", "ref", "query"], default=None,
+                    help="ablation of joint training: sum only the reference or only the query terms (all logged); "
+                         "default both, or the resumed run's")
     ap.add_argument("--out", default="train/runs/refqsr")
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--max-steps", type=int, default=0)
@@ -208,6 +215,10 @@ def main(argv=None):
     qc, rc = model.quant_config, model.refqsr
     if a.train is None:
         a.train = (st["args"].get("train") if resume and st.get("args") else None) or "all"
+    if a.loss is None:
+        a.loss = (st["args"].get("loss") if resume and st.get("args") else None) or "both"
+    if a.train == "query" and a.loss == "ref":
+        sys.exit("--loss ref with --train query would train nothing: the query-only step has no reference terms")
     if a.train == "query":
         print("query-only training:", len(R.freeze_shared(model)), "parameter tensors trainable; the reference path is frozen")
     opt = build_optimizer(model, a.lr, a.lr_q)
@@ -249,7 +260,7 @@ def main(argv=None):
         lr_r, hr_r, lr_q, hr_q = miner.batch(a.batch, a.patch)
         xr, yr = common.to_tensor(lr_r, dev), common.to_tensor(hr_r, dev)
         xq, yq = common.to_tensor(lr_q, dev), common.to_tensor(hr_q, dev)
-        loss, parts = step_loss(model, teacher, xr, yr, xq, yq, a.at_weight, a.train == "query")
+        loss, parts = step_loss(model, teacher, xr, yr, xq, yq, a.at_weight, a.train == "query", a.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

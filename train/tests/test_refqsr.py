@@ -334,6 +334,41 @@ class TestRefQSRModel(unittest.TestCase):
             self.assertTrue(torch.allclose(grads[0][n], grads[1][n], rtol=1e-5, atol=1e-12), n)
         self.assertTrue(any(g.abs().sum() > 0 for g in grads[1].values()))
 
+    def test_loss_terms_ablation(self):
+        # --loss ref / query (joint-training ablations) sum one output's terms of the same
+        # forward: the reference terms give the RefER blocks and qlow bounds no gradient
+        import train_refqsr
+        torch.manual_seed(0)
+        s = SRResNet(8, 4)
+        quantize_srresnet(s, "ddtb", 8, 8, calib=[img(12, 12, 80, n=2)], n_gated=1)
+        teacher = SRResNet(8, 4).eval()
+        m = R.refqsr_from_qat(s.state_dict(), s.quant_config, 4, 0.5, [2, 3])
+        R.init_refer_convs(m)
+        xr, xq = img(12, 12, 90, n=2), img(12, 12, 94, n=2)
+        yr, yq = F.interpolate(xr, scale_factor=4, mode="bicubic"), F.interpolate(xq, scale_factor=4, mode="bicubic")
+        R.calibrate_query(m, [(xr, xq)])
+        m.freeze_bn()
+        losses, grads = {}, {}
+        for terms in ("both", "ref", "query"):
+            m.zero_grad(set_to_none=True)
+            torch.manual_seed(1)
+            loss, p = train_refqsr.step_loss(m, teacher, xr, yr, xq, yq, 1000.0, False, terms)
+            self.assertEqual(sorted(p), ["at_q", "at_ref", "l1_q", "l1_ref"])
+            loss.backward()
+            losses[terms] = (loss.item(), p)
+            grads[terms] = {n: q.grad.clone() for n, q in m.named_parameters() if q.grad is not None}
+        p = losses["both"][1]
+        self.assertAlmostEqual(losses["ref"][0], (p["l1_ref"] + 1000 * p["at_ref"]).item(), places=5)
+        self.assertAlmostEqual(losses["query"][0], (p["l1_q"] + 1000 * p["at_q"]).item(), places=5)
+        self.assertAlmostEqual(losses["both"][0], losses["ref"][0] + losses["query"][0], places=4)
+        self.assertFalse(any(n.startswith("refer.") or ".qlow" in n for n in grads["ref"]))
+        self.assertIn("refer.2.conv1.weight", grads["query"])
+        self.assertIn("body.1.conv1.weight", grads["query"])   # shared weights learn from the queries too
+        for n, g in grads["both"].items():
+            want = grads["ref"].get(n, torch.zeros_like(g)) + grads["query"].get(n, torch.zeros_like(g))
+            # float32 sums in another order: equal to a millionth of the largest gradient
+            self.assertLessEqual((g - want).abs().max().item(), 1e-6 * max(g.abs().max().item(), 1e-3), n)
+
     def test_pair_miner(self):
         cb = tiny_clustblock(seed=0)
         lrs = [synthetic_lr(40, 50, seed=s) for s in (1, 2)]
