@@ -130,6 +130,9 @@ def main(argv=None):
     ap.add_argument("--loss", choices=["both", "ref", "query"], default=None,
                     help="ablation of joint training: sum only the reference or only the query terms (all logged); "
                          "default both, or the resumed run's")
+    ap.add_argument("--detach-match", choices=["on", "off"], default=None,
+                    help="on: no gradient through the RefER soft-argmax matching into the features (default off, "
+                         "or the resumed run's)")
     ap.add_argument("--out", default="train/runs/refqsr")
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--max-steps", type=int, default=0)
@@ -217,6 +220,10 @@ def main(argv=None):
         a.train = (st["args"].get("train") if resume and st.get("args") else None) or "all"
     if a.loss is None:
         a.loss = (st["args"].get("loss") if resume and st.get("args") else None) or "both"
+    if a.detach_match is None:
+        a.detach_match = (st["args"].get("detach_match") if resume and st.get("args") else None) or "off"
+    for blk in model.refer.values():
+        blk.detach_match = a.detach_match == "on"
     if a.train == "query" and a.loss == "ref":
         sys.exit("--loss ref with --train query would train nothing: the query-only step has no reference terms")
     if a.train == "query":

@@ -181,6 +181,9 @@ class ReferBlock(nn.Module):
         self.b_low = b_low
         self.temperature = TEMPERATURE
         self.soft = None  # None: soft-argmax in training mode, hard argmax in eval
+        # True: no gradient through the matching into the features (train_refqsr
+        # --detach-match); the warp still passes its gradient to the reference feature
+        self.detach_match = False
         self.last = None  # (idx or None, flow) of the last forward, for tests / fixtures
 
     def flow(self, fq, fr):
@@ -188,6 +191,8 @@ class ReferBlock(nn.Module):
         feature is smaller than 3 px (no pooled grid)."""
         if min(fq.shape[2], fq.shape[3], fr.shape[2], fr.shape[3]) < 3:
             return None, None
+        if self.detach_match:
+            fq, fr = fq.detach(), fr.detach()
         pq = quant_unit(pool3(normalise(fq)), self.b_low)
         pr = quant_unit(pool3(normalise(fr)), self.b_low)
         soft = self.training if self.soft is None else self.soft

@@ -108,6 +108,24 @@ class TestRefER(unittest.TestCase):
             blk(f, f)
             self.assertEqual(blk.last[0].tolist(), [list(range(12))])
 
+    def test_detach_match(self):
+        # --detach-match: the soft-argmax flow carries no gradient; the warp still gives the
+        # reference feature one, and the forward is unchanged
+        torch.manual_seed(0)
+        blk = R.ReferBlock(8, "ddtb", 4, 3).train()
+        fq0, fr0 = torch.randn(2, 8, 9, 9), torch.randn(2, 8, 9, 9)
+        outs = []
+        for detach in (False, True):
+            blk.detach_match = detach
+            fq, fr = fq0.clone().requires_grad_(), fr0.clone().requires_grad_()
+            out = blk(fq, fr)
+            self.assertEqual(blk.last[1].requires_grad, not detach)
+            out.square().sum().backward()
+            self.assertGreater(fr.grad.abs().sum().item(), 0)
+            outs.append((out.detach(), fq.grad, fr.grad))
+        self.assertTrue(torch.equal(outs[0][0], outs[1][0]))
+        self.assertFalse(torch.equal(outs[0][2], outs[1][2]))
+
     def test_small_patch_passes_through(self):
         blk = R.ReferBlock(4, "pams", 8, 4).eval()
         fq = torch.randn(1, 4, 2, 7)
