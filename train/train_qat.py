@@ -38,6 +38,16 @@ def lr_at(step, base, first_decay, every):
     return base * 0.5 ** (1 + (step - first_decay) // every)
 
 
+def warmup_factor(step, fresh_from, warmup):
+    """Learning-rate factor of a linear warm-up over the first `warmup` steps after Adam
+    started fresh at step `fresh_from` (None: it did not): Adam's first steps move every
+    weight by the full learning rate in the sign of its gradient, which costs a partly
+    trained model several dB at 1e-4 (docs/results.md, "Joint training, measured")."""
+    if fresh_from is None or warmup <= 0:
+        return 1.0
+    return min(1.0, (step - fresh_from + 1) / warmup)
+
+
 def attention(f):
     """AT(f) = normalize(flatten(mean_c(f^2))), per sample."""
     return F.normalize(f.pow(2).mean(dim=1).flatten(1), dim=1)
@@ -96,6 +106,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--lr-q", type=float, default=1e-2, help="learning rate of the quantizer bounds")
     ap.add_argument("--at-weight", type=float, default=1000.0)
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="steps of linear learning-rate warm-up whenever Adam starts fresh (0: none)")
     ap.add_argument("--first-decay", type=int, default=15000)
     ap.add_argument("--decay-every", type=int, default=10000)
     ap.add_argument("--calib-batches", type=int, default=4)
@@ -152,11 +164,14 @@ def main(argv=None):
 
     opt = build_optimizer(student, a.lr, a.lr_q)
     step, best, wall = 0, -1.0, 0.0
+    fresh_from = 0   # the step Adam started fresh at (None: its state was loaded)
     if resume:
         step, best, wall = st["step"], st.get("best", -1.0), st.get("wall", 0.0)
+        fresh_from = step
         ost = torch.load(opt_ckpt, map_location=dev) if os.path.exists(opt_ckpt) else None
         if ost is not None and ost["step"] == step:
             opt.load_state_dict(ost["opt"])
+            fresh_from = None
         else:
             print("warning: no optimizer state for this step; Adam restarts")
         print(f"resumed at step {step} (best Set5 {best:.3f}, {wall/3600:.2f} h so far)")
@@ -184,7 +199,7 @@ def main(argv=None):
         if timer.done() or (a.max_steps and step >= a.max_steps):
             break
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, g["base"], a.first_decay, a.decay_every)
+            g["lr"] = lr_at(step, g["base"], a.first_decay, a.decay_every) * warmup_factor(step, fresh_from, a.warmup)
         lr_b, hr_b = sampler.batch(a.batch, a.patch)
         x, y = common.to_tensor(lr_b, dev), common.to_tensor(hr_b, dev)
         with torch.no_grad():

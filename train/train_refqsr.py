@@ -53,7 +53,7 @@ from refqsr_train.clustblock import ClustBlock  # noqa: E402
 from refqsr_train.metrics import psnr_y  # noqa: E402
 from refqsr_train import common  # noqa: E402
 from refqsr_train import refqsr as R  # noqa: E402
-from train_qat import at_loss, build_optimizer, lr_at  # noqa: E402
+from train_qat import at_loss, build_optimizer, lr_at, warmup_factor  # noqa: E402
 
 
 def load_clustblock(path, dev):
@@ -146,6 +146,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--lr-q", type=float, default=1e-2)
     ap.add_argument("--at-weight", type=float, default=1000.0)
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="steps of linear learning-rate warm-up whenever Adam starts fresh (0: none)")
     ap.add_argument("--first-decay", type=int, default=15000)
     ap.add_argument("--decay-every", type=int, default=10000)
     ap.add_argument("--calib-batches", type=int, default=4)
@@ -216,8 +218,9 @@ def main(argv=None):
         R.calibrate_query(model, pairs)
         print("calibrated qlow / RefER bounds on", len(pairs), "pair batches")
     qc, rc = model.quant_config, model.refqsr
+    prev_train = (st["args"].get("train") if resume and st.get("args") else None)
     if a.train is None:
-        a.train = (st["args"].get("train") if resume and st.get("args") else None) or "all"
+        a.train = prev_train or "all"
     if a.loss is None:
         a.loss = (st["args"].get("loss") if resume and st.get("args") else None) or "both"
     if a.detach_match is None:
@@ -229,13 +232,23 @@ def main(argv=None):
     if a.train == "query":
         print("query-only training:", len(R.freeze_shared(model)), "parameter tensors trainable; the reference path is frozen")
     opt = build_optimizer(model, a.lr, a.lr_q)
+    fresh_from = 0   # the step Adam started fresh at (None: its state was loaded)
     if resume:
         step, best, wall = st["step"], st.get("best", -1.0), st.get("wall", 0.0)
+        fresh_from = step
         ost = torch.load(opt_ckpt, map_location=dev) if os.path.exists(opt_ckpt) else None
-        if ost is not None and ost["step"] == step:
-            opt.load_state_dict(ost["opt"])
-        else:
-            print("warning: no optimizer state for this step; Adam restarts")
+        try:
+            if ost is not None and ost["step"] == step:
+                opt.load_state_dict(ost["opt"])
+                fresh_from = None
+        except ValueError:   # saved for another set of trainable parameters (--train changed)
+            pass
+        if fresh_from is not None:
+            print("warning: no optimizer state for this step and these parameters; Adam restarts")
+        elif prev_train and prev_train != a.train:
+            # the newly trainable parameters have no Adam moments: their first steps are fresh ones
+            fresh_from = step
+            print(f"--train {prev_train} -> {a.train}: Adam starts fresh for the newly trainable parameters")
         print(f"resumed at step {step} (best {best:.3f}, {wall/3600:.2f} h so far)")
     del st
     miner = R.PairMiner(hrs, lrs, clust, rc["tau"], candidates=a.candidates, per_image=a.per_image,
@@ -263,7 +276,7 @@ def main(argv=None):
         if timer.done() or (a.max_steps and step >= a.max_steps):
             break
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, g["base"], a.first_decay, a.decay_every)
+            g["lr"] = lr_at(step, g["base"], a.first_decay, a.decay_every) * warmup_factor(step, fresh_from, a.warmup)
         lr_r, hr_r, lr_q, hr_q = miner.batch(a.batch, a.patch)
         xr, yr = common.to_tensor(lr_r, dev), common.to_tensor(hr_r, dev)
         xq, yq = common.to_tensor(lr_q, dev), common.to_tensor(hr_q, dev)

@@ -482,6 +482,14 @@ class TestRefQSRCommandLine(unittest.TestCase):
             for r in rows:   # a query-only step computes the query terms alone
                 self.assertTrue(np.isfinite([float(r[k]) for k in ("loss", "l1_q", "at_q")]).all())
                 self.assertTrue(np.isnan([float(r[k]) for k in ("l1_ref", "at_ref")]).all())
+            # joint training resumed from the query-only run: its Adam state has no moments for
+            # the shared weights, whose first steps are fresh ones, so the warm-up starts there
+            train_refqsr.main(["--resume", "--train", "all", "--warmup", "2", "--max-steps", "4", "--out", back] + com)
+            with open(os.path.join(back, "log.csv")) as f:
+                last = list(csv.DictReader(f))[-1]
+            self.assertEqual(last["step"], "4")
+            self.assertAlmostEqual(float(last["lr"]), 0.5e-4)   # step 3 -> 4, the first of two warm-up steps
+            self.assertTrue(np.isfinite(float(last["l1_ref"])))
 
             # a different QAT model or teacher is refused
             other = os.path.join(d, "other")

@@ -111,6 +111,14 @@ class TestSteps(unittest.TestCase):
         self.assertEqual(train_qat.lr_at(10, 1e-4, 10, 5), 5e-5)
         self.assertEqual(train_qat.lr_at(15, 1e-4, 10, 5), 2.5e-5)
 
+    def test_warmup_factor(self):
+        self.assertEqual(train_qat.warmup_factor(100, None, 20), 1.0)     # Adam state loaded: no warm-up
+        self.assertEqual(train_qat.warmup_factor(100, 100, 0), 1.0)       # --warmup 0
+        self.assertEqual(train_qat.warmup_factor(100, 100, 20), 1 / 20)   # first step after a fresh start
+        self.assertEqual(train_qat.warmup_factor(109, 100, 20), 10 / 20)
+        self.assertEqual(train_qat.warmup_factor(119, 100, 20), 1.0)
+        self.assertEqual(train_qat.warmup_factor(500, 100, 20), 1.0)
+
     def test_running_means(self):
         from refqsr_train.common import RunningMeans
         r = RunningMeans("loss", "l1_ref")
