@@ -40,9 +40,10 @@ def lr_at(step, base, first_decay, every):
 
 def warmup_factor(step, fresh_from, warmup):
     """Learning-rate factor of a linear warm-up over the first `warmup` steps after Adam
-    started fresh at step `fresh_from` (None: it did not): Adam's first steps move every
-    weight by the full learning rate in the sign of its gradient, which costs a partly
-    trained model several dB at 1e-4 (docs/results.md, "Joint training, measured")."""
+    started fresh at step `fresh_from` (None: it did not): Adam's first step moves every
+    weight by the full learning rate in the sign of its gradient, which cost the shipped
+    DDTB 4 about 4.5 dB on Set5 at 1e-4 (recovered within ~60 steps; whether warming up
+    helps over 80 steps was not shown: docs/results.md, "Joint training, measured")."""
     if fresh_from is None or warmup <= 0:
         return 1.0
     return min(1.0, (step - fresh_from + 1) / warmup)
