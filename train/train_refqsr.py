@@ -218,13 +218,11 @@ def main(argv=None):
         R.calibrate_query(model, pairs)
         print("calibrated qlow / RefER bounds on", len(pairs), "pair batches")
     qc, rc = model.quant_config, model.refqsr
-    prev_train = (st["args"].get("train") if resume and st.get("args") else None)
-    if a.train is None:
-        a.train = prev_train or "all"
-    if a.loss is None:
-        a.loss = (st["args"].get("loss") if resume and st.get("args") else None) or "both"
-    if a.detach_match is None:
-        a.detach_match = (st["args"].get("detach_match") if resume and st.get("args") else None) or "off"
+    run_args = (st.get("args") or {}) if resume else {}   # options a resumed run keeps unless given
+    prev_train = run_args.get("train")
+    a.train = a.train or prev_train or "all"
+    a.loss = a.loss or run_args.get("loss") or "both"
+    a.detach_match = a.detach_match or run_args.get("detach_match") or "off"
     for blk in model.refer.values():
         blk.detach_match = a.detach_match == "on"
     if a.train == "query" and a.loss == "ref":
@@ -237,14 +235,11 @@ def main(argv=None):
         step, best, wall = st["step"], st.get("best", -1.0), st.get("wall", 0.0)
         fresh_from = step
         ost = torch.load(opt_ckpt, map_location=dev) if os.path.exists(opt_ckpt) else None
-        try:
-            if ost is not None and ost["step"] == step:
-                opt.load_state_dict(ost["opt"])
-                fresh_from = None
-        except ValueError:   # saved for another set of trainable parameters (--train changed)
-            pass
+        if ost is not None and ost["step"] == step:
+            opt.load_state_dict(ost["opt"])
+            fresh_from = None
         if fresh_from is not None:
-            print("warning: no optimizer state for this step and these parameters; Adam restarts")
+            print("warning: no optimizer state for this step; Adam restarts")
         elif prev_train and prev_train != a.train:
             # the newly trainable parameters have no Adam moments: their first steps are fresh ones
             fresh_from = step

@@ -320,16 +320,7 @@ class TestRefQSRModel(unittest.TestCase):
         # path after the RefER inputs and the teacher's tail: the trainable parameters must
         # get the same gradients as from the full loss
         import train_refqsr
-        torch.manual_seed(0)
-        s = SRResNet(8, 4)
-        x = img(12, 12, 80, n=2)
-        quantize_srresnet(s, "ddtb", 8, 8, calib=[x], n_gated=1)
-        teacher = SRResNet(8, 4).eval()
-        m = R.refqsr_from_qat(s.state_dict(), s.quant_config, 4, 0.5, [2, 3])
-        R.init_refer_convs(m)
-        xr, xq = img(12, 12, 90, n=2), img(12, 12, 94, n=2)
-        yr, yq = F.interpolate(xr, scale_factor=4, mode="bicubic"), F.interpolate(xq, scale_factor=4, mode="bicubic")
-        R.calibrate_query(m, [(xr, xq)])
+        m, teacher, xr, yr, xq, yq = tiny_refqsr_and_pair()
         trainable = R.freeze_shared(m)
         m.freeze_bn()
         with torch.no_grad():
@@ -356,15 +347,7 @@ class TestRefQSRModel(unittest.TestCase):
         # --loss ref / query (joint-training ablations) sum one output's terms of the same
         # forward: the reference terms give the RefER blocks and qlow bounds no gradient
         import train_refqsr
-        torch.manual_seed(0)
-        s = SRResNet(8, 4)
-        quantize_srresnet(s, "ddtb", 8, 8, calib=[img(12, 12, 80, n=2)], n_gated=1)
-        teacher = SRResNet(8, 4).eval()
-        m = R.refqsr_from_qat(s.state_dict(), s.quant_config, 4, 0.5, [2, 3])
-        R.init_refer_convs(m)
-        xr, xq = img(12, 12, 90, n=2), img(12, 12, 94, n=2)
-        yr, yq = F.interpolate(xr, scale_factor=4, mode="bicubic"), F.interpolate(xq, scale_factor=4, mode="bicubic")
-        R.calibrate_query(m, [(xr, xq)])
+        m, teacher, xr, yr, xq, yq = tiny_refqsr_and_pair()
         m.freeze_bn()
         losses, grads = {}, {}
         for terms in ("both", "ref", "query"):
@@ -400,6 +383,21 @@ class TestRefQSRModel(unittest.TestCase):
                            for a in (lr_r, lr_q)]).numpy().astype(np.float64)
         cos = (v[:5] * v[5:]).sum(1) / np.linalg.norm(v[:5], axis=1) / np.linalg.norm(v[5:], axis=1)
         self.assertTrue((cos >= 0.5 - 1e-4).all())  # flips/rotations can move logits a little
+
+
+def tiny_refqsr_and_pair():
+    """A calibrated 8-channel, 4-block DDTB RefQSR 8-4 model (RefER in blocks 2, 3), an
+    untrained teacher, and one batch of two reference / query pairs with bicubic HR."""
+    torch.manual_seed(0)
+    s = SRResNet(8, 4)
+    quantize_srresnet(s, "ddtb", 8, 8, calib=[img(12, 12, 80, n=2)], n_gated=1)
+    teacher = SRResNet(8, 4).eval()
+    m = R.refqsr_from_qat(s.state_dict(), s.quant_config, 4, 0.5, [2, 3])
+    R.init_refer_convs(m)
+    xr, xq = img(12, 12, 90, n=2), img(12, 12, 94, n=2)
+    yr, yq = F.interpolate(xr, scale_factor=4, mode="bicubic"), F.interpolate(xq, scale_factor=4, mode="bicubic")
+    R.calibrate_query(m, [(xr, xq)])
+    return m, teacher, xr, yr, xq, yq
 
 
 def write_tiny_qat_and_clustblock(d):
