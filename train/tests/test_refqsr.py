@@ -370,6 +370,27 @@ class TestRefQSRModel(unittest.TestCase):
             # float32 sums in another order: equal to a millionth of the largest gradient
             self.assertLessEqual((g - want).abs().max().item(), 1e-6 * max(g.abs().max().item(), 1e-3), n)
 
+    def test_gradient_conflict(self):
+        # gradient_conflict.term_gradients: the query terms never reach the last block (RefER
+        # replaces it on the query path), the reference terms reach every block; the group
+        # norms are those of torch.autograd.grad on the same terms
+        import gradient_conflict as G
+        m, teacher, xr, yr, xq, yq = tiny_refqsr_and_pair()
+        m.freeze_bn()
+        r = G.term_gradients(m, teacher, [(xr, yr, xq, yq)])
+        self.assertEqual(sorted(r["blocks"]), [0, 1, 2, 3])
+        self.assertEqual(r["blocks"][3][1], 0.0)
+        self.assertTrue(all(gr > 0 for gr, _ in r["blocks"].values()))
+        self.assertGreater(r["blocks"][1][1], 0.0)
+        self.assertEqual(set(r["groups"]) - set(G.GROUPS), set())
+        import train_refqsr
+        _, p = train_refqsr.step_loss(m, teacher, xr, yr, xq, yq, 1000.0, False)
+        convs = [q for n, q in m.named_parameters() if G.group_of(n) == "body convs"]
+        g = torch.autograd.grad(p["l1_q"] + 1000 * p["at_q"], convs, allow_unused=True)
+        want = sum(float((x * x).sum()) for x in g if x is not None) ** 0.5
+        self.assertAlmostEqual(r["groups"]["body convs"][1], want, delta=1e-5 * want)
+        self.assertLessEqual(abs(r["groups"]["body convs"][2]), 1.0 + 1e-6)
+
     def test_pair_miner(self):
         cb = tiny_clustblock(seed=0)
         lrs = [synthetic_lr(40, 50, seed=s) for s in (1, 2)]

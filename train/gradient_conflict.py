@@ -1,0 +1,125 @@
+"""How the two halves of the joint RefQSR loss (SPEC 4: reference terms L1_ref + 1000 AT_ref,
+query terms L1_q + 1000 AT_q) pull on the parameters both paths share, i.e. what
+`train_refqsr.py --train all` adds to query-only training. For --batches mined pair batches
+it prints, per parameter group, the mean per-batch gradient norm of each half and their
+cosine (dot products summed over the batches), and per body block the two norms of its
+conv weights; with --matching both, once with the gradient through the RefER soft-argmax
+matching and once with it detached (train_refqsr --detach-match on).
+
+  /usr/bin/python3 train/gradient_conflict.py train/runs/ddtb-refqsr-4-3 [--batches 4]
+      [--matching both|on|off] [--threads 2]
+
+RUN is a train_refqsr run folder (latest.pt, teacher.pt, clustblock.pt). The model is in
+training mode with BN frozen, as train_refqsr trains it (soft-argmax matching).
+"""
+import argparse
+import collections
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from refqsr_train import common  # noqa: E402
+from refqsr_train import refqsr as R  # noqa: E402
+from refqsr_train.data import load_train_pairs  # noqa: E402
+from refqsr_train.models import SRResNet  # noqa: E402
+from train_refqsr import load_clustblock, step_loss  # noqa: E402
+
+GROUPS = ("body convs", "bn", "prelu", "bounds", "gates", "head/end/up/tail")
+
+
+def group_of(name):
+    """The parameter group of a shared parameter's name (GROUPS)."""
+    if ".gate." in name:
+        return "gates"
+    if name.endswith((".alpha", ".alpha_l", ".alpha_u")):
+        return "bounds"
+    if ".bn" in name:
+        return "bn"
+    if ".act." in name or name.startswith("head_act."):
+        return "prelu"
+    if name.startswith("body.") and ".conv" in name:
+        return "body convs"
+    return "head/end/up/tail"
+
+
+def term_gradients(model, teacher, batches, at_weight=1000.0):
+    """Per-batch gradients of the reference terms and of the query terms on the shared
+    parameters (everything but refqsr.is_query_only_param). batches: (xr, yr, xq, yq)
+    tensors. Returns {"groups": {group: (|g_ref|, |g_q|, cos)}, "blocks": {i: (|g_ref|,
+    |g_q|)}} with norms the mean per-batch norm (root of summed squares / batches)."""
+    shared = [(n, p) for n, p in model.named_parameters() if not R.is_query_only_param(n)]
+    params = [p for _, p in shared]
+    sums = collections.defaultdict(lambda: [0.0, 0.0, 0.0])   # key -> [rr, qq, rq]
+
+    def grads(loss):
+        g = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        return [torch.zeros_like(p) if x is None else x for p, x in zip(params, g)]
+
+    for xr, yr, xq, yq in batches:
+        _, parts = step_loss(model, teacher, xr, yr, xq, yq, at_weight, False, "both")
+        g_ref = grads(parts["l1_ref"] + at_weight * parts["at_ref"])
+        g_q = grads(parts["l1_q"] + at_weight * parts["at_q"])
+        for (n, _), a, b in zip(shared, g_ref, g_q):
+            keys = [group_of(n)]
+            if keys[0] == "body convs":
+                keys.append(int(n.split(".")[1]))
+            for k in keys:
+                s = sums[k]
+                s[0] += float((a * a).sum())
+                s[1] += float((b * b).sum())
+                s[2] += float((a * b).sum())
+    nb = len(batches)
+    groups = {k: (v[0] ** 0.5 / nb, v[1] ** 0.5 / nb, v[2] / max((v[0] * v[1]) ** 0.5, 1e-30))
+              for k, v in sums.items() if isinstance(k, str)}
+    blocks = {k: (v[0] ** 0.5 / nb, v[1] ** 0.5 / nb) for k, v in sorted((k, v) for k, v in sums.items()
+                                                                        if isinstance(k, int))}
+    return {"groups": groups, "blocks": blocks}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run")
+    ap.add_argument("--batches", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--patch", type=int, default=48)
+    ap.add_argument("--matching", choices=["both", "on", "off"], default="both",
+                    help="off: gradient through the soft-argmax matching; on: detached; both: each")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=777)
+    ap.add_argument("--data", default=None)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    st = torch.load(os.path.join(a.run, "latest.pt"), map_location="cpu")
+    model = R.refqsr_from_state(st["model"], st["quant"], st["refqsr"])
+    tst = torch.load(os.path.join(a.run, "teacher.pt"), map_location="cpu")
+    teacher = SRResNet(model.channels, model.blocks)
+    teacher.load_state_dict(tst["teacher"])
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    clust, _ = load_clustblock(os.path.join(a.run, "clustblock.pt"), "cpu")
+    cache = os.path.join(os.path.dirname(os.path.abspath(a.run)), ".cache")
+    hrs, lrs = load_train_pairs(a.data, cache_dir=cache)
+    miner = R.PairMiner(hrs, lrs, clust, model.refqsr["tau"], candidates=16, per_image=4, seed=a.seed, device="cpu")
+    batches = [tuple(common.to_tensor(x, "cpu") for x in miner.batch(a.batch, a.patch)) for _ in range(a.batches)]
+    model.freeze_bn()
+    print(f"{a.run} (step {st['step']}): {a.batches} batches of {a.batch} pairs")
+    for detach in {"both": (False, True), "off": (False,), "on": (True,)}[a.matching]:
+        for blk in model.refer.values():
+            blk.detach_match = detach
+        r = term_gradients(model, teacher, batches)
+        print(f"\nmatching {'detached' if detach else 'with its gradient'}")
+        print(f"{'group':18s} {'|g_ref|':>10s} {'|g_query|':>10s} {'cos':>7s}")
+        for k in GROUPS:
+            if k in r["groups"]:
+                gr, gq, c = r["groups"][k]
+                print(f"{k:18s} {gr:10.3e} {gq:10.3e} {c:7.3f}")
+        print("body block conv weights |g_ref| / |g_query|: "
+              + " ".join(f"{i}:{gr:.2f}/{gq:.2f}" for i, (gr, gq) in r["blocks"].items()))
+
+
+if __name__ == "__main__":
+    main()
