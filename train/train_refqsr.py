@@ -133,6 +133,9 @@ def main(argv=None):
     ap.add_argument("--detach-match", choices=["on", "off"], default=None,
                     help="on: no gradient through the RefER soft-argmax matching into the features (default off, "
                          "or the resumed run's)")
+    ap.add_argument("--match-range", type=float, default=None,
+                    help="experiment, not SPEC 4: quantize the RefER matching's pooled unit vectors on [-R, R] "
+                         "instead of [-1, 1] (kept on resume; such a model cannot be exported)")
     ap.add_argument("--out", default="train/runs/refqsr")
     ap.add_argument("--minutes", type=float, default=0)
     ap.add_argument("--max-steps", type=int, default=0)
@@ -206,6 +209,8 @@ def main(argv=None):
     for p in clust.parameters():
         p.requires_grad_(False)
 
+    if a.match_range is not None:   # before calibration: the matching moves the RefER inputs
+        model.set_match_range(a.match_range)
     step, best, wall = 0, -1.0, 0.0
     if not resume:
         R.init_refer_convs(model, a.refer_init, seed=a.seed)

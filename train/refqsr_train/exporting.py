@@ -49,6 +49,10 @@ def srresnet_tensors(model):
 
 def srresnet_config(model, train_info=None):
     qc = getattr(model, "quant_config", None)
+    rq = getattr(model, "refqsr", None)
+    if rq and rq.get("match_range", 1.0) != 1.0:
+        raise ValueError(f"this RefQSR model matches on the range [-{rq['match_range']}, {rq['match_range']}] "
+                         "(train_refqsr --match-range, an experiment): the engine implements SPEC 4's [-1, 1] only")
     if qc:
         extra = {"refqsr": dict(model.refqsr) if getattr(model, "refqsr", None) else None}
         if qc["method"] == "ddtb":

@@ -63,11 +63,12 @@ def pool3(x):
     return F.avg_pool2d(x.double(), 3, 3).float()
 
 
-def quant_unit(x, bits):
+def quant_unit(x, bits, match_range=1.0):
     """b-bit symmetric quantization on [-1, 1] (PAMS with alpha 1), STE; returns
-    code / qmax."""
+    code / qmax. match_range r != 1 (an experiment, not SPEC 4 and not in the engine):
+    quantize x / r instead, i.e. the range [-r, r], still returning code / qmax."""
     one = torch.ones(1, dtype=x.dtype, device=x.device)
-    return fake_quant(x, "pams", bits, -one, one)
+    return fake_quant(x if match_range == 1.0 else x / match_range, "pams", bits, -one, one)
 
 
 def pooled_grid(h, w, device):
@@ -184,6 +185,9 @@ class ReferBlock(nn.Module):
         # True: no gradient through the matching into the features (train_refqsr
         # --detach-match); the warp still passes its gradient to the reference feature
         self.detach_match = False
+        # SPEC 4 quantizes the pooled unit vectors on [-1, 1]; another range is an
+        # experiment of the trainer (train_refqsr --match-range), which export refuses
+        self.match_range = 1.0
         self.last = None  # (idx or None, flow) of the last forward, for tests / fixtures
 
     def flow(self, fq, fr):
@@ -193,8 +197,8 @@ class ReferBlock(nn.Module):
             return None, None
         if self.detach_match:
             fq, fr = fq.detach(), fr.detach()
-        pq = quant_unit(pool3(normalise(fq)), self.b_low)
-        pr = quant_unit(pool3(normalise(fr)), self.b_low)
+        pq = quant_unit(pool3(normalise(fq)), self.b_low, self.match_range)
+        pr = quant_unit(pool3(normalise(fr)), self.b_low, self.match_range)
         soft = self.training if self.soft is None else self.soft
         pos, idx = match_positions(pq, pr, soft, self.b_low, self.temperature)
         return displacement_flow(pos, pq.shape[2], pq.shape[3], fq.shape[2], fq.shape[3]), idx
@@ -234,6 +238,20 @@ class RefQSRNet(SRResNet):
             blk.qlow2 = ActQuant(method, b_low, self.channels).to(dev)
         self.refer = nn.ModuleDict({str(j): ReferBlock(self.channels, method, b_high, b_low).to(dev)
                                     for j in refer_blocks})
+        return self
+
+    def set_match_range(self, r):
+        """The RefER matching's quantization range [-r, r] (1.0 = SPEC 4; other values are
+        a trainer experiment, kept in the config as refqsr["match_range"])."""
+        r = float(r)
+        if not r > 0:
+            raise ValueError(f"match range must be > 0, got {r}")
+        for blk in self.refer.values():
+            blk.match_range = r
+        if r == 1.0:
+            self.refqsr.pop("match_range", None)
+        else:
+            self.refqsr["match_range"] = r
         return self
 
     @property
@@ -327,6 +345,7 @@ def refqsr_from_state(sd, quant, refqsr):
     blocks = len({k.split(".")[1] for k in sd if k.startswith("body.") and k.endswith(".conv1.weight")})
     m = build_refqsr(channels, blocks, quant["method"], refqsr["b_high"], refqsr["b_low"], quant["gated"],
                      refqsr.get("tau", 0.5), refqsr["refer_blocks"])
+    m.set_match_range(refqsr.get("match_range", 1.0))
     m.load_state_dict(sd)
     return m
 

@@ -370,6 +370,32 @@ class TestRefQSRModel(unittest.TestCase):
             # float32 sums in another order: equal to a millionth of the largest gradient
             self.assertLessEqual((g - want).abs().max().item(), 1e-6 * max(g.abs().max().item(), 1e-3), n)
 
+    def test_match_range_experiment(self):
+        # --match-range r: codes of x / r on [-1, 1] (by hand for one vector); 1.0 is SPEC 4
+        # and changes nothing; the range survives a state round trip, and export refuses it
+        x = torch.tensor([0.05, -0.12, 0.3, 0.9])
+        self.assertEqual((R.quant_unit(x, 3) * 3).round().tolist(), [0.0, -0.0, 1.0, 3.0])
+        self.assertEqual((R.quant_unit(x, 3, 0.4) * 3).round().tolist(), [0.0, -1.0, 2.0, 3.0])
+        m, teacher, xr, yr, xq, yq = tiny_refqsr_and_pair()
+        m.eval()
+        with torch.no_grad():
+            base = m.forward_pair(xr, xq)[2]
+            m.set_match_range(1.0)
+            self.assertNotIn("match_range", m.refqsr)
+            self.assertTrue(torch.equal(base, m.forward_pair(xr, xq)[2]))
+            m.set_match_range(0.25)
+            narrow = m.forward_pair(xr, xq)[2]
+        self.assertFalse(torch.equal(base, narrow))   # the matching changed
+        self.assertEqual(m.refqsr["match_range"], 0.25)
+        m2 = R.refqsr_from_state(m.state_dict(), m.quant_config, m.refqsr).eval()
+        self.assertTrue(all(b.match_range == 0.25 for b in m2.refer.values()))
+        with torch.no_grad():
+            self.assertTrue(torch.equal(narrow, m2.forward_pair(xr, xq)[2]))
+        with tempfile.TemporaryDirectory() as d, self.assertRaisesRegex(ValueError, "SPEC 4"):
+            export_model(m, os.path.join(d, "m.safetensors"))
+        with self.assertRaises(ValueError):
+            m.set_match_range(0.0)
+
     def test_gradient_conflict(self):
         # gradient_conflict.term_gradients: the query terms never reach the last block (RefER
         # replaces it on the query path), the reference terms reach every block; the group
