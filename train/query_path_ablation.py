@@ -74,6 +74,26 @@ def query_paths(model, xq, xr):
     return out
 
 
+def query_patches(clust, set_name, patch, tau, data=None):
+    """([(query LR patch, its reference's LR patch, the query's HR patch) for every query
+    patch of an evaluation set], number of patches), tiled (SPEC 5) and paired (SPEC 4) as
+    the engine does."""
+    out, patches = [], 0
+    for hr, lr in load_val_set(set_name, 4, data):
+        h, w = lr.shape[:2]
+        ts = R.tiles(h, w, patch)
+        x = torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1)[None].float()
+        pats = [x[:, :, y0:y1, x0:x1] for (y0, y1, x0, x1) in ts]
+        with torch.no_grad():
+            logits = np.concatenate([clust(p).float().numpy() for p in pats])
+        ref = R.cluster(logits, tau)
+        patches += len(ts)
+        for i in R.roles(ref)[1]:
+            y0, y1, x0, x1 = ts[i]
+            out.append((pats[i], pats[int(ref[i])], hr[4 * y0:4 * y1, 4 * x0:4 * x1]))
+    return out, patches
+
+
 def sq_errors(sr, hr_patch):
     a = rgb_to_y(sr[0].clamp(0, 255).round().permute(1, 2, 0).numpy().astype(np.uint8))
     b = rgb_to_y(hr_patch)
@@ -99,25 +119,14 @@ def main():
     tau = model.refqsr["tau"] if a.tau is None else a.tau
     sums = {p: [0.0, 0] for p in PATHS}
     per_patch = {p: [] for p in PATHS}
-    queries = patches = 0
-    for hr, lr in load_val_set(a.set, 4, a.data):
-        h, w = lr.shape[:2]
-        ts = R.tiles(h, w, a.patch)
-        x = torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1)[None].float()
-        pats = [x[:, :, y0:y1, x0:x1] for (y0, y1, x0, x1) in ts]
-        with torch.no_grad():
-            logits = np.concatenate([clust(p).float().numpy() for p in pats])
-        ref = R.cluster(logits, tau)
-        patches += len(ts)
-        for i in R.roles(ref)[1]:
-            queries += 1
-            y0, y1, x0, x1 = ts[i]
-            hr_patch = hr[4 * y0:4 * y1, 4 * x0:4 * x1]
-            for p, sr in query_paths(model, pats[i], pats[int(ref[i])]).items():
-                se, n = sq_errors(sr, hr_patch)
-                sums[p][0] += se
-                sums[p][1] += n
-                per_patch[p].append(10 * np.log10(255.0 ** 2 / (se / n)))
+    pairs, patches = query_patches(clust, a.set, a.patch, tau, a.data)
+    queries = len(pairs)
+    for xq, xr, hr_patch in pairs:
+        for p, sr in query_paths(model, xq, xr).items():
+            se, n = sq_errors(sr, hr_patch)
+            sums[p][0] += se
+            sums[p][1] += n
+            per_patch[p].append(10 * np.log10(255.0 ** 2 / (se / n)))
     print(f"{os.path.basename(os.path.normpath(a.run))}: {a.set} at {a.patch} px, {queries} query patches of {patches}, "
           f"matching range {model.refer[str(model.refer_blocks[0])].match_range}")
     base = 10 * np.log10(255.0 ** 2 / (sums["baseline"][0] / sums["baseline"][1]))

@@ -396,6 +396,26 @@ class TestRefQSRModel(unittest.TestCase):
         with self.assertRaises(ValueError):
             m.set_match_range(0.0)
 
+    def test_matching_stats(self):
+        # matching_stats.match_stats on features with known codes: one-hot unit vectors
+        # (distinct per position) match themselves exactly; at 2 bits on [-1, 1] pooled
+        # components under 0.5 all quantize to 0 and every position ties with every other
+        import matching_stats as M
+        n, c, h, w = 1, 16, 3, 4
+        u = torch.zeros(n, c, h, w)
+        for k in range(h * w):
+            u[0, k, k // w, k % w] = 1.0
+        s = M.match_stats(u, u, u, 3, 1.0)
+        self.assertEqual((s["nonzero"], s["tied"], s["#tied"], s["self"]), (1 / c, 0.0, 1.0, 1.0))
+        self.assertAlmostEqual(s["cos"], 1.0)
+        self.assertAlmostEqual(s["cos mean"], 1.0 / (h * w))
+        small = u * 0.4 + 0.01
+        s = M.match_stats(small, small, small, 2, 1.0)
+        self.assertEqual((s["nonzero"], s["tied"], s["#tied"]), (0.0, 1.0, float(h * w)))
+        self.assertEqual(s["self"], 1.0 / (h * w))   # ties go to index 0: only position 0 "matches itself"
+        s = M.match_stats(small, small, small, 2, 0.5)   # on [-0.5, 0.5] the 0.41s become code 1
+        self.assertEqual((s["tied"], s["self"]), (0.0, 1.0))
+
     def test_gradient_conflict(self):
         # gradient_conflict.term_gradients: the query terms never reach the last block (RefER
         # replaces it on the query path), the reference terms reach every block; the group
