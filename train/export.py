@@ -64,7 +64,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     model, kind, st = load_checkpoint_model(a.ckpt)
     model.eval()
-    t, cfg = export_model(model, a.out, provenance(kind, st, a.ckpt, a.data))
+    try:
+        t, cfg = export_model(model, a.out, provenance(kind, st, a.ckpt, a.data))
+    except ValueError as e:   # a model the engine cannot run (nothing written)
+        sys.exit(f"{a.ckpt}: {e}")
     n = sum(v.size for v in t.values())
     print(f"{kind}: wrote {a.out} ({len(t)} tensors, {n} values)")
     if a.onnx:

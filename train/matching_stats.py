@@ -98,6 +98,10 @@ def main():
     ranges = [float(r) for r in a.ranges.split(",")]
     print(f"{os.path.basename(os.path.normpath(a.run))} (b_low {model.refqsr['b_low']}): {a.set} at {a.patch} px, "
           f"{len(pairs)} query patches of {patches}")
+    for j in model.refer_blocks:
+        u = torch.cat([x.flatten() for x in feats[j][0]]).abs()
+        print(f"block {j}: query's pooled unit-vector components |x| mean {float(u.mean()):.3f}, "
+              f"99th percentile {float(torch.quantile(u[::max(1, u.numel() // 1000000)], 0.99)):.3f}")
     print(f"{'block':>5} {'b_low':>5} {'range':>5} {'nonzero':>8} {'tied':>6} {'#tied':>6} {'self':>6} "
           f"{'cos':>6} {'best':>6} {'mean':>6}")
     for j in model.refer_blocks:

@@ -391,8 +391,15 @@ class TestRefQSRModel(unittest.TestCase):
         self.assertTrue(all(b.match_range == 0.25 for b in m2.refer.values()))
         with torch.no_grad():
             self.assertTrue(torch.equal(narrow, m2.forward_pair(xr, xq)[2]))
-        with tempfile.TemporaryDirectory() as d, self.assertRaisesRegex(ValueError, "SPEC 4"):
-            export_model(m, os.path.join(d, "m.safetensors"))
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(ValueError, "SPEC 4"):
+                export_model(m, os.path.join(d, "m.safetensors"))
+            import export
+            ck = os.path.join(d, "latest.pt")
+            torch.save({"model": m.state_dict(), "quant": m.quant_config, "refqsr": m.refqsr, "step": 3}, ck)
+            with self.assertRaisesRegex(SystemExit, "SPEC 4"):
+                export.main([ck, os.path.join(d, "m.safetensors")])
+            self.assertFalse(os.path.exists(os.path.join(d, "m.safetensors")))
         with self.assertRaises(ValueError):
             m.set_match_range(0.0)
 
