@@ -7,7 +7,12 @@ conv weights; with --matching both, once with the gradient through the RefER sof
 matching and once with it detached (train_refqsr --detach-match on).
 
   /usr/bin/python3 train/gradient_conflict.py train/runs/ddtb-refqsr-4-3 [--batches 4]
-      [--matching both|on|off] [--threads 2]
+      [--matching both|on|off] [--threads 2] [--sign-step]
+
+--sign-step: a fresh Adam state's first step moves every parameter by its learning rate
+(train_refqsr: 1e-4, bounds 1e-2) in the sign of its gradient; this applies that step along
+the loss's summed gradient to one parameter group at a time and prints the change of the
+mean reference and query L1 on two held-out batches (which group makes the first-step shock).
 
 RUN is a train_refqsr run folder (latest.pt, teacher.pt, clustblock.pt). The model is in
 training mode with BN frozen, as train_refqsr trains it (soft-argmax matching).
@@ -26,11 +31,15 @@ from refqsr_train.data import load_train_pairs  # noqa: E402
 from refqsr_train.models import SRResNet  # noqa: E402
 from train_refqsr import load_clustblock, step_loss  # noqa: E402
 
-GROUPS = ("body convs", "bn", "prelu", "bounds", "gates", "head/end/up/tail")
+GROUPS = ("body convs", "bn", "prelu", "bounds", "gates", "head conv", "body-end conv", "upsampler convs",
+          "tail conv")
 
 
 def group_of(name):
-    """The parameter group of a shared parameter's name (GROUPS)."""
+    """The parameter group of a shared parameter's name (GROUPS); "query path" for the
+    query path's own (qlow bounds, RefER), which this tool leaves out."""
+    if R.is_query_only_param(name):
+        return "query path"
     if ".gate." in name:
         return "gates"
     if name.endswith((".alpha", ".alpha_l", ".alpha_u")):
@@ -41,7 +50,8 @@ def group_of(name):
         return "prelu"
     if name.startswith("body.") and ".conv" in name:
         return "body convs"
-    return "head/end/up/tail"
+    return {"head": "head conv", "body_end": "body-end conv", "up": "upsampler convs",
+            "tail": "tail conv"}[name.split(".")[0]]
 
 
 def term_gradients(model, teacher, batches, at_weight=1000.0):
@@ -78,6 +88,46 @@ def term_gradients(model, teacher, batches, at_weight=1000.0):
     return {"groups": groups, "blocks": blocks}
 
 
+@torch.no_grad()
+def held_out_l1(model, teacher, batches):
+    """Mean (L1_ref, L1_q) over batches, training mode (soft matching), no gradient."""
+    tot = [0.0, 0.0]
+    for xr, yr, xq, yq in batches:
+        _, p = step_loss(model, teacher, xr, yr, xq, yq, 1000.0, False)
+        tot[0] += float(p["l1_ref"]) / len(batches)
+        tot[1] += float(p["l1_q"]) / len(batches)
+    return tot
+
+
+def sign_step_effects(model, teacher, batches, held, lr=1e-4, lr_bounds=1e-2):
+    """{group: (change of L1_ref, change of L1_q)} on `held` after one sign step of the summed
+    gradient (the paper's loss over `batches`) applied to that group's shared parameters
+    alone; the parameters are restored afterwards."""
+    shared = [(n, p) for n, p in model.named_parameters() if not R.is_query_only_param(n)]
+    grads = [torch.zeros_like(p) for _, p in shared]
+    for xr, yr, xq, yq in batches:
+        loss, _ = step_loss(model, teacher, xr, yr, xq, yq, 1000.0, False)
+        for g, x in zip(grads, torch.autograd.grad(loss, [p for _, p in shared], allow_unused=True)):
+            if x is not None:
+                g += x
+    base = held_out_l1(model, teacher, held)
+    out = {}
+    for grp in GROUPS:
+        members = [(p, g, lr_bounds if grp == "bounds" else lr) for (n, p), g in zip(shared, grads) if group_of(n) == grp]
+        if not members:
+            continue
+        saved = [p.detach().clone() for p, _, _ in members]
+        with torch.no_grad():
+            for p, g, step in members:
+                p -= step * torch.sign(g)
+        after = held_out_l1(model, teacher, held)
+        with torch.no_grad():
+            for (p, _, _), s in zip(members, saved):
+                p.copy_(s)
+        out[grp] = (after[0] - base[0], after[1] - base[1])
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
@@ -89,6 +139,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--data", default=None)
+    ap.add_argument("--sign-step", action="store_true", help="which group's first Adam step costs most (see above)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -106,6 +157,13 @@ def main(argv=None):
     miner = R.PairMiner(hrs, lrs, clust, model.refqsr["tau"], candidates=16, per_image=4, seed=a.seed, device="cpu")
     batches = [tuple(common.to_tensor(x, "cpu") for x in miner.batch(a.batch, a.patch)) for _ in range(a.batches)]
     model.freeze_bn()
+    if a.sign_step:
+        held = [tuple(common.to_tensor(x, "cpu") for x in miner.batch(a.batch, a.patch)) for _ in range(2)]
+        print(f"{a.run} (step {st['step']}): one sign step per group, gradient of {a.batches} batches; "
+              "change of the mean L1 on 2 held-out batches")
+        for k, (dr, dq) in sign_step_effects(model, teacher, batches, held).items():
+            print(f"{k:18s} L1_ref {dr:+.4f}  L1_q {dq:+.4f}")
+        return
     print(f"{a.run} (step {st['step']}): {a.batches} batches of {a.batch} pairs")
     for detach in {"both": (False, True), "off": (False,), "on": (True,)}[a.matching]:
         for blk in model.refer.values():

@@ -443,6 +443,14 @@ class TestRefQSRModel(unittest.TestCase):
         want = sum(float((x * x).sum()) for x in g if x is not None) ** 0.5
         self.assertAlmostEqual(r["groups"]["body convs"][1], want, delta=1e-5 * want)
         self.assertLessEqual(abs(r["groups"]["body convs"][2]), 1.0 + 1e-6)
+        # --sign-step: one group stepped at a time, every parameter restored afterwards
+        before = {n: q.detach().clone() for n, q in m.named_parameters()}
+        eff = G.sign_step_effects(m, teacher, [(xr, yr, xq, yq)], [(xr, yr, xq, yq)])
+        self.assertEqual(set(eff), {"body convs", "bn", "prelu", "bounds", "gates", "head conv", "body-end conv",
+                                    "upsampler convs", "tail conv"})
+        self.assertTrue(any(dr != 0.0 for dr, _ in eff.values()))
+        for n, q in m.named_parameters():
+            self.assertTrue(torch.equal(before[n], q), n)
 
     def test_pair_miner(self):
         cb = tiny_clustblock(seed=0)
