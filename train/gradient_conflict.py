@@ -28,8 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from refqsr_train import common  # noqa: E402
 from refqsr_train import refqsr as R  # noqa: E402
 from refqsr_train.data import load_train_pairs  # noqa: E402
-from refqsr_train.models import SRResNet  # noqa: E402
-from train_refqsr import load_clustblock, step_loss  # noqa: E402
+from train_refqsr import frozen_teacher, load_clustblock, step_loss  # noqa: E402
 
 GROUPS = ("body convs", "bn", "prelu", "bounds", "gates", "head conv", "body-end conv", "upsampler convs",
           "tail conv")
@@ -54,12 +53,17 @@ def group_of(name):
             "tail": "tail conv"}[name.split(".")[0]]
 
 
+def shared_params(model):
+    """[(name, parameter)] that both paths use: everything but refqsr.is_query_only_param."""
+    return [(n, p) for n, p in model.named_parameters() if not R.is_query_only_param(n)]
+
+
 def term_gradients(model, teacher, batches, at_weight=1000.0):
     """Per-batch gradients of the reference terms and of the query terms on the shared
     parameters (everything but refqsr.is_query_only_param). batches: (xr, yr, xq, yq)
     tensors. Returns {"groups": {group: (|g_ref|, |g_q|, cos)}, "blocks": {i: (|g_ref|,
     |g_q|)}} with norms the mean per-batch norm (root of summed squares / batches)."""
-    shared = [(n, p) for n, p in model.named_parameters() if not R.is_query_only_param(n)]
+    shared = shared_params(model)
     params = [p for _, p in shared]
     sums = collections.defaultdict(lambda: [0.0, 0.0, 0.0])   # key -> [rr, qq, rq]
 
@@ -103,7 +107,7 @@ def sign_step_effects(model, teacher, batches, held, lr=1e-4, lr_bounds=1e-2):
     """{group: (change of L1_ref, change of L1_q)} on `held` after one sign step of the summed
     gradient (the paper's loss over `batches`) applied to that group's shared parameters
     alone; the parameters are restored afterwards."""
-    shared = [(n, p) for n, p in model.named_parameters() if not R.is_query_only_param(n)]
+    shared = shared_params(model)
     grads = [torch.zeros_like(p) for _, p in shared]
     for xr, yr, xq, yq in batches:
         loss, _ = step_loss(model, teacher, xr, yr, xq, yq, 1000.0, False)
@@ -146,11 +150,7 @@ def main(argv=None):
     st = torch.load(os.path.join(a.run, "latest.pt"), map_location="cpu")
     model = R.refqsr_from_state(st["model"], st["quant"], st["refqsr"])
     tst = torch.load(os.path.join(a.run, "teacher.pt"), map_location="cpu")
-    teacher = SRResNet(model.channels, model.blocks)
-    teacher.load_state_dict(tst["teacher"])
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher = frozen_teacher(tst["teacher"], model.channels, model.blocks)
     clust, _ = load_clustblock(os.path.join(a.run, "clustblock.pt"), "cpu")
     cache = os.path.join(os.path.dirname(os.path.abspath(a.run)), ".cache")
     hrs, lrs = load_train_pairs(a.data, cache_dir=cache)

@@ -64,10 +64,7 @@ def refer_inputs(model, xq, xr):
     query's own b_high input to block j)} along the query path as shipped (hard argmax)."""
     keep_r = model.forward_ref(xr)[2]
     keep_s = model.forward_ref(xq)[2]
-    h = model.head_act(model.head(xq))
-    y = model.body[0](h)
-    for i in range(1, model.refer_blocks[0]):
-        y = model._low_block(model.body[i], y)
+    y = model.query_low_path(xq)[1]
     out = {}
     for j in model.refer_blocks:
         out[j] = (y, keep_r[j], keep_s[j])

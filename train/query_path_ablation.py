@@ -41,10 +41,7 @@ PATHS = ("baseline", "high-end", "refer", "refer-self", "refer-self-aligned")
 @torch.no_grad()
 def high_end(model, x):
     """Low blocks 1 .. first RefER block - 1, then the replaced blocks at b_high."""
-    h = model.head_act(model.head(x))
-    y = model.body[0](h)
-    for i in range(1, model.refer_blocks[0]):
-        y = model._low_block(model.body[i], y)
+    h, y = model.query_low_path(x)
     for j in model.refer_blocks:
         y = model.body[j](y)
     return model._tail(h, y)[0]

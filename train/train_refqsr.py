@@ -65,6 +65,16 @@ def load_clustblock(path, dev):
     return m.to(dev).eval(), st
 
 
+def frozen_teacher(state_dict, channels, blocks, dev="cpu"):
+    """The FP32 SRResNet teacher from its state_dict, in eval mode, with no gradients."""
+    teacher = SRResNet(channels, blocks).to(dev)
+    teacher.load_state_dict(state_dict)
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
 def step_loss(model, teacher, xr, yr, xq, yq, at_weight, query_only, terms="both"):
     """One step's loss and its parts. query_only: only the query terms (the reference
     terms' gradient is zero when the reference path is frozen), from the reference path's
@@ -201,11 +211,7 @@ def main(argv=None):
         clust, cst = load_clustblock(a.clustblock, dev)
         common.save_checkpoint(clust_ckpt, **{k: v for k, v in cst.items() if k != "opt"})
         init, clust_init = os.path.abspath(a.init), os.path.abspath(a.clustblock)
-    teacher = SRResNet(model.channels, model.blocks).to(dev)
-    teacher.load_state_dict(tst["teacher"])
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher = frozen_teacher(tst["teacher"], model.channels, model.blocks, dev)
     for p in clust.parameters():
         p.requires_grad_(False)
 

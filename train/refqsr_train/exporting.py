@@ -54,7 +54,7 @@ def srresnet_config(model, train_info=None):
         raise ValueError(f"this RefQSR model matches on the range [-{rq['match_range']}, {rq['match_range']}] "
                          "(train_refqsr --match-range, an experiment): the engine implements SPEC 4's [-1, 1] only")
     if qc:
-        extra = {"refqsr": dict(model.refqsr) if getattr(model, "refqsr", None) else None}
+        extra = {"refqsr": dict(rq) if rq else None}
         if qc["method"] == "ddtb":
             extra["ddtb_gated"] = list(qc["gated"])
         cfg = model_config(model, qc["method"], qc["w_bits"], qc["a_bits"], extra)

@@ -303,13 +303,19 @@ class RefQSRNet(SRResNet):
         y = F.conv2d(blk.qlow2(y), self.wq_medium(blk.conv2.weight), padding=1)
         return x + blk.bn2(y)
 
-    def forward_query(self, x, fr):
-        """Query path; fr = {j: the paired references' inputs to block j} (batch aligned
-        with x). Returns (HR, body feature)."""
+    def query_low_path(self, x):
+        """The query path up to the first RefER block: (head output, input of the first
+        RefER block) after block 0 at b_high and the low blocks."""
         h = self.head_act(self.head(x))
         y = self.body[0](h)
         for i in range(1, self.refer_blocks[0]):
             y = self._low_block(self.body[i], y)
+        return h, y
+
+    def forward_query(self, x, fr):
+        """Query path; fr = {j: the paired references' inputs to block j} (batch aligned
+        with x). Returns (HR, body feature)."""
+        h, y = self.query_low_path(x)
         for j in self.refer_blocks:
             y = self.refer[str(j)](y, fr[j])
         return self._tail(h, y)

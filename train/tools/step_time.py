@@ -20,9 +20,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from refqsr_train.models import SRResNet  # noqa: E402
 from refqsr_train import refqsr as R  # noqa: E402
-from train_refqsr import step_loss  # noqa: E402
+from train_refqsr import frozen_teacher, step_loss  # noqa: E402
 
 
 def load_run(run):
@@ -32,12 +31,7 @@ def load_run(run):
     model.train()
     model.freeze_bn()
     tst = torch.load(os.path.join(run, "teacher.pt"), map_location="cpu")
-    teacher = SRResNet(model.channels, model.blocks)
-    teacher.load_state_dict(tst["teacher"])
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return model, teacher
+    return model, frozen_teacher(tst["teacher"], model.channels, model.blocks)
 
 
 def timed_step(model, teacher, batch, query_only):
