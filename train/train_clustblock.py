@@ -109,6 +109,21 @@ def main(argv=None):
 
     periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
+    def report():
+        nonlocal acc32, accq
+        va = accuracy(model, vx, vy, dev)
+        if calibrated:
+            accq = va
+        else:
+            acc32 = va
+        m = running.means()
+        hours = (wall + timer.elapsed()) / 3600
+        log.write(step=step, loss=m["loss"], train_acc=m["acc"], val_acc=va, lr=lr,
+                  quantized=int(calibrated), hours=hours)
+        print(f"step {step} loss {m['loss']:.3f} train acc {m['acc']:.3f} val acc {va:.3f} "
+              f"{'8-bit' if calibrated else 'fp32'} ({hours*60:.1f} min)", flush=True)
+        log.plot(os.path.join(a.out, "curve.png"), ("loss", "train_acc", "val_acc"))
+
     model.train()
     while True:
         if step >= a.fp32_steps and not calibrated:
@@ -139,24 +154,7 @@ def main(argv=None):
         opt.step()
         step += 1
         running.add(loss=loss.item(), acc=(logits.argmax(1) == y).float().mean().item())
-        if step % 50 == 0:
-            common.apply_thread_control(a.out, a.threads)
-        if step % a.val_every == 0 or step == total:
-            va = accuracy(model, vx, vy, dev)
-            if calibrated:
-                accq = va
-            else:
-                acc32 = va
-            m = running.means()
-            hours = (wall + timer.elapsed()) / 3600
-            log.write(step=step, loss=m["loss"], train_acc=m["acc"], val_acc=va, lr=lr,
-                      quantized=int(calibrated), hours=hours)
-            print(f"step {step} loss {m['loss']:.3f} train acc {m['acc']:.3f} val acc {va:.3f} "
-                  f"{'8-bit' if calibrated else 'fp32'} ({hours*60:.1f} min)", flush=True)
-            log.plot(os.path.join(a.out, "curve.png"), ("loss", "train_acc", "val_acc"))
-            periodic.now()
-        else:
-            periodic.maybe()
+        common.end_of_step(step, a, periodic, step % a.val_every == 0 or step == total, report)
     checkpoint()
     print(f"stopped at step {step} (calibrated={calibrated}, val acc fp32 {acc32}, 8-bit {accq})")
 

@@ -87,6 +87,18 @@ def main(argv=None):
 
     periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
+    def report():
+        nonlocal best
+        v = common.validate(model, dev, data_root=a.val_data)
+        m = running.means()
+        hours = (wall + timer.elapsed()) / 3600
+        log.write(step=step, loss=m["loss"], lr=lr, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours)
+        print(f"step {step} loss {m['loss']:.3f} lr {lr:.1e} Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
+        if v["Set5"] > best:
+            best = v["Set5"]
+            torch.save({"model": model.state_dict(), "step": step, "psnr": v}, os.path.join(a.out, "best.pt"))
+        log.plot(os.path.join(a.out, "curve.png"), ("loss", "psnr_set5", "psnr_set14"))
+
     model.train()
     while True:
         if timer.done() or (a.max_steps and step >= a.max_steps):
@@ -103,21 +115,7 @@ def main(argv=None):
         opt.step()
         step += 1
         running.add(loss=loss.item())
-        if step % 50 == 0:
-            common.apply_thread_control(a.out, a.threads)
-        if step % a.val_every == 0:
-            v = common.validate(model, dev, data_root=a.val_data)
-            m = running.means()
-            hours = (wall + timer.elapsed()) / 3600
-            log.write(step=step, loss=m["loss"], lr=lr, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours)
-            print(f"step {step} loss {m['loss']:.3f} lr {lr:.1e} Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
-            if v["Set5"] > best:
-                best = v["Set5"]
-                torch.save({"model": model.state_dict(), "step": step, "psnr": v}, os.path.join(a.out, "best.pt"))
-            log.plot(os.path.join(a.out, "curve.png"), ("loss", "psnr_set5", "psnr_set14"))
-            periodic.now()
-        else:
-            periodic.maybe()
+        common.end_of_step(step, a, periodic, step % a.val_every == 0, report)
     checkpoint()
     print(f"stopped at step {step}")
 

@@ -195,6 +195,21 @@ def main(argv=None):
 
     periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
+    def report():
+        nonlocal best
+        m = running.means()
+        v = {"Set5": float("nan"), "Set14": float("nan")} if a.no_val else validate(student, dev, a)
+        hours = (wall + timer.elapsed()) / 3600
+        lr_now = opt.param_groups[0]["lr"]
+        log.write(step=step, lr=lr_now, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours, **m)
+        print(f"step {step} loss {m['loss']:.3f} (l1 {m['l1']:.3f} at {m['at']:.2e}) lr {lr_now:.1e} "
+              f"Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
+        if not a.no_val and v["Set5"] > best:
+            best = v["Set5"]
+            torch.save({"model": student.state_dict(), "quant": qc, "step": step, "psnr": v, "init": init,
+                        "wall": wall + timer.elapsed(), "args": vars(a)}, os.path.join(a.out, "best.pt"))
+        log.plot(os.path.join(a.out, "curve.png"), ("loss", "at", "psnr_set5", "psnr_set14"))
+
     student.train()
     while True:
         if timer.done() or (a.max_steps and step >= a.max_steps):
@@ -215,24 +230,8 @@ def main(argv=None):
         clamp_bounds(student)
         step += 1
         running.add(loss=loss.item(), l1=l1.item(), at=at.item())
-        if step % 50 == 0:
-            common.apply_thread_control(a.out, a.threads)
-        if step % a.val_every == 0 or (a.max_steps and step == a.max_steps and a.no_val):
-            m = running.means()
-            v = {"Set5": float("nan"), "Set14": float("nan")} if a.no_val else validate(student, dev, a)
-            hours = (wall + timer.elapsed()) / 3600
-            lr_now = opt.param_groups[0]["lr"]
-            log.write(step=step, lr=lr_now, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours, **m)
-            print(f"step {step} loss {m['loss']:.3f} (l1 {m['l1']:.3f} at {m['at']:.2e}) lr {lr_now:.1e} "
-                  f"Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
-            if not a.no_val and v["Set5"] > best:
-                best = v["Set5"]
-                torch.save({"model": student.state_dict(), "quant": qc, "step": step, "psnr": v, "init": init,
-                            "wall": wall + timer.elapsed(), "args": vars(a)}, os.path.join(a.out, "best.pt"))
-            log.plot(os.path.join(a.out, "curve.png"), ("loss", "at", "psnr_set5", "psnr_set14"))
-            periodic.now()
-        else:
-            periodic.maybe()
+        common.end_of_step(step, a, periodic,
+                           step % a.val_every == 0 or (a.max_steps and step == a.max_steps and a.no_val), report)
     checkpoint()
     print(f"stopped at step {step}")
 

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from refqsr_train.models import SRResNet  # noqa: E402
-from refqsr_train.data import load_train_pairs, load_val_set  # noqa: E402
+from refqsr_train.data import load_train_pairs, cached_val_set  # noqa: E402
 from refqsr_train.clustblock import ClustBlock  # noqa: E402
 from refqsr_train.metrics import psnr_y  # noqa: E402
 from refqsr_train import common  # noqa: E402
@@ -100,9 +100,6 @@ def step_loss(model, teacher, xr, yr, xq, yq, at_weight, query_only, terms="both
     return {"both": ref + query, "ref": ref, "query": query}[terms], parts
 
 
-_VAL = {}
-
-
 @torch.no_grad()
 def validate(model, clust, dev, a):
     sets = [s for s in a.val_sets.split(",") if s]
@@ -110,10 +107,8 @@ def validate(model, clust, dev, a):
     model.eval()
     res, nq, npat = {}, 0, 0
     for s in sets:
-        if s not in _VAL:
-            _VAL[s] = load_val_set(s, 4, a.val_data)
         vals = []
-        for hr, lr in _VAL[s]:
+        for hr, lr in cached_val_set(s, 4, a.val_data):
             sr, q, n = R.infer_image(model, clust, lr, a.val_patch, device=dev)
             vals.append(psnr_y(sr, hr, 4))
             nq, npat = nq + q, npat + n
@@ -277,6 +272,30 @@ def main(argv=None):
 
     periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
+    def report():
+        nonlocal best
+        m = running.means()
+        if a.no_val:
+            v, qf = {"Set5": float("nan"), "Set14": float("nan")}, float("nan")
+        else:
+            vv, qf = validate(model, clust, dev, a)
+            sets = [s for s in a.val_sets.split(",") if s]
+            v = {"Set5": vv[sets[0]], "Set14": vv[sets[1]] if len(sets) > 1 else float("nan")}
+        hours = (wall + timer.elapsed()) / 3600
+        lr_now = opt.param_groups[0]["lr"]
+        log.write(step=step, lr=lr_now, psnr_set5=v["Set5"], psnr_set14=v["Set14"], query_frac=qf, hours=hours,
+                  **m)
+        print(f"step {step} loss {m['loss']:.3f} (l1 ref {m['l1_ref']:.3f} q {m['l1_q']:.3f}, "
+              f"at ref {m['at_ref']:.2e} q {m['at_q']:.2e}) lr {lr_now:.1e} "
+              f"Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} queries {qf:.2f} ({hours:.2f} h) "
+              f"mining {miner.stats}", flush=True)
+        if not a.no_val and v["Set5"] > best:
+            best = v["Set5"]
+            torch.save({"model": model.state_dict(), "quant": qc, "refqsr": rc, "step": step, "psnr": v,
+                        "init": init, "clustblock_init": clust_init, "query_frac": qf,
+                        "wall": wall + timer.elapsed(), "args": vars(a)}, os.path.join(a.out, "best.pt"))
+        log.plot(os.path.join(a.out, "curve.png"), ("l1_q", "psnr_set5", "psnr_set14", "query_frac"))
+
     model.freeze_bn()
     while True:
         if timer.done() or (a.max_steps and step >= a.max_steps):
@@ -293,33 +312,8 @@ def main(argv=None):
         R.clamp_all_bounds(model)
         step += 1
         running.add(loss=loss.item(), **{k: v.item() for k, v in parts.items()})
-        if step % 50 == 0:
-            common.apply_thread_control(a.out, a.threads)
-        if step % a.val_every == 0 or (a.max_steps and step == a.max_steps and a.no_val):
-            m = running.means()
-            if a.no_val:
-                v, qf = {"Set5": float("nan"), "Set14": float("nan")}, float("nan")
-            else:
-                vv, qf = validate(model, clust, dev, a)
-                sets = [s for s in a.val_sets.split(",") if s]
-                v = {"Set5": vv[sets[0]], "Set14": vv[sets[1]] if len(sets) > 1 else float("nan")}
-            hours = (wall + timer.elapsed()) / 3600
-            lr_now = opt.param_groups[0]["lr"]
-            log.write(step=step, lr=lr_now, psnr_set5=v["Set5"], psnr_set14=v["Set14"], query_frac=qf, hours=hours,
-                      **m)
-            print(f"step {step} loss {m['loss']:.3f} (l1 ref {m['l1_ref']:.3f} q {m['l1_q']:.3f}, "
-                  f"at ref {m['at_ref']:.2e} q {m['at_q']:.2e}) lr {lr_now:.1e} "
-                  f"Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} queries {qf:.2f} ({hours:.2f} h) "
-                  f"mining {miner.stats}", flush=True)
-            if not a.no_val and v["Set5"] > best:
-                best = v["Set5"]
-                torch.save({"model": model.state_dict(), "quant": qc, "refqsr": rc, "step": step, "psnr": v,
-                            "init": init, "clustblock_init": clust_init, "query_frac": qf,
-                            "wall": wall + timer.elapsed(), "args": vars(a)}, os.path.join(a.out, "best.pt"))
-            log.plot(os.path.join(a.out, "curve.png"), ("l1_q", "psnr_set5", "psnr_set14", "query_frac"))
-            periodic.now()
-        else:
-            periodic.maybe()
+        common.end_of_step(step, a, periodic,
+                           step % a.val_every == 0 or (a.max_steps and step == a.max_steps and a.no_val), report)
     checkpoint()
     print(f"stopped at step {step}")
 

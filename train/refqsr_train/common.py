@@ -5,7 +5,7 @@ import time
 import numpy as np
 import torch
 
-from .data import load_val_set
+from .data import cached_val_set
 from .metrics import psnr_y
 from .plot import plot_log
 
@@ -64,19 +64,14 @@ class CsvLog:
             print("plot failed:", e)
 
 
-_VAL = {}
-
-
 @torch.no_grad()
 def validate(model, device, sets=("Set5", "Set14"), scale=4, data_root=None):
     was = model.training
     model.eval()
     res = {}
     for s in sets:
-        if s not in _VAL:
-            _VAL[s] = load_val_set(s, scale, data_root)
         vals = []
-        for hr, lr in _VAL[s]:
+        for hr, lr in cached_val_set(s, scale, data_root):
             sr = to_image(model(to_tensor(lr[None], device)))
             vals.append(psnr_y(sr, hr, scale))
         res[s] = float(np.mean(vals))
@@ -106,6 +101,19 @@ class RunningMeans:
         m = {k: self.sums[k] / self.counts[k] if self.counts[k] else float("nan") for k in self.keys}
         self._reset()
         return m
+
+
+def end_of_step(step, a, periodic, report_due, report):
+    """The end of a training step, alike in every stage: every 50 steps the thread count from
+    <out>/threads (apply_thread_control); when a report is due, `report()` (validate, log,
+    plot) and a checkpoint; otherwise a checkpoint only once --ckpt-minutes have passed."""
+    if step % 50 == 0:
+        apply_thread_control(a.out, a.threads)
+    if report_due:
+        report()
+        periodic.now()
+    else:
+        periodic.maybe()
 
 
 class PeriodicCheckpoint:

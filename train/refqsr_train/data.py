@@ -92,3 +92,15 @@ class PatchSampler:
 def load_val_set(name, scale=4, data_root=None):
     folder = os.path.join(data_root or DATA, name, "HR")
     return [make_pair(load_rgb(f), scale) for f in list_images(folder)]
+
+
+_VAL = {}
+
+
+def cached_val_set(name, scale=4, data_root=None):
+    """load_val_set, loaded once per process for each folder (the trainers validate every few
+    hundred steps); keyed by the folder, so two data roots never share a set's images."""
+    key = (os.path.abspath(os.path.join(data_root or DATA, name, "HR")), scale)
+    if key not in _VAL:
+        _VAL[key] = load_val_set(name, scale, data_root)
+    return _VAL[key]

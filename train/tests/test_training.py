@@ -163,6 +163,59 @@ class TestImresize(unittest.TestCase):
         self.assertEqual(int(imresize_uint8(img, 0.5)[0, 0, 0]), 1)  # mean 0.5 -> 1
 
 
+def write_scene(path, size, seed):
+    """A smooth synthetic RGB image (no third-party data) for the command-line tests."""
+    from PIL import Image
+    g = torch.Generator().manual_seed(seed)
+    x = F.avg_pool2d(torch.rand(1, 3, size + 8, size + 8, generator=g), 9, 1, 0)[0]
+    x = (x - x.min()) / (x.max() - x.min()) * 255
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(x.permute(1, 2, 0).round().byte().numpy()).save(path)
+
+
+class TestFp32CommandLine(unittest.TestCase):
+    def test_validation_sets_cached_per_folder(self):
+        # the trainers load a validation set once per process; a set of the same name from
+        # another data root (a test's synthetic one, a GPU copy) is another set
+        from refqsr_train.data import cached_val_set
+        with tempfile.TemporaryDirectory() as d:
+            write_scene(os.path.join(d, "a", "Set5", "HR", "x.png"), 64, 1)
+            write_scene(os.path.join(d, "b", "Set5", "HR", "x.png"), 48, 2)
+            a = cached_val_set("Set5", 4, os.path.join(d, "a"))
+            b = cached_val_set("Set5", 4, os.path.join(d, "b"))
+            self.assertEqual((a[0][0].shape, b[0][0].shape), ((64, 64, 3), (48, 48, 3)))
+            self.assertIs(cached_val_set("Set5", 4, os.path.join(d, "a")), a)
+
+    def test_train_validate_resume(self):
+        # the FP32 stage is the one a GPU session runs first; its loop, validation, best.pt
+        # and resume (Adam state from latest_opt.pt) on synthetic images
+        import train_fp32
+        with tempfile.TemporaryDirectory() as d:
+            train, val, out = (os.path.join(d, n) for n in ("train", "val", "run"))
+            for i in range(2):
+                write_scene(os.path.join(train, f"t{i}.png"), 200, i)
+            write_scene(os.path.join(val, "Set5", "HR", "a.png"), 64, 10)
+            write_scene(os.path.join(val, "Set14", "HR", "b.png"), 48, 11)
+            com = ["--out", out, "--batch", "2", "--patch", "12", "--early-patch", "8", "--early-steps", "1",
+                   "--threads", "1", "--data", train, "--val-data", val, "--val-every", "2"]
+            train_fp32.main(com + ["--max-steps", "2"])
+            train_fp32.main(com + ["--resume", "--max-steps", "4"])
+            st = torch.load(os.path.join(out, "latest.pt"))
+            self.assertEqual(st["step"], 4)
+            opt = torch.load(os.path.join(out, "latest_opt.pt"))
+            steps = {float(v["step"]) for v in opt["state"].values()}
+            self.assertEqual(steps, {4.0})   # Adam's moments carried over the resume, not restarted
+            best = torch.load(os.path.join(out, "best.pt"))
+            self.assertIn(best["step"], (2, 4))
+            self.assertAlmostEqual(best["psnr"]["Set5"], st["best"], places=6)
+            with open(os.path.join(out, "log.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual([r["step"] for r in rows], ["2", "4"])
+            for r in rows:
+                self.assertTrue(np.isfinite([float(r[k]) for k in ("loss", "psnr_set5", "psnr_set14")]).all())
+                self.assertGreater(float(r["psnr_set5"]), 5.0)
+
+
 @unittest.skipUnless(HAVE_DATA, "needs ../shared/data")
 class TestCommandLines(unittest.TestCase):
     def test_qat_and_export_cli(self):
