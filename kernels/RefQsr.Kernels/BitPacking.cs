@@ -103,23 +103,67 @@ public static class BitPacking
         }
     }
 
-    /// <summary>Decodes with Vector512 registers where available: per block, each field is one
-    /// broadcast, one vpsrlvq and one mask; the fields are merged with shifts and ORs and
-    /// the offset subtracted, 64 codes at a time.</summary>
-    public static void Unpack(ReadOnlySpan<byte> packed, int bits, Span<sbyte> codes)
+    /// <summary>Decodes whole blocks with Vector512 registers where AVX-512 is, with Vector256
+    /// ones where only AVX2 is (per block, each field is one broadcast, one variable 64-bit
+    /// shift and one mask; the fields are merged with shifts and ORs and the offset
+    /// subtracted), and what is left (a short last block, or every block on a CPU with
+    /// neither) with the scalar reference.</summary>
+    public static void Unpack(ReadOnlySpan<byte> packed, int bits, Span<sbyte> codes) =>
+        Unpack(packed, bits, codes, Avx512F.IsSupported && Avx512BW.IsSupported ? 512 : Avx2.IsSupported ? 256 : 0);
+
+    /// <summary><see cref="Unpack(ReadOnlySpan{byte}, int, Span{sbyte})"/> with the widest
+    /// registers it may use (512, 256 or 0 for scalar): the tests run each path the CPU has.</summary>
+    internal static void Unpack(ReadOnlySpan<byte> packed, int bits, Span<sbyte> codes, int vectorBits)
     {
         CheckLengths(packed.Length, bits, codes.Length);
-        int full = Avx512F.IsSupported && Avx512BW.IsSupported ? codes.Length / BlockCodes : 0;
+        if ((vectorBits == 512 && !(Avx512F.IsSupported && Avx512BW.IsSupported)) || (vectorBits == 256 && !Avx2.IsSupported)
+            || vectorBits is not (0 or 256 or 512))
+            throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "not a register width this CPU has");
+        int full = vectorBits == 0 ? 0 : codes.Length / BlockCodes;
+        ref byte dst = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(codes));
         for (int k = 0; k < full; k++)
-            UnpackBlock(packed.Slice(k * 8 * bits, 8 * bits), bits).StoreUnsafe(ref Unsafe.As<sbyte, byte>(ref codes[k * BlockCodes]));
-        int done = full * BlockCodes;
-        if (done < codes.Length)
         {
-            Span<sbyte> tail = stackalloc sbyte[BlockCodes];
-            int n = codes.Length - done;
-            UnpackReference(packed.Slice(full * 8 * bits, 8 * bits), bits, tail);
+            var block = packed.Slice(k * 8 * bits, 8 * bits);
+            if (vectorBits == 512) UnpackBlock(block, bits).StoreUnsafe(ref dst, (nuint)(k * BlockCodes));
+            else
+            {
+                UnpackHalfBlock(block, bits, 0).StoreUnsafe(ref dst, (nuint)(k * BlockCodes));
+                UnpackHalfBlock(block, bits, 1).StoreUnsafe(ref dst, (nuint)(k * BlockCodes + 32));
+            }
+        }
+        Span<sbyte> tail = stackalloc sbyte[BlockCodes];
+        for (int done = full * BlockCodes; done < codes.Length; done += BlockCodes)
+        {
+            int n = Math.Min(BlockCodes, codes.Length - done);
+            UnpackReference(packed.Slice(done / BlockCodes * 8 * bits, 8 * bits), bits, tail);
             tail[..n].CopyTo(codes[done..]);
         }
+    }
+
+    /// <summary>Codes 32·half .. 32·half + 31 of one block in a Vector256: the Vector512 decode's
+    /// shifts, one half of them at a time (nibbles: the low or the high nibble of the 32
+    /// bytes; crumbs and bits: the 16 or 8 bytes broadcast, shifted per 64-bit lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<byte> UnpackHalfBlock(ReadOnlySpan<byte> block, int bits, int half)
+    {
+        ref byte p = ref MemoryMarshal.GetReference(block);
+        var offset = Vector256.Create((byte)(1 << (bits - 1)));
+        if (bits == 8) return Vector256.LoadUnsafe(ref p, (nuint)(32 * half)) - offset;
+        Vector256<byte> u = default;
+        int at = 0, shift = bits;
+        foreach (int field in Fields(bits))
+        {
+            shift -= field;
+            Vector256<byte> f = field switch
+            {
+                4 => Vector256.ShiftRightLogical(Vector256.LoadUnsafe(ref p, (nuint)at).AsUInt64(), 4 * half).AsByte() & Vector256.Create((byte)0x0F),
+                2 => Avx2.ShiftRightLogicalVariable(Vector256.Create(Vector128.LoadUnsafe(ref p, (nuint)at)).AsUInt64(), half == 0 ? CrumbShifts.GetLower() : CrumbShifts.GetUpper()).AsByte() & Vector256.Create((byte)0x03),
+                _ => Avx2.ShiftRightLogicalVariable(Vector256.Create(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, at))), half == 0 ? BitShifts.GetLower() : BitShifts.GetUpper()).AsByte() & Vector256.Create((byte)0x01),
+            };
+            u |= (f.AsUInt16() << shift).AsByte();
+            at += 8 * field;
+        }
+        return u - offset;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

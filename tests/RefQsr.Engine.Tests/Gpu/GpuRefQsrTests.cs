@@ -48,6 +48,18 @@ public sealed class GpuRefQsrTests
                 Assert.True(Math.Abs(cpu[i] - gpu[i]) <= 1e-3f * (1 + Math.Abs(cpu[i])), $"{what} HR value {i}: {cpu[i]} vs {gpu[i]}");
     }
 
+    /// <summary>The residual stream starts at the FP32 head conv, which the CPU sums in the
+    /// device's order only on its AVX-512 FMA path; elsewhere the float features agree to
+    /// rounding (their activation codes are still compared exactly).</summary>
+    static void AssertFeaturesMatch(float[] cpu, float[] gpu, string what)
+    {
+        Assert.Equal(cpu.Length, gpu.Length);
+        if (CpuFmaOrder) Assert.True(cpu.AsSpan().SequenceEqual(gpu), $"{what} differs");
+        else
+            for (int i = 0; i < cpu.Length; i++)
+                Assert.True(Math.Abs(cpu[i] - gpu[i]) <= 1e-4f * (1 + Math.Abs(cpu[i])), $"{what} value {i}: {cpu[i]} vs {gpu[i]}");
+    }
+
     static void AssertCodesMatch(ForwardTrace cpu, ForwardTrace gpu)
     {
         foreach (var (name, codes) in cpu.Codes)
@@ -81,7 +93,7 @@ public sealed class GpuRefQsrTests
         AssertHrMatches(cpuRefHr, gpuRefHr, "reference");
         for (int k = 0; k < s.RefErBlocks.Count; k++)
         {
-            Assert.True(cpuFeatures.RefErInputs[k].AsSpan().SequenceEqual(kept.Inputs[k].GetAsArray1D()), $"kept reference input {k} differs");
+            AssertFeaturesMatch(cpuFeatures.RefErInputs[k], kept.Inputs[k].GetAsArray1D(), $"kept reference input {k}");
             var codes = RefErMatching.PooledCodes(cpuFeatures.RefErInputs[k], rh, rw, ch, s.BLow);
             Assert.Equal(codes, MemoryMarshal.Cast<int, sbyte>(kept.MatchCodes[k].GetAsArray1D().AsSpan()).ToArray());
         }

@@ -32,7 +32,29 @@ public class BitPackingTests
             var simd = new sbyte[n];
             BitPacking.Unpack(packed, bits, simd);
             Assert.Equal(codes, simd);
+            foreach (int width in VectorWidths())
+            {
+                var path = new sbyte[n];
+                BitPacking.Unpack(packed, bits, path, width);
+                Assert.True(codes.AsSpan().SequenceEqual(path), $"{width}-bit path, {n} codes");
+            }
         }
+    }
+
+    /// <summary>Every decode path this CPU can run: a machine with AVX-512 also checks the
+    /// AVX2 and scalar ones, which are what CPUs without it take.</summary>
+    static IEnumerable<int> VectorWidths()
+    {
+        yield return 0;
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return 256;
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return 512;
+    }
+
+    [Fact]
+    public void RejectsARegisterWidthTheCpuLacks()
+    {
+        var packed = BitPacking.Pack(new sbyte[64], 4);
+        Assert.Throws<ArgumentOutOfRangeException>(() => BitPacking.Unpack(packed, 4, new sbyte[64], 128));
     }
 
     [Fact]
