@@ -232,9 +232,12 @@ public static partial class FloatConv2d
         }
     }
 
+    /// <summary>a·b + c rounded once, on every CPU: vfmadd where FMA3 is, an exact software
+    /// fused multiply-add elsewhere (never a*b+c, which would give other bits on CPUs without
+    /// FMA3 and on ARM64 and move the parity with the trainer's integer simulation).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c)
-        => System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
+        => Vector256.FusedMultiplyAdd(a, b, c);
 }
 
 /// <summary>Conv weights repacked once for <see cref="FloatConv2d.Run"/>.</summary>

@@ -42,6 +42,7 @@ internal static class InfoCommand
                 references = image is not null ? clusters?.ReferenceCount : null,
                 cost_basis = basis,
                 conv_paths = paths.Select(p => new { role = p.Role, w_bits = p.WeightBits, a_bits = p.ActivationBits, path = p.Path.ToString(), convs = p.Convs }),
+                cpu = RefQsr.Kernels.CpuFeatures.Describe(),
                 float_conv_paths = floatPaths.Select(p => new { layer = p.Layer, kernel = p.Kernel, in_channels = p.InChannels, out_channels = p.OutChannels, algorithm = p.Algorithm, convs = p.Convs }),
             });
         else
@@ -53,6 +54,7 @@ internal static class InfoCommand
             stdout.WriteLine($"resident    {net.ResidentBytes / 1048576.0:F1} MiB of weights in memory ({(c.IsQuantized ? "bit-packed codes per bit-width and the Winograd transforms their conv paths read, float head/upsampler/tail" : "float layouts and Winograd transforms")})");
             if (paths.Count > 0)
                 stdout.WriteLine($"kernels     {string.Join("; ", paths.Select(p => $"{p.Role} w{p.WeightBits}a{p.ActivationBits}: {p.Path} x{p.Convs}"))} (integer conv paths on this CPU)");
+            stdout.WriteLine($"cpu         {RefQsr.Kernels.CpuFeatures.Describe()} (instruction sets the kernels use)");
             stdout.WriteLine($"float convs {string.Join("; ", floatPaths.Select(p => $"{p.Layer} {p.Shape}: {p.Algorithm}" + (p.Convs > 1 ? $" x{p.Convs}" : "")))}");
             stdout.WriteLine($"input       LR {w}x{h} -> HR {w * c.Scale}x{h * c.Scale}, " +
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches ({grid.Patches.Count} patches, {grid.TotalPatchArea:N0} LR px)"));

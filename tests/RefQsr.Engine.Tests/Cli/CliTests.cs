@@ -112,6 +112,10 @@ public sealed class CliTests : CliTestBase
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(90.15, doc.RootElement.GetProperty("bitops_g").GetDouble(), 2);
         Assert.Equal(611376, doc.RootElement.GetProperty("patch_area_lr_px").GetInt64());
+        // the instruction sets the kernels chose their paths by, as this process's runtime reports them
+        string cpu = doc.RootElement.GetProperty("cpu").GetString()!;
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, cpu.Contains("AVX2", StringComparison.Ordinal));
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, cpu.Contains("AVX-512", StringComparison.Ordinal));
         (code, stdout, _) = Run("info", "--model", m, "--lr", "1024x540", "--full-image", "--json");
         using var full = JsonDocument.Parse(stdout);
         Assert.Equal(81.54, full.RootElement.GetProperty("bitops_g").GetDouble(), 2);
