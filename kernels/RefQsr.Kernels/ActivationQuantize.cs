@@ -69,3 +69,32 @@ internal readonly struct VectorCodeQuantizer(CodeQuantizer q)
         return Avx512F.ConvertToVector128Byte(r);
     }
 }
+
+/// <summary><see cref="VectorCodeQuantizer"/> in Vector256 registers (AVX2, no AVX-512): the
+/// same clamps, the same one multiply and subtract, the same nearest-even conversion.</summary>
+internal readonly struct VectorCodeQuantizer256(CodeQuantizer q)
+{
+    readonly Vector256<float> lo = Vector256.Create(q.Lo), hi = Vector256.Create(q.Hi), s = Vector256.Create(q.S), zp = Vector256.Create(q.Zp);
+    readonly Vector256<int> qlo = Vector256.Create(q.QLo), qhi = Vector256.Create(q.QHi);
+
+    /// <summary>16 codes from two vectors of 8, as <see cref="ActivationQuantize.Reference(float, CodeQuantizer)"/> per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<byte> Codes(Vector256<float> a, Vector256<float> b)
+    {
+        var ra = Code(a).AsUInt32();
+        var rb = Code(b).AsUInt32();
+        var u16 = Vector256.Narrow(ra, rb);            // codes are 0..255 here: truncation is exact
+        return Vector256.Narrow(u16, u16).GetLower();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    Vector256<int> Code(Vector256<float> v)
+    {
+        // operand order as in the Vector512 quantizer: a NaN propagates, converts to
+        // int.MinValue and clamps to qlo
+        var c = Avx.Min(hi, Avx.Max(lo, v));
+        var t = Avx.Subtract(Avx.Multiply(c, s), zp);
+        var r = Avx.ConvertToVector256Int32(t);   // MXCSR default: nearest, ties to even
+        return Avx2.Min(Avx2.Max(r, qlo), qhi) - qlo;
+    }
+}

@@ -9,7 +9,7 @@ public static partial class QuantConv3x3
 {
     /// <summary>Padded activations widened to uint16 once per conv, so two neighbouring
     /// input channels read as one int32 to broadcast (pooled, ring and slack as
-    /// <see cref="Padding.Rent"/>). Vector512 widening, rows split over threads: as a scalar
+    /// <see cref="Padding.Rent"/>). Vector512 (or Vector256) widening, rows split over threads: as a scalar
     /// loop this copy was a fifth of an 8-bit conv's time and most of its serial part.</summary>
     internal static unsafe ushort[] RentPaddedWide(ReadOnlySpan<byte> codes, int h, int w, int c, int threads = 1)
     {
@@ -31,6 +31,9 @@ public static partial class QuantConv3x3
                         if (Avx512BW.IsSupported)
                             for (; i + 32 <= n; i += 32)
                                 Avx512BW.ConvertToVector512UInt16(Vector256.Load(s + i)).Store(d + i);
+                        else if (Avx2.IsSupported)
+                            for (; i + 16 <= n; i += 16)
+                                Avx2.ConvertToVector256Int16(Vector128.Load(s + i)).AsUInt16().Store(d + i);
                         for (; i < n; i++) d[i] = s[i];
                     }
             });

@@ -144,6 +144,7 @@ public static partial class QuantConv3x3
         if (Avx512BW.IsSupported && IntWinogradVectorizable(w)) return QuantConvPath.Avx512Winograd;
         if (w.PairsVectorizable && Avx512BW.IsSupported) return QuantConvPath.Avx512Pairs;
         if (AvxVnni.IsSupported && VnniVectorizable(w)) return QuantConvPath.AvxVnni;
+        if (w.PairsVectorizable && Avx2.IsSupported) return QuantConvPath.Avx2Pairs;
         return Avx2.IsSupported && w.Vectorizable ? QuantConvPath.Avx2 : QuantConvPath.Scalar;
     }
 
@@ -173,6 +174,7 @@ public static partial class QuantConv3x3
         {
             QuantConvPath.Scalar => true,
             QuantConvPath.Avx2 => Avx2.IsSupported && w.Vectorizable,
+            QuantConvPath.Avx2Pairs => Avx2.IsSupported && w.PairsVectorizable,
             QuantConvPath.AvxVnni => AvxVnni.IsSupported && VnniVectorizable(w),
             QuantConvPath.Avx512Pairs => Avx512BW.IsSupported && w.PairsVectorizable,
             QuantConvPath.Avx512Int16 => Avx512BW.IsSupported && w.QuadsVectorizable,
@@ -272,7 +274,7 @@ public static partial class QuantConv3x3
                     weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
                     w.UnpackQuadsAnyShape(weightBytes);
                     break;
-                case QuantConvPath.Avx512Pairs:
+                case QuantConvPath.Avx512Pairs or QuantConvPath.Avx2Pairs:
                     wide = RentPaddedWide(codes, height, width, w.InChannels, threads);
                     weightBytes = ArrayPool<sbyte>.Shared.Rent(w.CodeCount);
                     pairs = ArrayPool<short>.Shared.Rent(w.CodeCount);
@@ -299,6 +301,7 @@ public static partial class QuantConv3x3
                 case QuantConvPath.Avx512WinogradBytes: ByteWinogradRows(padded!, pw, w, w.ByteWinograd!, offset, steps, acc, accRow0, height, width, r0, r1, false); break;
                 case QuantConvPath.AvxVnniWinograd: ByteWinogradRows(padded!, pw, w, w.ByteWinograd!, offset, 0, acc, accRow0, height, width, r0, r1, true); break;
                 case QuantConvPath.Avx512Pairs: Avx512PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
+                case QuantConvPath.Avx2Pairs: Avx2PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
                 case QuantConvPath.AvxVnni: VnniRows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;
                 default: Avx2Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;
             }
@@ -309,7 +312,7 @@ public static partial class QuantConv3x3
             if (padded is not null) ArrayPool<byte>.Shared.Return(padded);
             if (wide is not null) ArrayPool<ushort>.Shared.Return(wide);
             if (pairs is not null) ArrayPool<short>.Shared.Return(pairs);
-            if (weightBytes is not null && path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512Pairs or QuantConvPath.AvxVnni) ArrayPool<sbyte>.Shared.Return(weightBytes);
+            if (weightBytes is not null && path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512Pairs or QuantConvPath.Avx2Pairs or QuantConvPath.AvxVnni) ArrayPool<sbyte>.Shared.Return(weightBytes);
         }
     }
 

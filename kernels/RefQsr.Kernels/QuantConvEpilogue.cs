@@ -106,8 +106,9 @@ public static partial class QuantConvEpilogue
 
         /// <summary>Rows r0 .. r1−1; <paramref name="acc"/>[0] is the first accumulator of row
         /// <paramref name="accRow0"/>. Every pixel takes the Vector512 path when every
-        /// intermediate of the correction fits in int32 (<see cref="FitsInt32"/>); otherwise,
-        /// and on CPUs without Avx512F, they take <see cref="ScalarPixel"/>. Both give the
+        /// intermediate of the correction fits in int32 (<see cref="FitsInt32"/>), in Vector256
+        /// registers on CPUs with AVX2 and no AVX-512; otherwise, and on CPUs without either,
+        /// they take <see cref="ScalarPixel"/>. Both give the
         /// same bits: the integer total is the same number, and the float steps are the same
         /// single multiplies and adds (never fused) in the same order.</summary>
         public void Rows(ReadOnlySpan<int> acc, int accRow0, Span<float> output, int r0, int r1)
@@ -228,7 +229,7 @@ public static partial class QuantConvEpilogue
     static int[]? VectorCorrections(QuantConvWeights w, int za, int zw)
     {
         int cout = w.OutChannels;
-        if (!(Avx512F.IsSupported && cout % 16 == 0 && FitsInt32(w.InChannels, za, zw))) return null;
+        if (!((Avx512F.IsSupported || Avx2.IsSupported) && cout % 16 == 0 && FitsInt32(w.InChannels, za, zw))) return null;
         int[] sums = w.BorderTapSums;
         var byBorder = new int[sums.Length];
         for (int i = 0; i < sums.Length; i++) byBorder[i] = za * sums[i];

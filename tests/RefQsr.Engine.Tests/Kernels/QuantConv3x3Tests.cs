@@ -26,6 +26,7 @@ public class QuantConv3x3Tests
     internal static IEnumerable<QuantConvPath> SupportedPaths()
     {
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2;
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2Pairs;
         if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) yield return QuantConvPath.AvxVnni;
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Pairs;
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Winograd;
