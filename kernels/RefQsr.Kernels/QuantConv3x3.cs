@@ -89,7 +89,7 @@ public static partial class QuantConv3x3
         => AvxVnni.IsSupported && Avx512F.IsSupported && WinogradShape(w) && 2 * maxActivation <= 255 && w.RowWinograd is not null;
 
     /// <summary>Paths whose exactness bound reads the largest activation code.</summary>
-    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx512Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd;
+    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx512Int16 or QuantConvPath.Avx2Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd;
 
     /// <summary>The wide-tile F(4x4) Winograd path can run these weights (codes up to ±56, so
     /// that every transformed weight fits int16 without building them to find out) on codes up
@@ -123,16 +123,36 @@ public static partial class QuantConv3x3
         if (steps >= Int16StepsOverWinograd) return QuantConvPath.Avx512Int16;
         if (Avx512BW.IsSupported && IntWinogradVectorizable(w)) return QuantConvPath.Avx512Winograd;
         if (steps >= MinInt16Steps) return QuantConvPath.Avx512Int16;
+        if (Avx2Int16Usable(w, maxActivation)) return QuantConvPath.Avx2Int16;
         return BestPath(w);
     }
 
+    /// <summary>AVX2 without AVX-512, where AVX-VNNI's int32 sums do not run: the int16 path in
+    /// Vector256 registers, where at least <see cref="MinInt16Steps"/> steps stay exact.</summary>
+    static bool Avx2Int16Usable(QuantConvWeights w, int maxActivation)
+        => !Avx512BW.IsSupported && Avx2.IsSupported && !(AvxVnni.IsSupported && VnniVectorizable(w))
+           && w.QuadsVectorizable && Int16Steps(maxActivation, w.MaxAbsCode) >= MinInt16Steps;
+
     static int MaxCode(ReadOnlySpan<byte> codes)
     {
+        if (!Vector512.IsHardwareAccelerated) return MaxCode256(codes);
         var max = Vector512<byte>.Zero;
         int i = 0;
         for (; i + 64 <= codes.Length; i += 64) max = Vector512.Max(max, Vector512.Create(codes.Slice(i, 64)));
         int m = 0;
         for (int j = 0; j < 64; j++) m = Math.Max(m, max.GetElement(j));
+        for (; i < codes.Length; i++) m = Math.Max(m, codes[i]);
+        return m;
+    }
+
+    static int MaxCode256(ReadOnlySpan<byte> codes)
+    {
+        var max = Vector256<byte>.Zero;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 32 <= codes.Length; i += 32) max = Vector256.Max(max, Vector256.Create(codes.Slice(i, 32)));
+        int m = 0;
+        for (int j = 0; j < 32; j++) m = Math.Max(m, max.GetElement(j));
         for (; i < codes.Length; i++) m = Math.Max(m, codes[i]);
         return m;
     }
@@ -175,6 +195,7 @@ public static partial class QuantConv3x3
             QuantConvPath.Scalar => true,
             QuantConvPath.Avx2 => Avx2.IsSupported && w.Vectorizable,
             QuantConvPath.Avx2Pairs => Avx2.IsSupported && w.PairsVectorizable,
+            QuantConvPath.Avx2Int16 => Avx2.IsSupported && w.QuadsVectorizable,
             QuantConvPath.AvxVnni => AvxVnni.IsSupported && VnniVectorizable(w),
             QuantConvPath.Avx512Pairs => Avx512BW.IsSupported && w.PairsVectorizable,
             QuantConvPath.Avx512Int16 => Avx512BW.IsSupported && w.QuadsVectorizable,
@@ -260,7 +281,7 @@ public static partial class QuantConv3x3
                         throw new NotSupportedException($"quantized conv path {path} needs activation codes up to 127, got {maxCode}");
                     offset = maxCode;
                     break;
-                case QuantConvPath.Avx512Int16:
+                case QuantConvPath.Avx512Int16 or QuantConvPath.Avx2Int16:
                     int exact = Int16Steps(maxCode, w.MaxAbsCode);
                     if (exact < 1)
                         throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with weight codes up to ±{w.MaxAbsCode}");
@@ -294,6 +315,7 @@ public static partial class QuantConv3x3
             switch (path)
             {
                 case QuantConvPath.Avx512Int16: Avx512Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
+                case QuantConvPath.Avx2Int16: Avx2Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
                 case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4: WideWinogradRows(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512Winograd: IntWinogradRows(padded!, pw, w, winograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512WinogradRowBytes: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, steps, acc, accRow0, width, r0, r1, false); break;
@@ -312,7 +334,7 @@ public static partial class QuantConv3x3
             if (padded is not null) ArrayPool<byte>.Shared.Return(padded);
             if (wide is not null) ArrayPool<ushort>.Shared.Return(wide);
             if (pairs is not null) ArrayPool<short>.Shared.Return(pairs);
-            if (weightBytes is not null && path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx512Pairs or QuantConvPath.Avx2Pairs or QuantConvPath.AvxVnni) ArrayPool<sbyte>.Shared.Return(weightBytes);
+            if (weightBytes is not null && path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx2Int16 or QuantConvPath.Avx512Pairs or QuantConvPath.Avx2Pairs or QuantConvPath.AvxVnni) ArrayPool<sbyte>.Shared.Return(weightBytes);
         }
     }
 

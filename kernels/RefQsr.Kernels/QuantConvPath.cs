@@ -11,6 +11,10 @@ public enum QuantConvPath
     /// at once, 2 pixels x 32 channels in registers, no horizontal sums: the
     /// <see cref="Avx512Pairs"/> path for CPUs with AVX2 and no AVX-512.</summary>
     Avx2Pairs,
+    /// <summary>Vector256 vpmaddubsw summed in int16 as far as stays exact, then widened: the
+    /// <see cref="Avx512Int16"/> path, 2 pixels x 32 channels, for CPUs with AVX2 and no
+    /// AVX-512; low bit-widths only.</summary>
+    Avx2Int16,
     /// <summary>Vector256 vpdpbusd (u8 x s8, four products into each int32 lane) of a broadcast
     /// activation quad against 16 output channels' weight quads, 6 pixels x 16 channels in
     /// registers: exact at every bit-width, no step bound; any multiple of 4 input and 16

@@ -43,6 +43,11 @@ public class QuantConv3x3Tests
         => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported
            && QuantConv3x3.Int16Steps(codes.Max(), weights.Max(v => Math.Abs((int)v))) >= 1;
 
+    /// <summary>Its Vector256 twin, under the same bound, wherever AVX2 is.</summary>
+    static bool Avx2Int16Usable(byte[] codes, sbyte[] weights)
+        => System.Runtime.Intrinsics.X86.Avx2.IsSupported
+           && QuantConv3x3.Int16Steps(codes.Max(), weights.Max(v => Math.Abs((int)v))) >= 1;
+
     /// <summary>The byte Winograd path runs where its transformed weights fit a byte and the
     /// codes allow at least one exact int16 step (tested separately at its bound).</summary>
     static bool ByteWinogradUsable(byte[] codes, QuantConvWeights qw)
@@ -77,6 +82,7 @@ public class QuantConv3x3Tests
             var qw = new QuantConvWeights(weights, 64, 64);
             var paths = SupportedPaths().ToList();
             if (Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx512Int16);
+            if (Avx2Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx2Int16);
             if (ByteWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradBytes);
             if (RowWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradRowBytes);
             if (VnniWinogradRowsUsable(codes, qw)) paths.Add(QuantConvPath.AvxVnniWinogradRows);
@@ -491,6 +497,28 @@ public class QuantConv3x3Tests
     [InlineData(255, 128, 0)]    // 8-bit x 8-bit: one vpmaddubsw pair can saturate, never exact
     [InlineData(3, 2, 2730)]
     public void Int16StepBound(int maxA, int maxW, int steps) => Assert.Equal(steps, QuantConv3x3.Int16Steps(maxA, maxW));
+
+    [Fact]
+    public void Avx2Int16PathIsExactAtItsBoundAndRefusesPastIt()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;
+        // the same worst case as the Vector512 path's: int16 partial sums reach -32640; odd
+        // width for the partial tile at the right edge
+        int h = 3, w = 5;
+        var codes = Enumerable.Repeat((byte)15, h * w * 64).ToArray();
+        var weights = Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray();
+        var s = new ConvShape(h, w, 64, 64, 3);
+        var expected = new int[s.OutputLength];
+        QuantConv3x3.Reference(codes, weights, expected, s);
+        var actual = new int[s.OutputLength];
+        QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 2, QuantConvPath.Avx2Int16);
+        Assert.Equal(expected, actual);
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            Assert.Equal(QuantConvPath.Avx2Int16, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
+        var big = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
+        var w8 = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
+        Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(big, new QuantConvWeights(w8, 64, 64), actual, h, w, 1, QuantConvPath.Avx2Int16));
+    }
 
     [Fact]
     public void Int16PathIsExactAtItsBound()
