@@ -52,7 +52,8 @@ internal static class CompareCommand
         rows.AddRange(NetworkRows(models, weights, quick ? [2] : threadCounts, quick ? 1 : 3, budget));
 
         string md = Markdown(rows, quick);
-        string results = Path.Combine(root, "bench", "RESULTS.md");
+        // CPUs without AVX-512 take other kernel paths: their results go beside the AVX-512 ones
+        string results = Arg(args, "--out") ?? Path.Combine(root, "bench", System.Runtime.Intrinsics.X86.Avx512BW.IsSupported ? "RESULTS.md" : "RESULTS-avx2.md");
         File.WriteAllText(results, md + KeptSections(results));
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(rows.Select(r => new
@@ -255,15 +256,15 @@ internal static class CompareCommand
         var ci = CultureInfo.InvariantCulture;
         sb.AppendLine("# Benchmark results: our engine vs ONNX Runtime");
         sb.AppendLine();
-        sb.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}, ONNX Runtime 1.31.1), {(quick ? "quick" : "full")} run.");
+        sb.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores (instruction sets {RefQsr.Kernels.CpuFeatures.Describe()}; {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}, ONNX Runtime 1.31.1), {(quick ? "quick" : "full")} run.");
         sb.AppendLine("Re-run: `/usr/bin/python3 bench/onnx/make_models.py --fp32 weights/srresnet-fp32.safetensors --w8a8 weights/srresnet-ddtb-w8a8.safetensors` then");
-        sb.AppendLine("`dotnet run --project bench/RefQsr.Bench -c Release -- compare [--quick] [--json]`. Ratio = ORT time / our time, both measured in this run (median).");
+        sb.AppendLine("`dotnet run --project bench/RefQsr.Bench -c Release -- compare [--quick] [--json] [--out FILE]` (written to bench/RESULTS.md on a CPU with AVX-512, bench/RESULTS-avx2.md on one without). Ratio = ORT time / our time, both measured in this run (median).");
         sb.AppendLine();
         sb.AppendLine("| work | threads | ours (ms) | ORT (ms) | ratio | our GMAC/s | of int8 peak | note |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var r in rows)
         {
-            string peak = r.Gmacs is { } g && r.Name.Contains('w') && !r.Name.Contains("FP32") ? (g / (int8PeakGmacsPerCore * r.Threads)).ToString("P0", ci) : "";
+            string peak = r.Gmacs is { } g && double.IsFinite(int8PeakGmacsPerCore) && r.Name.Contains('w') && !r.Name.Contains("FP32") ? (g / (int8PeakGmacsPerCore * r.Threads)).ToString("P0", ci) : "";
             sb.AppendLine(string.Create(ci, $"| {r.Name} | {r.Threads} | {r.OursMs:F2} | {(r.OrtMs is { } o ? o.ToString("F2", ci) : "n/a")} | {(r.Ratio is { } x ? x.ToString("F2", ci) + "x" : "")} | {(r.Gmacs is { } gg ? gg.ToString("F1", ci) : "")} | {peak} | {r.Note} |"));
         }
         if (Profiles.Count > 0)
@@ -282,7 +283,7 @@ internal static class CompareCommand
             }
         }
         sb.AppendLine();
-        sb.AppendLine(string.Create(ci, $"Int8 peak: {int8PeakGmacsPerCore:F0} GMAC/s per core, measured in this run: vpmaddubsw + vpaddw on Vector512 with 16 accumulators in registers, the instruction pair of the int16 path (`InstructionPeaks`; the 8-bit pair path's vpmaddwd + vpaddd: {pairPeakGmacsPerCore:F0} GMAC/s). SPEC §8's 420 GMAC/s was measured with loop-invariant inputs, which lets the JIT hoist the multiplies out of the loop, so it timed only the adds. Winograd rows (kernel paths Avx512Winograd, Avx512Winograd2x4, Avx512Winograd4x4, Avx512WinogradBytes, Avx512WinogradRowBytes, AvxVnniWinograd and AvxVnniWinogradRows, and FP32 Winograd) count the direct convolution's MACs: their GMAC/s is an effective rate, and their fraction of the peak says how far the algorithm gets past the instruction ceiling, not how busy the multiplier is."));
+        sb.AppendLine(string.Create(ci, $"Int8 peak: {int8PeakGmacsPerCore:F0} GMAC/s per core, measured in this run: vpmaddubsw + vpaddw on {InstructionPeaks.Registers} with the accumulators in registers, the instruction pair of the int16 path (`InstructionPeaks`; the 8-bit pair path's vpmaddwd + vpaddd: {pairPeakGmacsPerCore:F0} GMAC/s). SPEC §8's 420 GMAC/s was measured with loop-invariant inputs, which lets the JIT hoist the multiplies out of the loop, so it timed only the adds. Winograd rows (kernel paths Avx512Winograd, Avx512Winograd2x4, Avx512Winograd4x4, Avx512WinogradBytes, Avx512WinogradRowBytes, AvxVnniWinograd and AvxVnniWinogradRows, and FP32 Winograd) count the direct convolution's MACs: their GMAC/s is an effective rate, and their fraction of the peak says how far the algorithm gets past the instruction ceiling, not how busy the multiplier is."));
         sb.AppendLine(string.Create(ci, $"Two threads on this host, measured in this run (`TwoThreadCeiling`): a register-only FP32 FMA loop that fills one core's vector pipes ran {twoThreads.Median:F2}x faster on two threads than on one (median of {twoThreads.Count} samples, {twoThreads.Min:F2}x to {twoThreads.Max:F2}x; {twoThreads.AtLeast18} of {twoThreads.Count} at 1.8x or more). Where that falls to 1.0x the two vCPUs share one physical core's vector units, and no vector-bound kernel can scale past it while that lasts."));
         sb.AppendLine("The machine is shared and noisy: compare ratios within one run, not across runs. RefQSR 8-4 needs patches, so its rows compare it with DDTB w8a8 on the same 72-px patches (SPEC §5); the RefQSR model is short-trained (weights/srresnet-ddtb-refqsr-8-4.md), its speed does not depend on that. The conv notes \"Nx our w8a8\" and \"Nx our one thread\" time those two of our runs alternately (a, b, a, b, ...; for the threads, each timed call after an untimed one, so that the thread pool's workers are awake), as the RefQSR rows are: the host's load changes within seconds, so two rows' medians measured apart can differ by more than the code does.");
         sb.AppendLine("Our side runs with the CLI's GC setting (`System.GC.ConserveMemory` 7, docs/performance.md); whole-network rows are full-image runs of the same 320x180 input on both sides.");

@@ -13,11 +13,48 @@ namespace RefQsr.Bench;
 /// the loop and only the adds are timed.</summary>
 internal static class InstructionPeaks
 {
-    /// <summary>vpmaddubsw + vpaddw on Vector512: 64 MACs per multiply.</summary>
-    public static double Int16MaddGmacs() => Best(iters => { var r = Int16Madd(iters); return (double)r[0]; }, 16 * 64);
+    /// <summary>The registers the peaks below are measured in: those the kernels' paths use on this CPU.</summary>
+    public static string Registers => Avx512BW.IsSupported ? "Vector512" : Avx2.IsSupported ? "Vector256 (no AVX-512 here)" : "none (no AVX2 here)";
 
-    /// <summary>vpmaddwd + vpaddd on Vector512: 32 MACs per multiply (the 8-bit pair path).</summary>
-    public static double PairMaddGmacs() => Best(iters => { var r = PairMadd(iters); return (double)r[0]; }, 16 * 32);
+    /// <summary>vpmaddubsw + vpaddw: 64 MACs per multiply on Vector512, 32 on Vector256
+    /// (NaN without AVX2).</summary>
+    public static double Int16MaddGmacs() => Avx512BW.IsSupported ? Best(iters => { var r = Int16Madd(iters); return (double)r[0]; }, 16 * 64)
+        : Avx2.IsSupported ? Best(iters => { var r = Int16Madd256(iters); return (double)r[0]; }, 8 * 32) : double.NaN;
+
+    /// <summary>vpmaddwd + vpaddd: 32 MACs per multiply on Vector512, 16 on Vector256 (the 8-bit pair paths).</summary>
+    public static double PairMaddGmacs() => Avx512BW.IsSupported ? Best(iters => { var r = PairMadd(iters); return (double)r[0]; }, 16 * 32)
+        : Avx2.IsSupported ? Best(iters => { var r = PairMadd256(iters); return (double)r[0]; }, 8 * 16) : double.NaN;
+
+    // AVX2 has 16 registers: 8 accumulators, 4 rotating weights and 2 inputs
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static Vector256<short> Int16Madd256(long iters)
+    {
+        var w0 = Vector256.Create((sbyte)3); var w1 = Vector256.Create((sbyte)5); var w2 = Vector256.Create((sbyte)-2); var w3 = Vector256.Create((sbyte)1);
+        var a = Vector256.Create((byte)7); var b = Vector256.Create((byte)9);
+        Vector256<short> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+        for (long i = 0; i < iters; i++)
+        {
+            s00 += Avx2.MultiplyAddAdjacent(a, w0); s01 += Avx2.MultiplyAddAdjacent(a, w1); s02 += Avx2.MultiplyAddAdjacent(a, w2); s03 += Avx2.MultiplyAddAdjacent(a, w3);
+            s10 += Avx2.MultiplyAddAdjacent(b, w0); s11 += Avx2.MultiplyAddAdjacent(b, w1); s12 += Avx2.MultiplyAddAdjacent(b, w2); s13 += Avx2.MultiplyAddAdjacent(b, w3);
+            (w0, w1, w2, w3) = (w1, w2, w3, w0);
+        }
+        return s00 + s01 + s02 + s03 + s10 + s11 + s12 + s13;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    static Vector256<int> PairMadd256(long iters)
+    {
+        var w0 = Vector256.Create((short)3); var w1 = Vector256.Create((short)5); var w2 = Vector256.Create((short)-2); var w3 = Vector256.Create((short)1);
+        var a = Vector256.Create((short)7); var b = Vector256.Create((short)9);
+        Vector256<int> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+        for (long i = 0; i < iters; i++)
+        {
+            s00 += Avx2.MultiplyAddAdjacent(a, w0); s01 += Avx2.MultiplyAddAdjacent(a, w1); s02 += Avx2.MultiplyAddAdjacent(a, w2); s03 += Avx2.MultiplyAddAdjacent(a, w3);
+            s10 += Avx2.MultiplyAddAdjacent(b, w0); s11 += Avx2.MultiplyAddAdjacent(b, w1); s12 += Avx2.MultiplyAddAdjacent(b, w2); s13 += Avx2.MultiplyAddAdjacent(b, w3);
+            (w0, w1, w2, w3) = (w1, w2, w3, w0);
+        }
+        return s00 + s01 + s02 + s03 + s10 + s11 + s12 + s13;
+    }
 
     static double Best(Func<long, double> run, int macsPerIteration)
     {

@@ -4,7 +4,7 @@ namespace RefQsr.Bench;
 
 public static class Program
 {
-    /// <summary>dotnet run --project bench/RefQsr.Bench -c Release -- compare [--quick] [--json] [--onnx DIR] [--weights DIR]
+    /// <summary>dotnet run --project bench/RefQsr.Bench -c Release -- compare [--quick] [--json] [--onnx DIR] [--weights DIR] [--out FILE]
     /// (side by side with ONNX Runtime), or BenchmarkDotNet arguments, e.g. --filter *Conv*.</summary>
     public static int Main(string[] args)
     {
