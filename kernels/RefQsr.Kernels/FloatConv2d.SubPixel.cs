@@ -12,12 +12,12 @@ public static partial class FloatConv2d
     /// must be in sub-pixel order (<see cref="PixelShuffle.SubPixelOrder"/>), so that each
     /// 64-channel block of the conv's output is one sub-pixel's channels. Bit-identical to
     /// <see cref="Run"/> on the original weights, then <see cref="PixelShuffle.Run"/>, then
-    /// PReLU: the same sums, only stored elsewhere. Needs Avx512F and C a multiple of 64
-    /// (<see cref="SubPixelSupported"/>).</summary>
+    /// PReLU: the same sums, only stored elsewhere. Needs Avx512F (or Winograd weights, which
+    /// AVX2 with FMA gets) and C a multiple of 64 (<see cref="SubPixelSupported"/>).</summary>
     public static void RunSubPixel2(ReadOnlySpan<float> input, FloatConvWeights subPixelWeights, float[] output, int height, int width, float preluSlope, int threads)
     {
         var w = subPixelWeights;
-        if (!SubPixelSupported(w)) throw new NotSupportedException($"the fused upsampler needs Avx512F and a 3x3 conv C->4C with C a multiple of 64, got {w.InChannels}->{w.OutChannels} k{w.Kernel}");
+        if (!SubPixelSupported(w)) throw new NotSupportedException($"the fused upsampler needs AVX-512 (or its Winograd weights, AVX2 and FMA) and a 3x3 conv C->4C with C a multiple of 64, got {w.InChannels}->{w.OutChannels} k{w.Kernel}");
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
         var store = new SubPixelStore(w.OutChannels / 4, preluSlope);
@@ -35,7 +35,7 @@ public static partial class FloatConv2d
     }
 
     public static bool SubPixelSupported(FloatConvWeights w)
-        => Avx512F.IsSupported && w.Kernel == 3 && w.Scheme == FloatConvWeights.Layout.TapInOut
+        => (Avx512F.IsSupported || w.UsesWinograd) && w.Kernel == 3 && w.Scheme == FloatConvWeights.Layout.TapInOut
            && w.OutChannels == 4 * w.InChannels && w.InChannels % 64 == 0;
 
     /// <summary>Where <see cref="BroadcastRows512"/> and the Winograd path store a block of
@@ -98,6 +98,20 @@ public static partial class FloatConv2d
                 v = Vector512.ConditionalSelect(Avx512F.CompareGreaterThan(v, Vector512<float>.Zero), v, Avx512F.Multiply(Vector512.Create(slope), v));
             if (hasResidual)
                 v = Avx512F.Add(Vector512.Load(o + residualDelta), v);
+            v.Store(o);
+        }
+
+        /// <summary><see cref="StoreOne"/> for 8 channels in a Vector256 (CPUs without AVX-512):
+        /// the same single multiplies and adds in the same order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public unsafe void StoreOne256(float* o, int c, Vector256<float> v)
+        {
+            if (affineA != null)
+                v = Avx.Add(Avx.Multiply(v, Vector256.Load(affineA + c)), Vector256.Load(affineB + c));
+            if (channels != 0 || prelu)
+                v = Vector256.ConditionalSelect(Avx.CompareGreaterThan(v, Vector256<float>.Zero), v, Avx.Multiply(Vector256.Create(slope), v));
+            if (hasResidual)
+                v = Avx.Add(Vector256.Load(o + residualDelta), v);
             v.Store(o);
         }
     }

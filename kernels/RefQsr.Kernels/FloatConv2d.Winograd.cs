@@ -28,7 +28,7 @@ public static partial class FloatConv2d
     /// float rounding only (the transforms scale by up to 5 and 1/24, so a few more ulps of the
     /// operands' magnitude than the direct sum) and are identical for any thread count: every
     /// tile is computed the same way whichever thread takes it.</summary>
-    static unsafe void WinogradConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads, SubPixelStore sub)
+    static unsafe void WinogradConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads, SubPixelStore sub, bool vector256 = false)
     {
         int cin = w.InChannels, tilesY = (height + WinoOut - 1) / WinoOut, tilesX = (width + WinoOut - 1) / WinoOut;
         // zero ring of one pixel, plus up to three more rows/columns where the size is not a
@@ -40,7 +40,7 @@ public static partial class FloatConv2d
             RowParallel.For(tilesY, threads, (t0, t1) =>
             {
                 fixed (float* pin = padded, pout = output)
-                    WinogradTileRows(pin, pw, w, pout, height, width, t0, t1, sub);
+                    WinogradTileRows(pin, pw, w, pout, height, width, t0, t1, sub, vector256);
             });
         }
         finally { ArrayPool<float>.Shared.Return(padded); }
@@ -50,8 +50,13 @@ public static partial class FloatConv2d
     /// input (<see cref="Padding.RentTiled"/>), <paramref name="pout"/> where output row 0 would
     /// start (the fused upsampler and tail passes a pointer before its staging rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void WinogradTileRows(float* pin, int pw, FloatConvWeights w, float* pout, int height, int width, int ty0, int ty1, SubPixelStore sub)
+    static unsafe void WinogradTileRows(float* pin, int pw, FloatConvWeights w, float* pout, int height, int width, int ty0, int ty1, SubPixelStore sub, bool vector256 = false)
     {
+        if (vector256 || !Avx512F.IsSupported)
+        {
+            WinogradTileRows256(pin, pw, w, pout, height, width, ty0, ty1, sub);
+            return;
+        }
         const int T = WinogradChunkTiles, P = WinoPositions;
         int cin = w.InChannels, cout = w.OutChannels, tilesX = (width + WinoOut - 1) / WinoOut;
         // one position's block of V or M is 4 KB; a cache line more between positions keeps
@@ -242,7 +247,16 @@ public static partial class FloatConv2d
         return u;
     }
 
+    /// <summary>The Winograd conv in Vector256 registers even where AVX-512 is (tests: the two
+    /// paths give the same bits).</summary>
+    internal static void RunWinogradVector256(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
+    {
+        if (w.Winograd is null || !Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            throw new NotSupportedException("no Winograd weights, or no AVX2 and FMA");
+        WinogradConv(input, w, output, height, width, threads, default, vector256: true);
+    }
+
     /// <summary>Whether <see cref="Run"/> takes the Winograd path for these weights.</summary>
     internal static bool WinogradSupported(int kernel, int cin, int cout)
-        => Avx512F.IsSupported && kernel == 3 && cin % 16 == 0 && cout % 64 == 0;
+        => (Avx512F.IsSupported || (Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)) && kernel == 3 && cin % 16 == 0 && cout % 64 == 0;
 }

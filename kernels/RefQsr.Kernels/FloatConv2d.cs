@@ -248,7 +248,7 @@ public sealed class FloatConvWeights
     /// <summary>How <see cref="FloatConv2d.Run"/> computes a conv with these weights.</summary>
     public enum Algorithm
     {
-        /// <summary>Winograd F(4x4, 3x3) where it applies (3x3, Avx512F, in channels a
+        /// <summary>Winograd F(4x4, 3x3) where it applies (3x3, Avx512F or AVX2 with FMA, in channels a
         /// multiple of 16, out channels a multiple of 64), F(3, 3) along rows for three output
         /// channels and a kernel a multiple of 3 (the RGB tail), direct otherwise.</summary>
         Auto,

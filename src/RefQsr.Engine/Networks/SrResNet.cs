@@ -42,8 +42,8 @@ public sealed partial class SrResNet
         Blocks = Enumerable.Range(0, Config.Blocks).Select(i => ResBlock.Load(f, Config, i, floatConvs)).ToArray();
         bodyEnd = new FloatConvWeights(f.Floats("body_end.conv.weight"), ch, ch, 3, floatConvs);
         bodyEndBn = Affine.Load(f, "body_end.bn.");
-        // the plain upsampler layouts run only where the fused kernel cannot, and that is
-        // never a Winograd CPU: direct, so they hold no second (Winograd) copy
+        // the plain upsampler layouts run only where the fused kernel cannot (no AVX-512 and no
+        // Winograd weights), and the Winograd path needs it: direct, so no second Winograd copy
         up0 = new FloatConvWeights(f.Floats("up.0.conv.weight"), 4 * ch, ch, 3, FloatConvWeights.Algorithm.Direct);
         up1 = new FloatConvWeights(f.Floats("up.1.conv.weight"), 4 * ch, ch, 3, FloatConvWeights.Algorithm.Direct);
         up0Fused = FusedUpsampler(f.Floats("up.0.conv.weight"), ch, floatConvs);

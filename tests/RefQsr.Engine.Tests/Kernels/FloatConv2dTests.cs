@@ -76,18 +76,43 @@ public class FloatConv2dTests
     [InlineData(8, 71, 64, 64)]
     [InlineData(3, 4, 64, 256)]
     public void WinogradMatchesReference(int h, int w, int cin, int cout)
-        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd);
+        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd,
+            System.Runtime.Intrinsics.X86.Avx512F.IsSupported || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported));
+
+    /// <summary>The Vector256 Winograd (CPUs with AVX2 and FMA, no AVX-512) is the Vector512
+    /// one's operations in the same order: the same bits, checked where both can run.</summary>
+    [Theory]
+    [InlineData(5, 9, 64, 64)]
+    [InlineData(8, 71, 64, 256)]
+    [InlineData(1, 1, 16, 64)]
+    public void WinogradVector256GivesTheVector512Bits(int h, int w, int cin, int cout)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Fma.IsSupported) return;
+        var s = new ConvShape(h, w, cin, cout, 3);
+        var input = Random(s.InputLength, 21, 100f);
+        var wt = new FloatConvWeights(Random(s.WeightLength, 22, 0.05f), cout, cin, 3);
+        var narrow = new float[s.OutputLength];
+        FloatConv2d.RunWinogradVector256(input, wt, narrow, h, w, 2);
+        var expected = new float[s.OutputLength];
+        FloatConv2d.Reference(input, Random(s.WeightLength, 22, 0.05f), expected, s);
+        AssertClose(expected, narrow, $"{h}x{w} {cin}->{cout} Vector256 Winograd");
+        var auto = new float[s.OutputLength];
+        FloatConv2d.Run(input, wt, auto, h, w, 1);   // Vector512 where AVX-512 is
+        Assert.Equal(auto, narrow);
+    }
 
     /// <summary>The conv with these weights against the scalar truth on one thread (where
-    /// <paramref name="usesAlgorithm"/> holds exactly on AVX-512 CPUs), and the same bits on two and three.</summary>
-    static void AssertAlgorithmMatchesReference(ConvShape s, int seed, Func<FloatConvWeights, bool> usesAlgorithm)
+    /// <paramref name="usesAlgorithm"/> holds exactly where <paramref name="expectedUse"/>: the
+    /// 3x3 Winograd on AVX-512 and on AVX2 with FMA, the RGB row Winograd on AVX-512), and the
+    /// same bits on two and three.</summary>
+    static void AssertAlgorithmMatchesReference(ConvShape s, int seed, Func<FloatConvWeights, bool> usesAlgorithm, bool? expectedUse = null)
     {
         var input = Random(s.InputLength, seed, 100f);
         var weights = Random(s.WeightLength, seed + 1, 0.05f);
         var expected = new float[s.OutputLength];
         FloatConv2d.Reference(input, weights, expected, s);
         var wt = new FloatConvWeights(weights, s.OutChannels, s.InChannels, s.Kernel);
-        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, usesAlgorithm(wt));
+        Assert.Equal(expectedUse ?? System.Runtime.Intrinsics.X86.Avx512F.IsSupported, usesAlgorithm(wt));
         var one = new float[s.OutputLength];
         FloatConv2d.Run(input, wt, one, s.Height, s.Width, 1);
         AssertClose(expected, one, $"{s.Height}x{s.Width} {s.InChannels}->{s.OutChannels} k{s.Kernel}");

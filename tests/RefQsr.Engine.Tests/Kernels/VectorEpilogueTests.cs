@@ -122,7 +122,10 @@ public class SubPixelConvTests
         const float slope = 0.23f;
         var plain = new FloatConvWeights(oihw, 4 * c, c, 3);
         var fused = new FloatConvWeights(PixelShuffle.SubPixelOrder(oihw, 4 * c, 2), 4 * c, c, 3);
-        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, FloatConv2d.SubPixelSupported(fused));
+        // AVX-512, or the Winograd path on AVX2 with FMA
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported || fused.UsesWinograd, FloatConv2d.SubPixelSupported(fused));
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported), FloatConv2d.SubPixelSupported(fused));
         if (!FloatConv2d.SubPixelSupported(fused)) return;
 
         var t = new float[h * w * 4 * c];
