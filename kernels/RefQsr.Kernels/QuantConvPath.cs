@@ -15,6 +15,12 @@ public enum QuantConvPath
     /// <see cref="Avx512Int16"/> path, 2 pixels x 32 channels, for CPUs with AVX2 and no
     /// AVX-512; low bit-widths only.</summary>
     Avx2Int16,
+    /// <summary>The <see cref="Avx512Winograd2x4"/> algorithm in Vector256 registers (CPUs with
+    /// AVX2 and no AVX-512): 24 vpmaddwd products per 2x4 outputs; weights up to 8 bits.</summary>
+    Avx2Winograd2x4,
+    /// <summary>The <see cref="Avx512Winograd4x4"/> algorithm in Vector256 registers: 36 products
+    /// per 4x4 outputs, for weights whose transforms fit int16 (codes within ±56).</summary>
+    Avx2Winograd4x4,
     /// <summary>Vector256 vpdpbusd (u8 x s8, four products into each int32 lane) of a broadcast
     /// activation quad against 16 output channels' weight quads, 6 pixels x 16 channels in
     /// registers: exact at every bit-width, no step bound; any multiple of 4 input and 16

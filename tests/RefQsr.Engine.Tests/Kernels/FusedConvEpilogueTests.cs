@@ -13,7 +13,7 @@ public class FusedConvEpilogueTests
         var d = new TheoryData<QuantConvPath> { QuantConvPath.Scalar };
         if (Avx2.IsSupported) d.Add(QuantConvPath.Avx2);
         if (Avx2.IsSupported) d.Add(QuantConvPath.Avx2Pairs);
-        if (Avx2.IsSupported) d.Add(QuantConvPath.Avx2Int16);
+        if (Avx2.IsSupported) { d.Add(QuantConvPath.Avx2Int16); d.Add(QuantConvPath.Avx2Winograd2x4); d.Add(QuantConvPath.Avx2Winograd4x4); }
         if (AvxVnni.IsSupported) d.Add(QuantConvPath.AvxVnni);
         if (AvxVnni.IsSupported && Avx512BW.IsSupported) { d.Add(QuantConvPath.AvxVnniWinogradRows); d.Add(QuantConvPath.AvxVnniWinograd); }
         if (Avx512BW.IsSupported) { d.Add(QuantConvPath.Avx512Pairs); d.Add(QuantConvPath.Avx512Int16); d.Add(QuantConvPath.Avx512Winograd); d.Add(QuantConvPath.Avx512WinogradBytes); d.Add(QuantConvPath.Avx512WinogradRowBytes); d.Add(QuantConvPath.Avx512Winograd2x4); d.Add(QuantConvPath.Avx512Winograd4x4); }

@@ -27,6 +27,7 @@ public class QuantConv3x3Tests
     {
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2;
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2Pairs;
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2Winograd2x4;
         if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) yield return QuantConvPath.AvxVnni;
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Pairs;
         if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) yield return QuantConvPath.Avx512Winograd;
@@ -83,6 +84,7 @@ public class QuantConv3x3Tests
             var paths = SupportedPaths().ToList();
             if (Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx512Int16);
             if (Avx2Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx2Int16);
+            if (System.Runtime.Intrinsics.X86.Avx2.IsSupported && qw.Winograd4x4 is { } u4 && u4.Exact(codes.Max())) paths.Add(QuantConvPath.Avx2Winograd4x4);
             if (ByteWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradBytes);
             if (RowWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradRowBytes);
             if (VnniWinogradRowsUsable(codes, qw)) paths.Add(QuantConvPath.AvxVnniWinogradRows);
@@ -513,8 +515,9 @@ public class QuantConv3x3Tests
         var actual = new int[s.OutputLength];
         QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 2, QuantConvPath.Avx2Int16);
         Assert.Equal(expected, actual);
-        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
-            Assert.Equal(QuantConvPath.Avx2Int16, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
+        // (BestPath takes the Vector256 F(4x4) there instead, as the Vector512 one on AVX-512)
+        if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
+            Assert.Equal(QuantConvPath.Avx2Winograd4x4, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
         var big = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
         var w8 = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
         Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(big, new QuantConvWeights(w8, 64, 64), actual, h, w, 1, QuantConvPath.Avx2Int16));
