@@ -4,8 +4,9 @@ using System.Runtime.Intrinsics.X86;
 namespace RefQsr.Kernels;
 
 /// <summary>The instruction sets the kernels choose their paths by, as the runtime reports
-/// them (a DOTNET_Enable* setting can switch one off). Results are identical on AVX2 and
-/// on CPUs without it; the AVX-512 FP32 convs sum in another order (docs/performance.md).</summary>
+/// them (a DOTNET_Enable* setting can switch one off). The integer paths give the same numbers
+/// on all; some FP32 convs sum in another order on each, so outputs agree to float rounding
+/// (docs/performance.md, "Threading and determinism").</summary>
 public static class CpuFeatures
 {
     /// <summary>E.g. "AVX-512 (F, BW), AVX2, FMA, AVX-VNNI" or "none: scalar and Vector128 paths".</summary>
