@@ -9,7 +9,8 @@ namespace RefQsr.Kernels;
 /// (docs/performance.md, "Threading and determinism").</summary>
 public static class CpuFeatures
 {
-    /// <summary>E.g. "AVX-512 (F, BW), AVX2, FMA, AVX-VNNI" or "none: scalar and Vector128 paths".</summary>
+    /// <summary>E.g. "AVX-512 (F, BW), AVX2, FMA, AVX-VNNI", or "scalar and Vector128 paths only"
+    /// where none of them is (names only what is there, so a reader can search it).</summary>
     public static string Describe()
     {
         var s = new List<string>();
@@ -18,6 +19,6 @@ public static class CpuFeatures
         if (Fma.IsSupported) s.Add("FMA");
         if (AvxVnni.IsSupported) s.Add("AVX-VNNI");
         return s.Count > 0 ? string.Join(", ", s)
-            : Vector128.IsHardwareAccelerated ? "none of AVX2/AVX-512: scalar and Vector128 paths" : "none: scalar paths";
+            : Vector128.IsHardwareAccelerated ? "scalar and Vector128 paths only" : "scalar paths only";
     }
 }
