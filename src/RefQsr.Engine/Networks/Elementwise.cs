@@ -4,7 +4,7 @@ namespace RefQsr.Engine.Networks;
 
 internal static class Elementwise
 {
-    /// <summary>x stays where x &gt; 0, else slope·x (NaN included), 16 values at a time.</summary>
+    /// <summary>x stays where x &gt; 0, else slope·x (NaN included), 16 or 8 values at a time.</summary>
     public static void PRelu(Span<float> x, float slope)
     {
         int i = 0;
@@ -13,6 +13,12 @@ internal static class Elementwise
             {
                 var v = Vector512.Create(x.Slice(i, 16));
                 Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), v, s * v).CopyTo(x.Slice(i, 16));
+            }
+        else if (Vector256.IsHardwareAccelerated)
+            for (var s = Vector256.Create(slope); i + 8 <= x.Length; i += 8)
+            {
+                var v = Vector256.Create(x.Slice(i, 8));
+                Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, s * v).CopyTo(x.Slice(i, 8));
             }
         for (; i < x.Length; i++)
             if (!(x[i] > 0f)) x[i] = slope * x[i];
