@@ -276,7 +276,8 @@ public static partial class FloatConv2d
     static unsafe void RgbRows(float* pin, int plane, ChwRowMap map, FloatConvWeights w, float* pw3, float* pout, int width, int y0, int y1)
     {
         if (w.RgbWinograd is not null) RgbWinogradRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
-        else RgbPixelVectorRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        else if (Avx512F.IsSupported) RgbPixelVectorRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        else RgbPixelVectorRows256(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
     }
 
     /// <summary>Exactly three output channels (the RGB tail): groups of four would waste a

@@ -37,6 +37,9 @@ public static partial class FloatConv2d
                 }
     }
 
+    /// <summary>The RGB tail's Vector256 CHW kernel runs here (AVX2 and FMA, no AVX-512).</summary>
+    static bool RgbVector256 => !Avx512F.IsSupported && Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
     /// <summary>Vectorised convolution: Winograd F(4x4, 3x3) where the weights have its layout
     /// (<see cref="FloatConvWeights.UsesWinograd"/>), direct sums otherwise; the same result as
     /// <see cref="Reference"/> up to float rounding, identical for any thread count.</summary>
@@ -44,7 +47,9 @@ public static partial class FloatConv2d
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
-        if (w.Scheme == FloatConvWeights.Layout.OutTapIn && Avx512F.IsSupported)
+        // the RGB tail on AVX2 with FMA: the CHW route too, so that it sums as the fused
+        // upsampler-and-tail pass does (RgbPixelVectorRows256)
+        if (w.Scheme == FloatConvWeights.Layout.OutTapIn && (Avx512F.IsSupported || (w.OutChannels == 3 && RgbVector256)))
         {
             PixelVectorConv(input, w, output, height, width, threads);
             return;

@@ -27,7 +27,9 @@ public class UpsampleTailTests
         var tailOihw = Enumerable.Range(0, 3 * c * k * k).Select(_ => (float)(r.NextDouble() - 0.5) * 0.05f).ToArray();
         var fused = new FloatConvWeights(PixelShuffle.SubPixelOrder(up, 4 * c, 2), 4 * c, c, 3);
         var tail = new FloatConvWeights(tailOihw, 3, c, k);
-        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, FloatConv2d.SubPixel2ThenRgbSupported(fused, tail));
+        // AVX-512, or AVX2 with FMA (the Vector256 Winograd and RGB kernels)
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported), FloatConv2d.SubPixel2ThenRgbSupported(fused, tail));
         if (!FloatConv2d.SubPixel2ThenRgbSupported(fused, tail)) return;
 
         var feature = new float[4 * h * w * c];
