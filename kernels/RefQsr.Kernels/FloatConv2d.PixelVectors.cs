@@ -85,13 +85,52 @@ public static partial class FloatConv2d
         {
             int n = Math.Min(PixelLanes, width - x0);
             float* s = src + (long)x0 * cin, d = dst + x0;
-            int c = 0;
+            int c = 0, done = 0;   // channels [0, c) are written for pixels [0, done)
             if (n == PixelLanes && Avx512F.IsSupported)
+            {
                 for (; c + 16 <= cin; c += 16, d += 16 * plane)
                     Transpose16x16(s + c, cin, d, plane);
+                done = n;
+            }
+            else if (n >= 8 && Avx.IsSupported)
+            {
+                done = n & ~7;
+                for (; c + 8 <= cin; c += 8, d += 8 * plane)
+                    for (int i = 0; i < done; i += 8) Transpose8x8(s + (long)i * cin + c, cin, d + i, plane);
+            }
+            for (int cc = 0; cc < c; cc++)   // pixels past the last full group of 8
+                for (int i = done; i < n; i++) dst[x0 + (long)cc * plane + i] = s[i * cin + cc];
             for (; c < cin; c++, d += plane)
                 for (int i = 0; i < n; i++) d[i] = s[i * cin + c];
         }
+    }
+
+    /// <summary>8 pixels x 8 channels (rows <paramref name="srcStride"/> apart) into 8 planes
+    /// of 8 pixels (<paramref name="dstStride"/> apart): the AVX 8x8 float transpose (unpack,
+    /// shuffle, 128-bit permute), for CPUs without AVX-512.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Transpose8x8(float* src, int srcStride, float* dst, int dstStride)
+    {
+        var r0 = Vector256.Load(src); var r1 = Vector256.Load(src + srcStride);
+        var r2 = Vector256.Load(src + 2 * srcStride); var r3 = Vector256.Load(src + 3 * srcStride);
+        var r4 = Vector256.Load(src + 4 * srcStride); var r5 = Vector256.Load(src + 5 * srcStride);
+        var r6 = Vector256.Load(src + 6 * srcStride); var r7 = Vector256.Load(src + 7 * srcStride);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+        Avx.Permute2x128(u1, u5, 0x20).Store(dst + dstStride);
+        Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * dstStride);
+        Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * dstStride);
+        Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * dstStride);
+        Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * dstStride);
+        Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * dstStride);
+        Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * dstStride);
     }
 
     /// <summary>Where padded row r of the CHW planes starts within a plane: row r of the
