@@ -251,12 +251,12 @@ public static partial class FloatConv2d
     /// paths give the same bits).</summary>
     internal static void RunWinogradVector256(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
     {
-        if (w.Winograd is null || !Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Fma.IsSupported)
+        if (w.Winograd is null || !Vector256Fma)
             throw new NotSupportedException("no Winograd weights, or no AVX2 and FMA");
         WinogradConv(input, w, output, height, width, threads, default, vector256: true);
     }
 
     /// <summary>Whether <see cref="Run"/> takes the Winograd path for these weights.</summary>
     internal static bool WinogradSupported(int kernel, int cin, int cout)
-        => (Avx512F.IsSupported || (Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)) && kernel == 3 && cin % 16 == 0 && cout % 64 == 0;
+        => (Avx512F.IsSupported || Vector256Fma) && kernel == 3 && cin % 16 == 0 && cout % 64 == 0;
 }

@@ -37,8 +37,12 @@ public static partial class FloatConv2d
                 }
     }
 
+    /// <summary>The Vector256 FP32 kernels (Winograd F(4x4), the RGB tail's CHW rows) run here:
+    /// AVX2 and FMA3.</summary>
+    static bool Vector256Fma => Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
     /// <summary>The RGB tail's Vector256 CHW kernel runs here (AVX2 and FMA, no AVX-512).</summary>
-    static bool RgbVector256 => !Avx512F.IsSupported && Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+    static bool RgbVector256 => !Avx512F.IsSupported && Vector256Fma;
 
     /// <summary>Vectorised convolution: Winograd F(4x4, 3x3) where the weights have its layout
     /// (<see cref="FloatConvWeights.UsesWinograd"/>), direct sums otherwise; the same result as
@@ -213,11 +217,6 @@ public static partial class FloatConv2d
     {
         int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels, taps = k * k;
         int vec = cin & ~7;
-        if (cout % 3 == 0 && vec == cin)
-        {
-            DotRowsTriples(padded, pw, w, output, width, r0, r1);
-            return;
-        }
         fixed (float* pin = padded, pwt = w.Packed, pout = output)
         {
             for (int y = r0; y < r1; y++)
@@ -239,63 +238,6 @@ public static partial class FloatConv2d
                             }
                         pout[(y * width + x) * cout + co] = Vector256.Sum(acc) + tail;
                     }
-        }
-    }
-
-    /// <summary><see cref="DotRows"/> for three output channels (the RGB tail) and two pixels at
-    /// a time: six independent FMA chains instead of one (a single chain waits on each FMA's
-    /// latency), each output's chain over (ky, kx, ci) in the same order, so the same bits.
-    /// Input channels a multiple of 8.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void DotRowsTriples(float[] padded, int pw, FloatConvWeights w, float[] output, int width, int r0, int r1)
-    {
-        int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels, taps = k * k, coStride = taps * cin;
-        fixed (float* pin = padded, pwt = w.Packed, pout = output)
-        {
-            for (int y = r0; y < r1; y++)
-                for (int co = 0; co < cout; co += 3)
-                {
-                    int x = 0;
-                    for (; x + 1 < width; x += 2)
-                    {
-                        Vector256<float> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default;
-                        float* wt = pwt + co * coStride;
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++, wt += cin)
-                            {
-                                float* sa = pin + ((y + ky) * pw + x + kx) * cin, sb = sa + cin;
-                                for (int ci = 0; ci < cin; ci += 8)
-                                {
-                                    var va = Vector256.Load(sa + ci); var vb = Vector256.Load(sb + ci);
-                                    var w0 = Vector256.Load(wt + ci); var w1 = Vector256.Load(wt + coStride + ci); var w2 = Vector256.Load(wt + 2 * coStride + ci);
-                                    a0 = Fma(va, w0, a0); a1 = Fma(va, w1, a1); a2 = Fma(va, w2, a2);
-                                    b0 = Fma(vb, w0, b0); b1 = Fma(vb, w1, b1); b2 = Fma(vb, w2, b2);
-                                }
-                            }
-                        float* o = pout + (y * width + x) * cout + co;
-                        o[0] = Vector256.Sum(a0) + 0f; o[1] = Vector256.Sum(a1) + 0f; o[2] = Vector256.Sum(a2) + 0f;
-                        o[cout] = Vector256.Sum(b0) + 0f; o[cout + 1] = Vector256.Sum(b1) + 0f; o[cout + 2] = Vector256.Sum(b2) + 0f;
-                    }
-                    if (x < width)
-                    {
-                        Vector256<float> a0 = default, a1 = default, a2 = default;
-                        float* wt = pwt + co * coStride;
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++, wt += cin)
-                            {
-                                float* sa = pin + ((y + ky) * pw + x + kx) * cin;
-                                for (int ci = 0; ci < cin; ci += 8)
-                                {
-                                    var va = Vector256.Load(sa + ci);
-                                    a0 = Fma(va, Vector256.Load(wt + ci), a0);
-                                    a1 = Fma(va, Vector256.Load(wt + coStride + ci), a1);
-                                    a2 = Fma(va, Vector256.Load(wt + 2 * coStride + ci), a2);
-                                }
-                            }
-                        float* o = pout + (y * width + x) * cout + co;
-                        o[0] = Vector256.Sum(a0) + 0f; o[1] = Vector256.Sum(a1) + 0f; o[2] = Vector256.Sum(a2) + 0f;
-                    }
-                }
         }
     }
 
