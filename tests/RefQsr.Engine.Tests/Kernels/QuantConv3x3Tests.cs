@@ -504,31 +504,28 @@ public class QuantConv3x3Tests
     public void Avx2Int16PathIsExactAtItsBoundAndRefusesPastIt()
     {
         if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;
-        // the same worst case as the Vector512 path's: int16 partial sums reach -32640; odd
-        // width for the partial tile at the right edge
-        int h = 3, w = 5;
-        var codes = Enumerable.Repeat((byte)15, h * w * 64).ToArray();
-        var weights = Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray();
-        var s = new ConvShape(h, w, 64, 64, 3);
-        var expected = new int[s.OutputLength];
-        QuantConv3x3.Reference(codes, weights, expected, s);
-        var actual = new int[s.OutputLength];
-        QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 2, QuantConvPath.Avx2Int16);
-        Assert.Equal(expected, actual);
+        var weights = AssertInt16PathAtItsBound(QuantConvPath.Avx2Int16, threads: 2);
         // (BestPath takes the Vector256 F(4x4) there instead, as the Vector512 one on AVX-512)
         if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported)
-            Assert.Equal(QuantConvPath.Avx2Winograd4x4, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
-        var big = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
-        var w8 = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
-        Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(big, new QuantConvWeights(w8, 64, 64), actual, h, w, 1, QuantConvPath.Avx2Int16));
+            Assert.Equal(QuantConvPath.Avx2Winograd4x4, QuantConv3x3.BestPath(weights, 15));
     }
 
     [Fact]
     public void Int16PathIsExactAtItsBound()
     {
         if (!System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
-        // worst case for the bound: every code at its maximum, every weight at -32, so each
-        // int16 partial sum reaches -34·2·15·32 = -32640 just before widening
+        var weights = AssertInt16PathAtItsBound(QuantConvPath.Avx512Int16, threads: 1);
+        // (BestPath takes F(4x4) for these instead: int16 operands, int32 sums, no step bound)
+        Assert.Equal(QuantConvPath.Avx512Winograd4x4, QuantConv3x3.BestPath(weights, 15));
+    }
+
+    /// <summary>An int16 path (Vector512 or Vector256) at the worst case of its bound: every
+    /// code at its maximum, every weight at -32, so each int16 partial sum reaches
+    /// -34·2·15·32 = -32640 just before widening (odd width: a partial tile at the right edge);
+    /// one more unit on either side breaks the bound, and the path refuses rather than
+    /// overflow. Returns the weights, for the callers' BestPath checks.</summary>
+    static QuantConvWeights AssertInt16PathAtItsBound(QuantConvPath path, int threads)
+    {
         int h = 3, w = 5;
         var codes = Enumerable.Repeat((byte)15, h * w * 64).ToArray();
         var weights = Enumerable.Repeat((sbyte)-32, 64 * 64 * 9).ToArray();
@@ -536,14 +533,11 @@ public class QuantConv3x3Tests
         var expected = new int[s.OutputLength];
         QuantConv3x3.Reference(codes, weights, expected, s);
         var actual = new int[s.OutputLength];
-        QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, 1, QuantConvPath.Avx512Int16);
+        QuantConv3x3.Run(codes, new QuantConvWeights(weights, 64, 64), actual, h, w, threads, path);
         Assert.Equal(expected, actual);
-        // (BestPath takes F(4x4) for these instead: int16 operands, int32 sums, no step bound)
-        bool vnni = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
-        Assert.Equal(QuantConvPath.Avx512Winograd4x4, QuantConv3x3.BestPath(new QuantConvWeights(weights, 64, 64), 15));
-        // one more unit on either side breaks the bound: the path refuses rather than overflow
         var big = Enumerable.Repeat((byte)255, h * w * 64).ToArray();
         var w8 = Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray();
-        Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(big, new QuantConvWeights(w8, 64, 64), actual, h, w, 1, QuantConvPath.Avx512Int16));
+        Assert.Throws<NotSupportedException>(() => QuantConv3x3.Run(big, new QuantConvWeights(w8, 64, 64), actual, h, w, 1, path));
+        return new QuantConvWeights(weights, 64, 64);
     }
 }
