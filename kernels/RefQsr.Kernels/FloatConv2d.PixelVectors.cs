@@ -314,7 +314,11 @@ public static partial class FloatConv2d
     /// <paramref name="pw3"/> is <see cref="FloatConvWeights.RgbWinograd"/> or <see cref="RgbWeights"/>.</summary>
     static unsafe void RgbRows(float* pin, int plane, ChwRowMap map, FloatConvWeights w, float* pw3, float* pout, int width, int y0, int y1)
     {
-        if (w.RgbWinograd is not null) RgbWinogradRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        if (w.RgbWinograd is not null)
+        {
+            if (Avx512F.IsSupported) RgbWinogradRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+            else RgbWinogradRows256(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        }
         else if (Avx512F.IsSupported) RgbPixelVectorRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
         else RgbPixelVectorRows256(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
     }

@@ -129,8 +129,11 @@ public sealed class CliTests : CliTestBase
         Assert.Equal(["head", "body", "body end", "upsampler 1", "upsampler 2", "tail"], floats.Select(f => f.GetProperty("layer").GetString()));
         Assert.Equal(32, floats[1].GetProperty("convs").GetInt32());
         Assert.Equal([9, 3, 9], new[] { floats[0], floats[1], floats[5] }.Select(f => f.GetProperty("kernel").GetInt32()));
-        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
-        Assert.Equal(avx512 ? "row Winograd F(3,3)" : "direct", floats[5].GetProperty("algorithm").GetString());
+        // both Winograd forms run on AVX-512 and on AVX2 with FMA
+        bool winograd = System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported);
+        Assert.Equal(winograd ? "row Winograd F(3,3)" : "direct", floats[5].GetProperty("algorithm").GetString());
+        Assert.Equal(winograd ? "Winograd F(4x4,3x3)" : "direct", floats[1].GetProperty("algorithm").GetString());
         Assert.Equal("direct", floats[0].GetProperty("algorithm").GetString());
         using var quantized = JsonDocument.Parse(Run("info", "--model", m, "--json").Out);
         Assert.DoesNotContain(quantized.RootElement.GetProperty("float_conv_paths").EnumerateArray(), f => f.GetProperty("layer").GetString() == "body");

@@ -76,8 +76,7 @@ public class FloatConv2dTests
     [InlineData(8, 71, 64, 64)]
     [InlineData(3, 4, 64, 256)]
     public void WinogradMatchesReference(int h, int w, int cin, int cout)
-        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd,
-            System.Runtime.Intrinsics.X86.Avx512F.IsSupported || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported));
+        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd, Vector256FmaOrWider);
 
     /// <summary>The Vector256 Winograd (CPUs with AVX2 and FMA, no AVX-512) is the Vector512
     /// one's operations in the same order: the same bits, checked where both can run.</summary>
@@ -103,16 +102,16 @@ public class FloatConv2dTests
 
     /// <summary>The conv with these weights against the scalar truth on one thread (where
     /// <paramref name="usesAlgorithm"/> holds exactly where <paramref name="expectedUse"/>: the
-    /// 3x3 Winograd on AVX-512 and on AVX2 with FMA, the RGB row Winograd on AVX-512), and the
+    /// 3x3 Winograd and the RGB row Winograd on AVX-512 and on AVX2 with FMA), and the
     /// same bits on two and three.</summary>
-    static void AssertAlgorithmMatchesReference(ConvShape s, int seed, Func<FloatConvWeights, bool> usesAlgorithm, bool? expectedUse = null)
+    static void AssertAlgorithmMatchesReference(ConvShape s, int seed, Func<FloatConvWeights, bool> usesAlgorithm, bool expectedUse)
     {
         var input = Random(s.InputLength, seed, 100f);
         var weights = Random(s.WeightLength, seed + 1, 0.05f);
         var expected = new float[s.OutputLength];
         FloatConv2d.Reference(input, weights, expected, s);
         var wt = new FloatConvWeights(weights, s.OutChannels, s.InChannels, s.Kernel);
-        Assert.Equal(expectedUse ?? System.Runtime.Intrinsics.X86.Avx512F.IsSupported, usesAlgorithm(wt));
+        Assert.Equal(expectedUse, usesAlgorithm(wt));
         var one = new float[s.OutputLength];
         FloatConv2d.Run(input, wt, one, s.Height, s.Width, 1);
         AssertClose(expected, one, $"{s.Height}x{s.Width} {s.InChannels}->{s.OutChannels} k{s.Kernel}");
@@ -136,7 +135,40 @@ public class FloatConv2dTests
     [InlineData(11, 50, 64, 3)]
     [InlineData(5, 100, 5, 15)]
     public void RgbRowWinogradMatchesReference(int h, int w, int cin, int k)
-        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, 3, k), seed: 11, wt => wt.UsesRgbWinograd);
+        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, 3, k), seed: 11, wt => wt.UsesRgbWinograd, Vector256FmaOrWider);
+
+    static bool Vector256FmaOrWider => System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+        || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported);
+
+    /// <summary>The row Winograd's bits are those of <see cref="RgbRowWinogradScalar"/> on the
+    /// Vector512 path (AVX-512) and on the Vector256 one (AVX2 with FMA): the two agree.
+    /// Widths cover chunks of 32 tiles and their edges (95, 96, 97 and 98 pixels).</summary>
+    [Theory]
+    [InlineData(9, 2, 64, 9)]
+    [InlineData(17, 95, 16, 9)]
+    [InlineData(8, 96, 8, 9)]
+    [InlineData(3, 97, 8, 9)]
+    [InlineData(12, 98, 8, 9)]
+    [InlineData(11, 50, 7, 3)]
+    [InlineData(5, 100, 5, 15)]
+    public void RgbRowWinogradGivesTheScalarWinogradBits(int h, int w, int cin, int k)
+    {
+        var s = new ConvShape(h, w, cin, 3, k);
+        var input = Random(s.InputLength, 31, 100f);
+        var weights = Random(s.WeightLength, 32, 0.05f);
+        var wt = new FloatConvWeights(weights, 3, cin, k);
+        Assert.Equal(Vector256FmaOrWider, wt.UsesRgbWinograd);
+        if (!wt.UsesRgbWinograd) return;
+        var expected = RgbRowWinogradScalar.Run(input, weights, h, w, cin, k);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var actual = new float[s.OutputLength];
+            FloatConv2d.Run(input, wt, actual, h, w, threads);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                    $"{h}x{w} {cin}->3 k{k}, {threads} thread(s), at {i}: {actual[i]} vs the scalar Winograd's {expected[i]}");
+        }
+    }
 
     [Fact]
     public void RgbRowWinogradTakesOnlyThreeOutputsAndKernelsAMultipleOfThree()
