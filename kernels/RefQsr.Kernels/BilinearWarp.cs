@@ -43,6 +43,11 @@ public static class BilinearWarp
                     Taps(o, source, sourceHeight, sourceWidth, channels, x0, y0, nw, ne, sw, se);
                     continue;
                 }
+                if (Vector256.IsHardwareAccelerated && channels % 8 == 0)
+                {
+                    Taps256(o, source, sourceHeight, sourceWidth, channels, x0, y0, nw, ne, sw, se);
+                    continue;
+                }
                 Accumulate(o, source, sourceHeight, sourceWidth, channels, x0, y0, nw);
                 Accumulate(o, source, sourceHeight, sourceWidth, channels, x0 + 1, y0, ne);
                 Accumulate(o, source, sourceHeight, sourceWidth, channels, x0, y0 + 1, sw);
@@ -72,6 +77,26 @@ public static class BilinearWarp
         }
     }
 
+    /// <summary><see cref="Taps"/> 8 channels at a time (CPUs without AVX-512): the same
+    /// operations per lane, so the same bits.</summary>
+    static void Taps256(Span<float> o, ReadOnlySpan<float> source, int h, int w, int channels, int x0, int y0, float nw, float ne, float sw, float se)
+    {
+        ref float src = ref MemoryMarshal.GetReference(source);
+        bool left = (uint)x0 < (uint)w, right = (uint)(x0 + 1) < (uint)w, top = (uint)y0 < (uint)h, bottom = (uint)(y0 + 1) < (uint)h;
+        nuint pnw = (nuint)((y0 * w + x0) * channels), pne = pnw + (nuint)channels;
+        nuint psw = pnw + (nuint)(w * channels), pse = psw + (nuint)channels;
+        Vector256<float> vnw = Vector256.Create(nw), vne = Vector256.Create(ne), vsw = Vector256.Create(sw), vse = Vector256.Create(se);
+        for (int c = 0; c < channels; c += 8)
+        {
+            var acc = Vector256<float>.Zero;
+            if (top && left) acc += Vector256.LoadUnsafe(ref src, pnw + (nuint)c) * vnw;
+            if (top && right) acc += Vector256.LoadUnsafe(ref src, pne + (nuint)c) * vne;
+            if (bottom && left) acc += Vector256.LoadUnsafe(ref src, psw + (nuint)c) * vsw;
+            if (bottom && right) acc += Vector256.LoadUnsafe(ref src, pse + (nuint)c) * vse;
+            Vector256.StoreUnsafe(acc, ref MemoryMarshal.GetReference(o), (nuint)c);
+        }
+    }
+
     /// <summary>o += s·weight, 16 channels at a time where it can: a separate multiply and
     /// add per lane (never fused), so the same bits as the scalar loop.</summary>
     static void Accumulate(Span<float> o, ReadOnlySpan<float> source, int h, int w, int channels, int x, int y, float weight)
@@ -85,6 +110,13 @@ public static class BilinearWarp
             for (; c + 16 <= channels; c += 16)
                 Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(o), (nuint)c)
                     + Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)c) * wv, ref MemoryMarshal.GetReference(o), (nuint)c);
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var wv = Vector256.Create(weight);
+            for (; c + 8 <= channels; c += 8)
+                Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(o), (nuint)c)
+                    + Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)c) * wv, ref MemoryMarshal.GetReference(o), (nuint)c);
         }
         for (; c < channels; c++) o[c] += s[c] * weight;
     }

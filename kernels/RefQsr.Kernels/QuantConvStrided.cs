@@ -34,7 +34,7 @@ public static class QuantConvStrided
         if (weightsOihw.Length != outChannels * inChannels * kernel * kernel)
             throw new ArgumentException($"strided conv: {weightsOihw.Length} weight codes for shape [{outChannels}, {inChannels}, {kernel}, {kernel}]");
         if (output.Length < oh * ow * outChannels) throw new ArgumentException($"strided conv: output has {output.Length} values, needs {oh * ow * outChannels}");
-        if (stride == kernel && pad == 0 && outChannels % 16 == 0 && Avx512BW.IsSupported)
+        if (stride == kernel && pad == 0 && ((outChannels % 16 == 0 && Avx512BW.IsSupported) || (outChannels % 8 == 0 && Avx2.IsSupported)))
         {
             RunBlocks(codes, height, width, inChannels, weightsOihw, outChannels, kernel, za, zw, scale, output);
             return;
@@ -79,7 +79,7 @@ public static class QuantConvStrided
 
     /// <summary>Stride = kernel, no padding (ClustBlock's conv1): every output reads its own
     /// k x k block, every tap valid. Each block's codes, widened to int16 pairs, are broadcast
-    /// against 16 output channels' weight pairs (vpmaddwd); the sums are the scalar loop's
+    /// against 16 (AVX-512) or 8 (AVX2) output channels' weight pairs (vpmaddwd); the sums are the scalar loop's
     /// exactly, and the zero-point terms are added in int64 as there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void RunBlocks(ReadOnlySpan<byte> codes, int height, int width, int inChannels,
@@ -114,14 +114,24 @@ public static class QuantConvStrided
                             pb[ky * kernel * inChannels + j] = (short)a;
                             sumA += a;
                         }
-                    for (int co = 0; co < outChannels; co += 16)
-                    {
-                        var acc = Vector512<int>.Zero;
-                        short* w = pw + co * 2;
-                        for (int p = 0; p < pairs; p++, w += outChannels * 2)
-                            acc += Avx512BW.MultiplyAddAdjacent(Vector512.Create(((int*)pb)[p]).AsInt16(), Vector512.Load(w));
-                        acc.Store(pa + co);
-                    }
+                    if (Avx512BW.IsSupported && outChannels % 16 == 0)
+                        for (int co = 0; co < outChannels; co += 16)
+                        {
+                            var acc = Vector512<int>.Zero;
+                            short* w = pw + co * 2;
+                            for (int p = 0; p < pairs; p++, w += outChannels * 2)
+                                acc += Avx512BW.MultiplyAddAdjacent(Vector512.Create(((int*)pb)[p]).AsInt16(), Vector512.Load(w));
+                            acc.Store(pa + co);
+                        }
+                    else
+                        for (int co = 0; co < outChannels; co += 8)
+                        {
+                            var acc = Vector256<int>.Zero;
+                            short* w = pw + co * 2;
+                            for (int p = 0; p < pairs; p++, w += outChannels * 2)
+                                acc += Avx2.MultiplyAddAdjacent(Vector256.Create(((int*)pb)[p]).AsInt16(), Vector256.Load(w));
+                            acc.Store(pa + co);
+                        }
                     var o = output.Slice((oy * ow + ox) * outChannels, outChannels);
                     for (int co = 0; co < outChannels; co++)
                         o[co] = (float)(accs[co] + (long)zw * sumA + za * sumW[co] + (long)za * zw * k) * scale;

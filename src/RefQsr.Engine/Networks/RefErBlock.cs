@@ -75,14 +75,17 @@ internal sealed class RefErBlock
         }
     }
 
-    /// <summary>d ← q − d over the first n values, 16 at a time: one float subtraction per
-    /// value, the same bits as the scalar loop.</summary>
+    /// <summary>d ← q − d over the first n values, 16 or 8 at a time: one float subtraction
+    /// per value, the same bits as the scalar loop.</summary>
     static void Subtract(float[] q, float[] d, int n)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
             for (; i + 16 <= n; i += 16)
                 (Vector512.Create(q.AsSpan(i, 16)) - Vector512.Create(d.AsSpan(i, 16))).CopyTo(d.AsSpan(i, 16));
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                (Vector256.Create(q.AsSpan(i, 8)) - Vector256.Create(d.AsSpan(i, 8))).CopyTo(d.AsSpan(i, 8));
         for (; i < n; i++) d[i] = q[i] - d[i];
     }
 }

@@ -30,6 +30,9 @@ public static class RefErMatching
             if (Vector512.IsHardwareAccelerated)
                 for (var nv = Vector512.Create(n); k + 16 <= channels; k += 16)
                     (Vector512.Create(x.Slice(k, 16)) / nv).CopyTo(o.Slice(k, 16));
+            else if (Vector256.IsHardwareAccelerated)
+                for (var nv = Vector256.Create(n); k + 8 <= channels; k += 8)
+                    (Vector256.Create(x.Slice(k, 8)) / nv).CopyTo(o.Slice(k, 8));
             for (; k < channels; k++) o[k] = x[k] / n;
         }
         return r;
@@ -37,7 +40,8 @@ public static class RefErMatching
 
     /// <summary>Step 1's divisor at every position: max(sqrt(Σ_c x²) in float64, rounded to
     /// float32, 1e-12). Eight positions' sums run side by side in the lanes of a float64
-    /// vector (gathered a channel at a time), else four in scalars: the float64 adds are a
+    /// vector (two of four without AVX-512; gathered a channel at a time), else four in
+    /// scalars: the float64 adds are a
     /// dependency chain. Each is still summed over c in order, each square and add rounded
     /// separately, so the same bits as one position at a time.</summary>
     public static unsafe float[] Norms(ReadOnlySpan<float> hwc, int channels)
@@ -59,6 +63,30 @@ public static class RefErMatching
                         sum += d * d;
                     }
                     for (int l = 0; l < 8; l++) norms[p + l] = Norm(sum.GetElement(l));
+                }
+        }
+        else if (System.Runtime.Intrinsics.X86.Avx2.IsSupported && (long)8 * channels < int.MaxValue)
+        {
+            // the same eight positions in two Vector256<double> of four
+            var idx = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * channels;
+            fixed (float* px = hwc)
+                for (; p + 8 <= n; p += 8)
+                {
+                    Vector256<double> lo = Vector256<double>.Zero, hi = Vector256<double>.Zero;
+                    float* b = px + (long)p * channels;
+                    for (int c = 0; c < channels; c++)
+                    {
+                        var g = System.Runtime.Intrinsics.X86.Avx2.GatherVector256(b + c, idx, 4);
+                        var dl = System.Runtime.Intrinsics.X86.Avx.ConvertToVector256Double(g.GetLower());
+                        var dh = System.Runtime.Intrinsics.X86.Avx.ConvertToVector256Double(g.GetUpper());
+                        lo += dl * dl;
+                        hi += dh * dh;
+                    }
+                    for (int l = 0; l < 4; l++)
+                    {
+                        norms[p + l] = Norm(lo.GetElement(l));
+                        norms[p + 4 + l] = Norm(hi.GetElement(l));
+                    }
                 }
         }
         for (; p + 4 <= n; p += 4)
@@ -98,12 +126,14 @@ public static class RefErMatching
         int ph = PooledSize(height), pw = PooledSize(width);
         var r = new float[ph * pw * channels];
         int vec = Vector512.IsHardwareAccelerated ? channels & ~15 : 0;
+        int vec256 = Vector256.IsHardwareAccelerated ? vec + ((channels - vec) & ~7) : vec;   // 8 more where 16 do not fit
         var nine = Vector512.Create((double)(Pool * Pool));
+        var nine256 = Vector256.Create((double)(Pool * Pool));
         for (int py = 0; py < ph; py++)
             for (int px = 0; px < pw; px++)
             {
-                // 16 channels at a time (one float32 division per tap), summed as two halves in
-                // float64: per channel the same sum in the same order
+                // 16 (else 8) channels at a time (one float32 division per tap), summed as two
+                // halves in float64: per channel the same sum in the same order
                 for (int c = 0; c < vec; c += 16)
                 {
                     Vector512<double> lo = Vector512<double>.Zero, hi = Vector512<double>.Zero;
@@ -118,7 +148,21 @@ public static class RefErMatching
                         }
                     Vector512.Narrow(lo / nine, hi / nine).CopyTo(r.AsSpan((py * pw + px) * channels + c, 16));
                 }
-                for (int c = vec; c < channels; c++)
+                for (int c = vec; c < vec256; c += 8)
+                {
+                    Vector256<double> lo = Vector256<double>.Zero, hi = Vector256<double>.Zero;
+                    for (int ky = 0; ky < Pool; ky++)
+                        for (int kx = 0; kx < Pool; kx++)
+                        {
+                            int pos = (py * Pool + ky) * width + px * Pool + kx;
+                            var v = Vector256.Create(hwc.Slice(pos * channels + c, 8));
+                            if (norms is not null) v /= Vector256.Create(norms[pos]);
+                            var (l, h) = Vector256.Widen(v);
+                            lo += l; hi += h;
+                        }
+                    Vector256.Narrow(lo / nine256, hi / nine256).CopyTo(r.AsSpan((py * pw + px) * channels + c, 8));
+                }
+                for (int c = vec256; c < channels; c++)
                 {
                     double s = 0;   // float64 sum and division, rounded once (docs/refqsr.md step 2)
                     for (int ky = 0; ky < Pool; ky++)

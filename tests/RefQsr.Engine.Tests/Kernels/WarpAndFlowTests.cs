@@ -52,13 +52,16 @@ public class WarpAndFlowTests
         Assert.Equal([1, 2, 0, 3, 4, 0, 0, 0, 0], big);
     }
 
-    // 64 channels (the register path, all four taps per 16 channels at once) against the
-    // per-element contract: taps in the order nw, ne, sw, se from 0, each product and add
-    // rounded, taps outside the source skipped; fractional flows on every border
-    [Fact]
-    public void ManyChannelsGiveTheScalarContractsBits()
+    // 64 channels (the register path, all four taps per 16 channels at once, or 8 without
+    // AVX-512) and 24 (8 at a time on every x86 CPU with AVX2) against the per-element
+    // contract: taps in the order nw, ne, sw, se from 0, each product and add rounded, taps
+    // outside the source skipped; fractional flows on every border
+    [Theory]
+    [InlineData(64)]
+    [InlineData(24)]
+    public void ManyChannelsGiveTheScalarContractsBits(int c)
     {
-        int h = 5, w = 6, hs = 4, ws = 7, c = 64;
+        int h = 5, w = 6, hs = 4, ws = 7;
         var r = new Random(3);
         var src = Enumerable.Range(0, hs * ws * c).Select(_ => (float)(r.NextDouble() * 8 - 4)).ToArray();
         var flow = Enumerable.Range(0, h * w * 2).Select(_ => (float)(r.NextDouble() * 9 - 4.5)).ToArray();
@@ -116,6 +119,7 @@ public class WarpAndFlowTests
     [InlineData(26, 20, 3, 64, 3, 3, 0)]    // ClustBlock's conv1 (the vector path where AVX-512 is), leftover rows and columns
     [InlineData(8, 9, 3, 16, 2, 2, 0)]      // an even block length
     [InlineData(6, 7, 5, 32, 3, 3, 0)]      // odd block length 45: the last pair half empty
+    [InlineData(8, 9, 3, 24, 3, 3, 0)]      // 8 but not 16 output channels a vector: the AVX2 path on every x86 CPU with it
     public void StridedConvEqualsTheExactSumOverValidTaps(int h, int w, int cin, int cout, int k, int stride, int pad)
     {
         var rng = new Random(h * 31 + cin);

@@ -38,10 +38,12 @@ public class RefErTests
         Assert.Equal(expected, flow);
     }
 
-    // The vector paths (16 divisions, 8 float64 pool sums at a time, scalar tails) against the
-    // contract written out per element: 20 and 12 channels leave tails after the vectors
+    // The vector paths (16 or 8 divisions, 8 or 4 float64 pool sums at a time, scalar tails)
+    // against the contract written out per element: 20 and 12 channels leave tails after the
+    // vectors, 24 takes a Vector256 step after a Vector512 one where AVX-512 is
     [Theory]
     [InlineData(20)]
+    [InlineData(24)]
     [InlineData(12)]
     [InlineData(64)]
     public void VectorNormalizeAndPoolGiveTheContractsBits(int channels)
