@@ -43,35 +43,39 @@ public static partial class QuantConv3x3
     internal static WideWinogradWeights? WideWinogradWeightsFor(QuantConvWeights w, int tileRows)
     {
         if (tileRows is not (2 or 4)) throw new ArgumentOutOfRangeException(nameof(tileRows), tileRows, "tiles are 2 or 4 rows high");
-        int[,] gy = tileRows == 2 ? G2Scaled : G4Scaled, gx = G4Scaled;
-        int ny = gy.GetLength(0), positions = ny * 6;
+        int[,] gy2 = tileRows == 2 ? G2Scaled : G4Scaled;
+        int ny = gy2.GetLength(0), positions = ny * 6;
+        // the matrices as flat spans, read in the loop below 4096 times per 64x64 conv
+        Span<int> gx = stackalloc int[6 * 3], gy = stackalloc int[6 * 3];
+        for (int j = 0; j < 6; j++) for (int i = 0; i < 3; i++) gx[j * 3 + i] = G4Scaled[j, i];
+        for (int j = 0; j < ny; j++) for (int i = 0; i < 3; i++) gy[j * 3 + i] = gy2[j, i];
         int cin = w.InChannels, cout = w.OutChannels;
         var oihw = w.UnpackOihw();
         var u = new short[positions * cin * cout];
+        var absSums = new long[cout];
         int maxAbs = 0;
-        long maxAbsSum = 0;
         Span<int> h = stackalloc int[3 * 6];
-        for (int co = 0; co < cout; co++)
-        {
-            long absSum = 0;
-            for (int ci = 0; ci < cin; ci++)
+        // input channel outermost: consecutive output channels' values lie 2 shorts apart in U'
+        for (int ci = 0; ci < cin; ci++)
+            for (int co = 0; co < cout; co++)
             {
                 var g = oihw.AsSpan((co * cin + ci) * 9, 9);
                 for (int ky = 0; ky < 3; ky++)   // g G4'ᵀ: 3x6
                     for (int j = 0; j < 6; j++)
-                        h[ky * 6 + j] = g[3 * ky] * gx[j, 0] + g[3 * ky + 1] * gx[j, 1] + g[3 * ky + 2] * gx[j, 2];
-                for (int t = 0; t < 9; t++) absSum += Math.Abs((int)g[t]);
+                        h[ky * 6 + j] = g[3 * ky] * gx[j * 3] + g[3 * ky + 1] * gx[j * 3 + 1] + g[3 * ky + 2] * gx[j * 3 + 2];
+                for (int t = 0; t < 9; t++) absSums[co] += Math.Abs((int)g[t]);
+                int at = (ci / 2 * cout + co) * 2 + (ci & 1), positionStride = cin / 2 * cout * 2;
                 for (int i = 0; i < ny; i++)     // Gy' (g G4'ᵀ)
                     for (int j = 0; j < 6; j++)
                     {
-                        int v = gy[i, 0] * h[j] + gy[i, 1] * h[6 + j] + gy[i, 2] * h[12 + j];
+                        int v = gy[i * 3] * h[j] + gy[i * 3 + 1] * h[6 + j] + gy[i * 3 + 2] * h[12 + j];
                         if (v < short.MinValue || v > short.MaxValue) return null;
                         maxAbs = Math.Max(maxAbs, Math.Abs(v));
-                        u[(((i * 6 + j) * (cin / 2) + ci / 2) * cout + co) * 2 + (ci & 1)] = (short)v;
+                        u[(i * 6 + j) * positionStride + at] = (short)v;
                     }
             }
-            maxAbsSum = Math.Max(maxAbsSum, absSum);
-        }
+        long maxAbsSum = 0;
+        foreach (long a in absSums) maxAbsSum = Math.Max(maxAbsSum, a);
         return new WideWinogradWeights(u, tileRows, maxAbs, maxAbsSum);
     }
 

@@ -57,8 +57,11 @@ internal sealed class QuantizedConv
             var q = WeightQuantizer(bits);
             float[] m = master ?? throw new InvalidOperationException(
                 $"this conv holds weights at {string.Join(", ", byBits.Keys)} bits only; its float masters were released, so {bits} bits cannot be made");
+            // the vectorised unsigned codes (the same bytes as Code), shifted to signed
+            var unsigned = new byte[m.Length];
+            q.UnsignedCodes(m, unsigned);
             var codes = new sbyte[m.Length];
-            for (int i = 0; i < codes.Length; i++) codes[i] = (sbyte)q.Code(m[i]);
+            for (int i = 0; i < codes.Length; i++) codes[i] = (sbyte)(unsigned[i] + q.QLo);
             r = (new QuantConvWeights(codes, Channels, Channels, bits), q);
             byBits[bits] = r;
             return r;
