@@ -13,7 +13,8 @@
 #
 #   bash train/gpu/session.sh OUT [FP32_SECONDS] [QAT_SECONDS] [REFQSR_SECONDS] [DEVICE]
 #
-# A stage given 0 seconds is skipped (the next one then starts from what train/runs has).
+# A stage given 0 seconds is skipped (the next one then starts from what train/runs has;
+# with both FP32 and QAT skipped, each RefQSR run resumes its train/runs checkpoint).
 # REFQSR_MODELS (method:high:low ...) picks RefQSR models (default: all seven); DATA_DIR
 # (default .gpu/data) and WORK (default /tmp/refqsr-runs) move the data and the runs.
 # Needs (carried, git-ignored after scripts/gpu-tree.sh slim): .gpu/data
@@ -121,9 +122,19 @@ elif [ "$rq_s" -gt 0 ]; then
     fi
     run="$work/$m-refqsr-$h-$l"
     mkdir -p "$run"
+    # with stages 1 and 2 skipped its teacher and baseline are the repository's: continue the
+    # repository's run (steps, Adam state, log) rather than start it again from the baseline
+    resume=()
+    shipped="train/runs/$m-refqsr-$h-$l"
+    if [ "$fp_s" -eq 0 ] && [ "$qat_s" -eq 0 ] && [ -f "$shipped/latest.pt" ]; then
+      for f in latest.pt latest_opt.pt log.csv teacher.pt clustblock.pt; do
+        [ -f "$shipped/$f" ] && cp "$shipped/$f" "$run/"
+      done
+      resume=(--resume)
+    fi
     train_for "$rq_s" 50 train/train_refqsr.py --init "$qat/latest.pt" --method "$m" --b-high "$h" --b-low "$l" \
       --clustblock "$clust" --train query --out "$run" --device "$dev" --data "$data" --val-data "$data" \
-      --val-every 250 --ckpt-minutes 1 --threads 2 > "$run/stdout.log" 2>&1 &
+      --val-every 250 --ckpt-minutes 1 --threads 2 "${resume[@]}" > "$run/stdout.log" 2>&1 &
     pids+=($!)
   done
   # (a bare wait would also wait for the packer, forever)
