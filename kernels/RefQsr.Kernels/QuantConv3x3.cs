@@ -173,7 +173,8 @@ public static partial class QuantConv3x3
         if (w.PairsVectorizable && Avx512BW.IsSupported) return QuantConvPath.Avx512Pairs;
         if (AvxVnni.IsSupported && VnniVectorizable(w)) return QuantConvPath.AvxVnni;
         if (w.PairsVectorizable && Avx2.IsSupported) return QuantConvPath.Avx2Pairs;
-        return Avx2.IsSupported && w.Vectorizable ? QuantConvPath.Avx2 : QuantConvPath.Scalar;
+        if (Avx2.IsSupported && w.Vectorizable) return QuantConvPath.Avx2;
+        return PortableVectorizable(w) ? QuantConvPath.Portable : QuantConvPath.Scalar;
     }
 
     /// <summary>Runs one chosen path (for tests and benchmarks); throws if this CPU or
@@ -202,6 +203,7 @@ public static partial class QuantConv3x3
         {
             QuantConvPath.Scalar => true,
             QuantConvPath.Avx2 => Avx2.IsSupported && w.Vectorizable,
+            QuantConvPath.Portable => PortableVectorizable(w),
             QuantConvPath.Avx2Pairs => Avx2.IsSupported && w.PairsVectorizable,
             QuantConvPath.Avx2Int16 => Avx2.IsSupported && w.QuadsVectorizable,
             QuantConvPath.Avx2Winograd2x4 => Avx2.IsSupported && WinogradShape(w) && w.Winograd2x4 is not null,
@@ -232,7 +234,7 @@ public static partial class QuantConv3x3
         readonly byte[]? padded;
         readonly ushort[]? wide;
         readonly sbyte[]? weightBytes;
-        readonly short[]? pairs, winograd;
+        readonly short[]? pairs, winograd, portable;
         readonly WideWinogradWeights? wideWinograd;
 
         public PreparedConv(ReadOnlySpan<byte> codes, QuantConvWeights w, int height, int width, QuantConvPath path, int maxCode, int threads)
@@ -311,6 +313,10 @@ public static partial class QuantConv3x3
                     pairs = ArrayPool<short>.Shared.Rent(w.CodeCount);
                     w.UnpackPairs(weightBytes, pairs);
                     break;
+                case QuantConvPath.Portable:
+                    padded = Padding.Rent(codes, height, width, w.InChannels, 1, 0);
+                    portable = PortableWeights(w);
+                    break;
                 default:
                     padded = Padding.Rent(codes, height, width, w.InChannels, 1, Int16TilePixels);
                     weightBytes = w.UnpackOutTapIn();
@@ -336,6 +342,7 @@ public static partial class QuantConv3x3
                 case QuantConvPath.Avx512Pairs: Avx512PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
                 case QuantConvPath.Avx2Pairs: Avx2PairRows(wide!, pw, w, pairs!, acc, accRow0, width, r0, r1); break;
                 case QuantConvPath.AvxVnni: VnniRows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;
+                case QuantConvPath.Portable: PortableRows(padded!, pw, w, portable!, acc, accRow0, width, r0, r1); break;
                 default: Avx2Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1); break;
             }
         }
@@ -345,6 +352,7 @@ public static partial class QuantConv3x3
             if (padded is not null) ArrayPool<byte>.Shared.Return(padded);
             if (wide is not null) ArrayPool<ushort>.Shared.Return(wide);
             if (pairs is not null) ArrayPool<short>.Shared.Return(pairs);
+            if (portable is not null) ArrayPool<short>.Shared.Return(portable);
             if (weightBytes is not null && path is QuantConvPath.Avx512Int16 or QuantConvPath.Avx2Int16 or QuantConvPath.Avx512Pairs or QuantConvPath.Avx2Pairs or QuantConvPath.AvxVnni) ArrayPool<sbyte>.Shared.Return(weightBytes);
         }
     }

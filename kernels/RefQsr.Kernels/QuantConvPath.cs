@@ -7,6 +7,11 @@ public enum QuantConvPath
     Scalar,
     /// <summary>Vector256: widen to int16, vpmaddwd, horizontal sums per output.</summary>
     Avx2,
+    /// <summary>The cross-platform Vector128 API only (SSE on x64 without AVX2, NEON on
+    /// ARM64): int16 products of a broadcast activation code and 8 output channels' weight
+    /// codes, widened to int32 and summed; 2 pixels x 16 channels per pass; output channels a
+    /// multiple of 16.</summary>
+    Portable,
     /// <summary>Vector256 vpmaddwd of broadcast activation pairs against 8 output channels
     /// at once, 2 pixels x 32 channels in registers, no horizontal sums: the
     /// <see cref="Avx512Pairs"/> path for CPUs with AVX2 and no AVX-512.</summary>

@@ -25,6 +25,7 @@ public class QuantConv3x3Tests
     /// <summary>Every SIMD path this CPU can run (the others are tested where they can be).</summary>
     internal static IEnumerable<QuantConvPath> SupportedPaths()
     {
+        if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) yield return QuantConvPath.Portable;
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2;
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2Pairs;
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2Winograd2x4;
@@ -102,6 +103,18 @@ public class QuantConv3x3Tests
             QuantConv3x3.Run(codes, qw, auto, h, w, 1);
             Assert.Equal(expected, auto);
         }
+    }
+
+    /// <summary>CPUs without AVX2 (the suite's DOTNET_EnableAVX2=0 pass, ARM64) take the
+    /// Vector128 path for the SRResNet and ClustBlock shapes, not the scalar reference.</summary>
+    [Fact]
+    public void WithoutAvx2TheVector128PathRunsWhereVector128Is()
+    {
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;
+        var expected = System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? QuantConvPath.Portable : QuantConvPath.Scalar;
+        Assert.Equal(expected, QuantConv3x3.BestPath(new QuantConvWeights(new sbyte[64 * 64 * 9], 64, 64, 8), 255));
+        Assert.Equal(expected, QuantConv3x3.BestPath(new QuantConvWeights(new sbyte[32 * 64 * 9], 32, 64, 8), 255));
+        Assert.Equal(QuantConvPath.Scalar, QuantConv3x3.BestPath(new QuantConvWeights(new sbyte[12 * 64 * 9], 12, 64, 8), 255));
     }
 
     // The AvxVnni path takes channel counts the 64-channel paths do not (ClustBlock's conv3 is
