@@ -114,5 +114,19 @@ public static partial class FloatConv2d
                 v = Avx.Add(Vector256.Load(o + residualDelta), v);
             v.Store(o);
         }
+
+        /// <summary><see cref="StoreOne"/> for 4 channels in a Vector128 (CPUs without AVX2):
+        /// the same single multiplies and adds in the same order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public unsafe void StoreOne128(float* o, int c, Vector128<float> v)
+        {
+            if (affineA != null)
+                v = Vector128.Add(Vector128.Multiply(v, Vector128.Load(affineA + c)), Vector128.Load(affineB + c));
+            if (channels != 0 || prelu)
+                v = Vector128.ConditionalSelect(Vector128.GreaterThan(v, Vector128<float>.Zero), v, Vector128.Create(slope) * v);
+            if (hasResidual)
+                v = Vector128.Load(o + residualDelta) + v;
+            v.Store(o);
+        }
     }
 }

@@ -28,7 +28,7 @@ public static partial class FloatConv2d
     /// float rounding only (the transforms scale by up to 5 and 1/24, so a few more ulps of the
     /// operands' magnitude than the direct sum) and are identical for any thread count: every
     /// tile is computed the same way whichever thread takes it.</summary>
-    static unsafe void WinogradConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads, SubPixelStore sub, bool vector256 = false)
+    static unsafe void WinogradConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads, SubPixelStore sub, bool vector256 = false, bool vector128 = false)
     {
         int cin = w.InChannels, tilesY = (height + WinoOut - 1) / WinoOut, tilesX = (width + WinoOut - 1) / WinoOut;
         // zero ring of one pixel, plus up to three more rows/columns where the size is not a
@@ -40,7 +40,7 @@ public static partial class FloatConv2d
             RowParallel.For(tilesY, threads, (t0, t1) =>
             {
                 fixed (float* pin = padded, pout = output)
-                    WinogradTileRows(pin, pw, w, pout, height, width, t0, t1, sub, vector256);
+                    WinogradTileRows(pin, pw, w, pout, height, width, t0, t1, sub, vector256, vector128);
             });
         }
         finally { ArrayPool<float>.Shared.Return(padded); }
@@ -50,8 +50,13 @@ public static partial class FloatConv2d
     /// input (<see cref="Padding.RentTiled"/>), <paramref name="pout"/> where output row 0 would
     /// start (the fused upsampler and tail passes a pointer before its staging rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void WinogradTileRows(float* pin, int pw, FloatConvWeights w, float* pout, int height, int width, int ty0, int ty1, SubPixelStore sub, bool vector256 = false)
+    static unsafe void WinogradTileRows(float* pin, int pw, FloatConvWeights w, float* pout, int height, int width, int ty0, int ty1, SubPixelStore sub, bool vector256 = false, bool vector128 = false)
     {
+        if (vector128 || (!Avx512F.IsSupported && !Vector256Fma))
+        {
+            WinogradTileRows128(pin, pw, w, pout, height, width, ty0, ty1, sub);
+            return;
+        }
         if (vector256 || !Avx512F.IsSupported)
         {
             WinogradTileRows256(pin, pw, w, pout, height, width, ty0, ty1, sub);
@@ -256,7 +261,16 @@ public static partial class FloatConv2d
         WinogradConv(input, w, output, height, width, threads, default, vector256: true);
     }
 
-    /// <summary>Whether <see cref="Run"/> takes the Winograd path for these weights.</summary>
+    /// <summary>The Winograd conv in Vector128 registers on any CPU (tests: the same bits as
+    /// the wider paths).</summary>
+    internal static void RunWinogradVector128(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
+    {
+        if (w.Winograd is null) throw new NotSupportedException("no Winograd weights");
+        WinogradConv(input, w, output, height, width, threads, default, vector128: true);
+    }
+
+    /// <summary>Whether <see cref="Run"/> takes the Winograd path for these weights: AVX-512,
+    /// AVX2 with FMA, or hardware Vector128 (the portable path).</summary>
     internal static bool WinogradSupported(int kernel, int cin, int cout)
-        => (Avx512F.IsSupported || Vector256Fma) && kernel == 3 && cin % 16 == 0 && cout % 64 == 0;
+        => (Avx512F.IsSupported || Vector256Fma || Vector128.IsHardwareAccelerated) && kernel == 3 && cin % 16 == 0 && cout % 64 == 0;
 }

@@ -76,7 +76,7 @@ public class FloatConv2dTests
     [InlineData(8, 71, 64, 64)]
     [InlineData(3, 4, 64, 256)]
     public void WinogradMatchesReference(int h, int w, int cin, int cout)
-        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd, Vector256FmaOrWider);
+        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd, Vector256FmaOrWider || System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated);
 
     /// <summary>The Vector256 Winograd (CPUs with AVX2 and FMA, no AVX-512) is the Vector512
     /// one's operations in the same order: the same bits, checked where both can run.</summary>
@@ -97,6 +97,28 @@ public class FloatConv2dTests
         AssertClose(expected, narrow, $"{h}x{w} {cin}->{cout} Vector256 Winograd");
         var auto = new float[s.OutputLength];
         FloatConv2d.Run(input, wt, auto, h, w, 1);   // Vector512 where AVX-512 is
+        Assert.Equal(auto, narrow);
+    }
+
+    /// <summary>The Vector128 Winograd (CPUs without AVX2 and FMA: ARM64, older x64) repeats
+    /// the wider paths' operations in order: the same bits as whichever path this CPU takes.</summary>
+    [Theory]
+    [InlineData(5, 9, 64, 64)]
+    [InlineData(8, 71, 64, 256)]
+    [InlineData(1, 1, 16, 64)]
+    public void WinogradVector128GivesTheWiderPathsBits(int h, int w, int cin, int cout)
+    {
+        var s = new ConvShape(h, w, cin, cout, 3);
+        var input = Random(s.InputLength, 23, 100f);
+        var wt = new FloatConvWeights(Random(s.WeightLength, 24, 0.05f), cout, cin, 3);
+        if (!wt.UsesWinograd) return;
+        var narrow = new float[s.OutputLength];
+        FloatConv2d.RunWinogradVector128(input, wt, narrow, h, w, 2);
+        var expected = new float[s.OutputLength];
+        FloatConv2d.Reference(input, Random(s.WeightLength, 24, 0.05f), expected, s);
+        AssertClose(expected, narrow, $"{h}x{w} {cin}->{cout} Vector128 Winograd");
+        var auto = new float[s.OutputLength];
+        FloatConv2d.Run(input, wt, auto, h, w, 1);
         Assert.Equal(auto, narrow);
     }
 

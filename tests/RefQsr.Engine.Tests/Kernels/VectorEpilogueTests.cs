@@ -122,10 +122,11 @@ public class SubPixelConvTests
         const float slope = 0.23f;
         var plain = new FloatConvWeights(oihw, 4 * c, c, 3);
         var fused = new FloatConvWeights(PixelShuffle.SubPixelOrder(oihw, 4 * c, 2), 4 * c, c, 3);
-        // AVX-512, or the Winograd path on AVX2 with FMA
+        // AVX-512, or the Winograd path (AVX2 with FMA, or hardware Vector128)
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported || fused.UsesWinograd, FloatConv2d.SubPixelSupported(fused));
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported
-            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported), FloatConv2d.SubPixelSupported(fused));
+            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            || System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated, FloatConv2d.SubPixelSupported(fused));
         if (!FloatConv2d.SubPixelSupported(fused)) return;
 
         var t = new float[h * w * 4 * c];
