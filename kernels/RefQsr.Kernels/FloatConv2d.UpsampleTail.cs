@@ -8,7 +8,7 @@ public static partial class FloatConv2d
     /// <summary>Whether <see cref="RunSubPixel2ThenRgb"/> takes these weights: the fused
     /// upsampler step on its Winograd path, and a C→3 tail whose half kernel fits in a ring slot.</summary>
     public static bool SubPixel2ThenRgbSupported(FloatConvWeights subPixelWeights, FloatConvWeights tail)
-        => (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || RgbVector256)   // the tail's CHW rows need one of its kernels
+        => (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || RgbVector256 || RgbVector128)   // the tail's CHW rows need one of its kernels
            && SubPixelSupported(subPixelWeights) && subPixelWeights.Winograd is not null
            && tail.OutChannels == 3 && tail.InChannels == subPixelWeights.InChannels
            && tail.Scheme == FloatConvWeights.Layout.OutTapIn && tail.Kernel / 2 <= ChwRowMap.RingSlotRows;
@@ -28,7 +28,7 @@ public static partial class FloatConv2d
     {
         var w = subPixelWeights;
         if (!SubPixel2ThenRgbSupported(w, tail))
-            throw new NotSupportedException($"the fused upsampler and tail need AVX-512 (or AVX2 and FMA), a Winograd 3x3 conv C->4C (C a multiple of 64) and a C->3 tail of kernel <= 17; got {w.InChannels}->{w.OutChannels} k{w.Kernel} and {tail.InChannels}->{tail.OutChannels} k{tail.Kernel}");
+            throw new NotSupportedException($"the fused upsampler and tail need AVX-512, AVX2 and FMA, or hardware Vector128, a Winograd 3x3 conv C->4C (C a multiple of 64) and a C->3 tail of kernel <= 17; got {w.InChannels}->{w.OutChannels} k{w.Kernel} and {tail.InChannels}->{tail.OutChannels} k{tail.Kernel}");
         if (height <= 0 || width <= 0) throw new ArgumentException($"image size {width}x{height} must be positive");
         int cin = w.InChannels;
         if (input.Length < (long)height * width * cin) throw new ArgumentException($"upsampler input has {input.Length} values, needs {height}x{width}x{cin}");

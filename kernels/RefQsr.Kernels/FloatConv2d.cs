@@ -44,6 +44,10 @@ public static partial class FloatConv2d
     /// <summary>The RGB tail's Vector256 CHW kernel runs here (AVX2 and FMA, no AVX-512).</summary>
     static bool RgbVector256 => !Avx512F.IsSupported && Vector256Fma;
 
+    /// <summary>The RGB tail's Vector128 CHW kernel runs here (no AVX2 and FMA, hardware
+    /// Vector128: ARM64, older x64).</summary>
+    static bool RgbVector128 => !Avx512F.IsSupported && !Vector256Fma && Vector128.IsHardwareAccelerated;
+
     /// <summary>Vectorised convolution: Winograd F(4x4, 3x3) where the weights have its layout
     /// (<see cref="FloatConvWeights.UsesWinograd"/>), direct sums otherwise; the same result as
     /// <see cref="Reference"/> up to float rounding, identical for any thread count.</summary>
@@ -51,9 +55,9 @@ public static partial class FloatConv2d
     {
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
-        // the RGB tail on AVX2 with FMA: the CHW route too, so that it sums as the fused
-        // upsampler-and-tail pass does (RgbPixelVectorRows256)
-        if (w.Scheme == FloatConvWeights.Layout.OutTapIn && (Avx512F.IsSupported || (w.OutChannels == 3 && RgbVector256)))
+        // the RGB tail on AVX2 with FMA or on Vector128: the CHW route too, so that it sums as
+        // the fused upsampler-and-tail pass does (RgbPixelVectorRows256, RgbPixelVectorRows128)
+        if (w.Scheme == FloatConvWeights.Layout.OutTapIn && (Avx512F.IsSupported || (w.OutChannels == 3 && (RgbVector256 || RgbVector128))))
         {
             PixelVectorConv(input, w, output, height, width, threads);
             return;

@@ -27,9 +27,10 @@ public class UpsampleTailTests
         var tailOihw = Enumerable.Range(0, 3 * c * k * k).Select(_ => (float)(r.NextDouble() - 0.5) * 0.05f).ToArray();
         var fused = new FloatConvWeights(PixelShuffle.SubPixelOrder(up, 4 * c, 2), 4 * c, c, 3);
         var tail = new FloatConvWeights(tailOihw, 3, c, k);
-        // AVX-512, or AVX2 with FMA (the Vector256 Winograd and RGB kernels)
+        // AVX-512, AVX2 with FMA (the Vector256 Winograd and RGB kernels), or hardware Vector128 (theirs)
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported
-            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported), FloatConv2d.SubPixel2ThenRgbSupported(fused, tail));
+            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            || System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated, FloatConv2d.SubPixel2ThenRgbSupported(fused, tail));
         if (!FloatConv2d.SubPixel2ThenRgbSupported(fused, tail)) return;
 
         var feature = new float[4 * h * w * c];
