@@ -35,10 +35,16 @@ public static class ArgmaxCostVolume
     /// <summary>Fast path: with AVX-VNNI, vpdpbusd of blocks of 6 queries x 16 references
     /// (<see cref="RunVnni"/>); else codes widened to int16 once and vpmaddwd dot products
     /// (exact: a product of two int8 values and the sum of two fit in int32). Query rows split
-    /// over threads. Falls back to <see cref="Reference"/> without Avx2.</summary>
+    /// over threads. Without AVX2, the same with Vector128 int16 products where Vector128 is
+    /// hardware (<see cref="VectorRows128"/>), else <see cref="Reference"/>.</summary>
     public static void Run(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int[] argmax, int threads = 1)
     {
         var (nq, nr) = Validate(query.Length, reference.Length, channels, argmax.Length);
+        if (!Avx2.IsSupported && Vector128.IsHardwareAccelerated && channels >= 8)
+        {
+            RunVector128(query, reference, channels, argmax, threads);
+            return;
+        }
         if (!Avx2.IsSupported || channels < 16)
         {
             Reference(query, reference, channels, argmax);
@@ -53,6 +59,15 @@ public static class ArgmaxCostVolume
         int padded = (channels + 15) & ~15;
         short[] q16 = Widen(query, nq, channels, padded), r16 = Widen(reference, nr, channels, padded);
         RowParallel.For(nq, threads, (i0, i1) => VectorRows(q16, r16, nr, padded, argmax, i0, i1));
+    }
+
+    /// <summary>The Vector128 path on any CPU (what CPUs without AVX2 take; tests run it everywhere).</summary>
+    internal static void RunVector128(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int[] argmax, int threads = 1)
+    {
+        var (nq, nr) = Validate(query.Length, reference.Length, channels, argmax.Length);
+        int p8 = (channels + 7) & ~7;
+        short[] a16 = Widen(query, nq, channels, p8), b16 = Widen(reference, nr, channels, p8);
+        RowParallel.For(nq, threads, (i0, i1) => VectorRows128(a16, b16, nr, p8, argmax, i0, i1));
     }
 
     static short[] Widen(ReadOnlySpan<sbyte> codes, int rows, int channels, int padded)
@@ -100,6 +115,55 @@ public static class ArgmaxCostVolume
                     for (int c = 0; c < padded; c += 16)
                         s = Avx2.Add(s, Avx2.MultiplyAddAdjacent(Vector256.Load(q + c), Vector256.Load(r + c)));
                     int cost = Vector256.Sum(s);
+                    if (cost > bestCost) { bestCost = cost; best = j; }
+                }
+                argmax[i] = best;
+            }
+        }
+    }
+
+    /// <summary><see cref="VectorRows"/> with the cross-platform Vector128 API (CPUs without
+    /// AVX2: ARM64, older x64): a product of two int8 codes fits int16 (|q·r| ≤ 2¹⁴), so 8 are
+    /// multiplied in int16 lanes, widened to int32 and summed; four references per pass, j
+    /// ascending with a strict comparison, as there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void VectorRows128(short[] q16, short[] r16, int nr, int padded, int[] argmax, int i0, int i1)
+    {
+        fixed (short* pq = q16, pr = r16)
+        {
+            for (int i = i0; i < i1; i++)
+            {
+                short* q = pq + i * padded;
+                int best = 0, bestCost = int.MinValue;
+                int j = 0;
+                for (; j + 3 < nr; j += 4)
+                {
+                    short* r0 = pr + j * padded;
+                    Vector128<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                    for (int c = 0; c < padded; c += 8)
+                    {
+                        var a = Vector128.Load(q + c);
+                        var (l, u) = Vector128.Widen(a * Vector128.Load(r0 + c)); s0 += l + u;
+                        (l, u) = Vector128.Widen(a * Vector128.Load(r0 + padded + c)); s1 += l + u;
+                        (l, u) = Vector128.Widen(a * Vector128.Load(r0 + 2 * padded + c)); s2 += l + u;
+                        (l, u) = Vector128.Widen(a * Vector128.Load(r0 + 3 * padded + c)); s3 += l + u;
+                    }
+                    int c0 = Vector128.Sum(s0), c1 = Vector128.Sum(s1), c2 = Vector128.Sum(s2), c3 = Vector128.Sum(s3);
+                    if (c0 > bestCost) { bestCost = c0; best = j; }
+                    if (c1 > bestCost) { bestCost = c1; best = j + 1; }
+                    if (c2 > bestCost) { bestCost = c2; best = j + 2; }
+                    if (c3 > bestCost) { bestCost = c3; best = j + 3; }
+                }
+                for (; j < nr; j++)
+                {
+                    short* r = pr + j * padded;
+                    Vector128<int> acc = default;
+                    for (int c = 0; c < padded; c += 8)
+                    {
+                        var (l, u) = Vector128.Widen(Vector128.Load(q + c) * Vector128.Load(r + c));
+                        acc += l + u;
+                    }
+                    int cost = Vector128.Sum(acc);
                     if (cost > bestCost) { bestCost = cost; best = j; }
                 }
                 argmax[i] = best;

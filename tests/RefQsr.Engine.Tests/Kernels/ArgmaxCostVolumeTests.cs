@@ -33,6 +33,10 @@ public class ArgmaxCostVolumeTests
             var got = new int[nq];
             ArgmaxCostVolume.Run(q, r, channels, got, threads);
             Assert.Equal(expected, got);
+            // the Vector128 path CPUs without AVX2 take, here too
+            var portable = new int[nq];
+            ArgmaxCostVolume.RunVector128(q, r, channels, portable, threads);
+            Assert.Equal(expected, portable);
         }
         // the reference itself: brute force over the full cost matrix
         for (int i = 0; i < nq; i++)
