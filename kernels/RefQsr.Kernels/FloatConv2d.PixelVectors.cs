@@ -320,8 +320,8 @@ public static partial class FloatConv2d
             else RgbWinogradRows256(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
         }
         else if (Avx512F.IsSupported) RgbPixelVectorRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
-        else if (Vector256Fma) RgbPixelVectorRows256(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
-        else RgbPixelVectorRows128(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        else if (Vector256Fma) RgbPixelVectorRowsNarrow<Float256, Vector256<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        else RgbPixelVectorRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
     }
 
     /// <summary>Exactly three output channels (the RGB tail): groups of four would waste a

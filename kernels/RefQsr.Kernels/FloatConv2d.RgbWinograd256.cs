@@ -69,7 +69,7 @@ public static partial class FloatConv2d
     /// <summary><see cref="RgbWinogradRows"/> in Vector256 registers (AVX2 and FMA, no AVX-512):
     /// the same transform buffer per pass of eight rows and chunk of 32 tiles, then per 8 tiles
     /// and half pass of four rows the 12-accumulator point loop (four rows x three channels,
-    /// as <see cref="RgbPixelVectorRows256"/>). Each value goes through the Vector512 path's
+    /// as <see cref="RgbPixelVectorRowsNarrow"/>). Each value goes through the Vector512 path's
     /// operations in the same order, so both give the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void RgbWinogradRows256(float* pin, int plane, ChwRowMap map, float* pu, int cin, int k, float* pout, int width, int y0, int y1)

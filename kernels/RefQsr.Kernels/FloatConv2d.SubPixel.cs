@@ -101,32 +101,18 @@ public static partial class FloatConv2d
             v.Store(o);
         }
 
-        /// <summary><see cref="StoreOne"/> for 8 channels in a Vector256 (CPUs without AVX-512):
-        /// the same single multiplies and adds in the same order.</summary>
+        /// <summary><see cref="StoreOne"/> for one narrower vector of channels (CPUs without
+        /// AVX-512): the same single multiplies and adds in the same order.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public unsafe void StoreOne256(float* o, int c, Vector256<float> v)
+        public unsafe void StoreOneNarrow<TOps, TV>(float* o, int c, TV v) where TOps : IFloatVector<TV> where TV : unmanaged
         {
             if (affineA != null)
-                v = Avx.Add(Avx.Multiply(v, Vector256.Load(affineA + c)), Vector256.Load(affineB + c));
+                v = TOps.Add(TOps.Multiply(v, TOps.Load(affineA + c)), TOps.Load(affineB + c));
             if (channels != 0 || prelu)
-                v = Vector256.ConditionalSelect(Avx.CompareGreaterThan(v, Vector256<float>.Zero), v, Avx.Multiply(Vector256.Create(slope), v));
+                v = TOps.PRelu(v, TOps.Broadcast(slope));
             if (hasResidual)
-                v = Avx.Add(Vector256.Load(o + residualDelta), v);
-            v.Store(o);
-        }
-
-        /// <summary><see cref="StoreOne"/> for 4 channels in a Vector128 (CPUs without AVX2):
-        /// the same single multiplies and adds in the same order.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public unsafe void StoreOne128(float* o, int c, Vector128<float> v)
-        {
-            if (affineA != null)
-                v = Vector128.Add(Vector128.Multiply(v, Vector128.Load(affineA + c)), Vector128.Load(affineB + c));
-            if (channels != 0 || prelu)
-                v = Vector128.ConditionalSelect(Vector128.GreaterThan(v, Vector128<float>.Zero), v, Vector128.Create(slope) * v);
-            if (hasResidual)
-                v = Vector128.Load(o + residualDelta) + v;
-            v.Store(o);
+                v = TOps.Add(TOps.Load(o + residualDelta), v);
+            TOps.Store(v, o);
         }
     }
 }

@@ -54,12 +54,12 @@ public static partial class FloatConv2d
     {
         if (vector128 || (!Avx512F.IsSupported && !Vector256Fma))
         {
-            WinogradTileRows128(pin, pw, w, pout, height, width, ty0, ty1, sub);
+            WinogradTileRowsNarrow<Float128, Vector128<float>>(pin, pw, w, pout, height, width, ty0, ty1, sub);
             return;
         }
         if (vector256 || !Avx512F.IsSupported)
         {
-            WinogradTileRows256(pin, pw, w, pout, height, width, ty0, ty1, sub);
+            WinogradTileRowsNarrow<Float256, Vector256<float>>(pin, pw, w, pout, height, width, ty0, ty1, sub);
             return;
         }
         const int T = WinogradChunkTiles, P = WinoPositions;

@@ -56,7 +56,7 @@ public static partial class FloatConv2d
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
         // the RGB tail on AVX2 with FMA or on Vector128: the CHW route too, so that it sums as
-        // the fused upsampler-and-tail pass does (RgbPixelVectorRows256, RgbPixelVectorRows128)
+        // the fused upsampler-and-tail pass does (RgbPixelVectorRowsNarrow)
         if (w.Scheme == FloatConvWeights.Layout.OutTapIn && (Avx512F.IsSupported || (w.OutChannels == 3 && (RgbVector256 || RgbVector128))))
         {
             PixelVectorConv(input, w, output, height, width, threads);
