@@ -75,8 +75,10 @@ public static partial class FloatConv2d
             {
                 if (w.Scheme == FloatConvWeights.Layout.TapInOut && w.OutChannels % 64 == 0 && Avx512F.IsSupported)
                     BroadcastRows512(padded, pw, w, output, width, r0, r1);
+                else if (w.Scheme == FloatConvWeights.Layout.TapInOut && Vector256Fma)
+                    BroadcastRowsNarrow<Float256, Vector256<float>>(padded, pw, w, output, width, r0, r1);
                 else if (w.Scheme == FloatConvWeights.Layout.TapInOut)
-                    BroadcastRows(padded, pw, w, output, width, r0, r1);
+                    BroadcastRowsNarrow<Float128, Vector128<float>>(padded, pw, w, output, width, r0, r1);
                 else
                     DotRows(padded, pw, w, output, width, r0, r1);
             });
@@ -84,23 +86,26 @@ public static partial class FloatConv2d
         finally { ArrayPool<float>.Shared.Return(padded); }
     }
 
-    // Out channels in blocks of 32 (four Vector256), two output pixels at a time: each
-    // broadcast input value feeds four FMAs, each weight load feeds two.
+    /// <summary>Out channels in blocks of four vectors (32 with Vector256, 16 with Vector128),
+    /// two output pixels at a time: each broadcast input value feeds four FMAs, each weight
+    /// load two. Written once for both widths (<see cref="IFloatVector{TV}"/>); every output's
+    /// FMAs run in the (ky, kx, ci) order, so both give the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void BroadcastRows(float[] padded, int pw, FloatConvWeights w, float[] output, int width, int r0, int r1)
+    static unsafe void BroadcastRowsNarrow<TOps, TV>(float[] padded, int pw, FloatConvWeights w, float[] output, int width, int r0, int r1)
+        where TOps : IFloatVector<TV> where TV : unmanaged
     {
-        int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels;
+        int k = w.Kernel, cin = w.InChannels, cout = w.OutChannels, n = TOps.Count;
         fixed (float* pin = padded, pwt = w.Packed, pout = output)
         {
             for (int y = r0; y < r1; y++)
             {
-                for (int cb = 0; cb < cout; cb += 32)
+                for (int cb = 0; cb < cout; cb += 4 * n)
                 {
                     int x = 0;
                     for (; x + 1 < width; x += 2)
                     {
-                        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                        TV a0 = default, a1 = default, a2 = default, a3 = default;
+                        TV b0 = default, b1 = default, b2 = default, b3 = default;
                         for (int ky = 0; ky < k; ky++)
                             for (int kx = 0; kx < k; kx++)
                             {
@@ -108,22 +113,22 @@ public static partial class FloatConv2d
                                 float* wt = pwt + (ky * k + kx) * cin * cout + cb;
                                 for (int ci = 0; ci < cin; ci++, wt += cout)
                                 {
-                                    var w0 = Vector256.Load(wt); var w1 = Vector256.Load(wt + 8);
-                                    var w2 = Vector256.Load(wt + 16); var w3 = Vector256.Load(wt + 24);
-                                    var va = Vector256.Create(src[ci]);
-                                    var vb = Vector256.Create(src[ci + cin]);
-                                    a0 = Fma(va, w0, a0); a1 = Fma(va, w1, a1); a2 = Fma(va, w2, a2); a3 = Fma(va, w3, a3);
-                                    b0 = Fma(vb, w0, b0); b1 = Fma(vb, w1, b1); b2 = Fma(vb, w2, b2); b3 = Fma(vb, w3, b3);
+                                    var w0 = TOps.Load(wt); var w1 = TOps.Load(wt + n);
+                                    var w2 = TOps.Load(wt + 2 * n); var w3 = TOps.Load(wt + 3 * n);
+                                    var va = TOps.Broadcast(src[ci]);
+                                    var vb = TOps.Broadcast(src[ci + cin]);
+                                    a0 = TOps.Fma(va, w0, a0); a1 = TOps.Fma(va, w1, a1); a2 = TOps.Fma(va, w2, a2); a3 = TOps.Fma(va, w3, a3);
+                                    b0 = TOps.Fma(vb, w0, b0); b1 = TOps.Fma(vb, w1, b1); b2 = TOps.Fma(vb, w2, b2); b3 = TOps.Fma(vb, w3, b3);
                                 }
                             }
                         float* o = pout + (y * width + x) * cout + cb;
-                        a0.Store(o); a1.Store(o + 8); a2.Store(o + 16); a3.Store(o + 24);
+                        TOps.Store(a0, o); TOps.Store(a1, o + n); TOps.Store(a2, o + 2 * n); TOps.Store(a3, o + 3 * n);
                         o += cout;
-                        b0.Store(o); b1.Store(o + 8); b2.Store(o + 16); b3.Store(o + 24);
+                        TOps.Store(b0, o); TOps.Store(b1, o + n); TOps.Store(b2, o + 2 * n); TOps.Store(b3, o + 3 * n);
                     }
                     for (; x < width; x++)
                     {
-                        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                        TV a0 = default, a1 = default, a2 = default, a3 = default;
                         for (int ky = 0; ky < k; ky++)
                             for (int kx = 0; kx < k; kx++)
                             {
@@ -131,13 +136,13 @@ public static partial class FloatConv2d
                                 float* wt = pwt + (ky * k + kx) * cin * cout + cb;
                                 for (int ci = 0; ci < cin; ci++, wt += cout)
                                 {
-                                    var va = Vector256.Create(src[ci]);
-                                    a0 = Fma(va, Vector256.Load(wt), a0); a1 = Fma(va, Vector256.Load(wt + 8), a1);
-                                    a2 = Fma(va, Vector256.Load(wt + 16), a2); a3 = Fma(va, Vector256.Load(wt + 24), a3);
+                                    var va = TOps.Broadcast(src[ci]);
+                                    a0 = TOps.Fma(va, TOps.Load(wt), a0); a1 = TOps.Fma(va, TOps.Load(wt + n), a1);
+                                    a2 = TOps.Fma(va, TOps.Load(wt + 2 * n), a2); a3 = TOps.Fma(va, TOps.Load(wt + 3 * n), a3);
                                 }
                             }
                         float* o = pout + (y * width + x) * cout + cb;
-                        a0.Store(o); a1.Store(o + 8); a2.Store(o + 16); a3.Store(o + 24);
+                        TOps.Store(a0, o); TOps.Store(a1, o + n); TOps.Store(a2, o + 2 * n); TOps.Store(a3, o + 3 * n);
                     }
                 }
             }
