@@ -18,7 +18,7 @@ public static partial class FloatConv2d
     /// values for one channel are one load; output channels go in groups of four (weights
     /// zero-padded, no branches in the loop) and four output rows share every weight
     /// broadcast (16 accumulators: each load or broadcast feeds four FMAs).</summary>
-    static unsafe void PixelVectorConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
+    static unsafe void PixelVectorConv(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads, bool vector128 = false)
     {
         int cin = w.InChannels, cout = w.OutChannels, taps = w.Kernel * w.Kernel, pad = w.Kernel / 2;
         int ph = height + 2 * pad, pw = width + 2 * pad;
@@ -48,7 +48,7 @@ public static partial class FloatConv2d
                 RowParallel.For(passes, threads, (r0, r1) =>
                 {
                     fixed (float* pin = chw, pw3 = w3, pout = output)
-                        RgbRows(pin, ph * pw, new ChwRowMap(pw), w, pw3, pout, width, RgbRowsPerPass * r0, Math.Min(height, RgbRowsPerPass * r1));
+                        RgbRows(pin, ph * pw, new ChwRowMap(pw), w, pw3, pout, width, RgbRowsPerPass * r0, Math.Min(height, RgbRowsPerPass * r1), vector128);
                 });
                 return;
             }
@@ -312,8 +312,13 @@ public static partial class FloatConv2d
 
     /// <summary>The RGB tail's rows [y0, y1): row Winograd where the weights have it, else direct;
     /// <paramref name="pw3"/> is <see cref="FloatConvWeights.RgbWinograd"/> or <see cref="RgbWeights"/>.</summary>
-    static unsafe void RgbRows(float* pin, int plane, ChwRowMap map, FloatConvWeights w, float* pw3, float* pout, int width, int y0, int y1)
+    static unsafe void RgbRows(float* pin, int plane, ChwRowMap map, FloatConvWeights w, float* pw3, float* pout, int width, int y0, int y1, bool vector128 = false)
     {
+        if (vector128 && w.RgbWinograd is null)
+        {
+            RgbPixelVectorRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+            return;
+        }
         if (w.RgbWinograd is not null)
         {
             if (Avx512F.IsSupported) RgbWinogradRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
@@ -322,6 +327,16 @@ public static partial class FloatConv2d
         else if (Avx512F.IsSupported) RgbPixelVectorRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
         else if (Vector256Fma) RgbPixelVectorRowsNarrow<Float256, Vector256<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
         else RgbPixelVectorRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+    }
+
+    /// <summary>The RGB tail's direct CHW kernel in Vector128 registers on any CPU (what CPUs
+    /// without AVX2 and FMA take; tests: the Vector256 kernel's bits). Direct weights only.</summary>
+    internal static void RunRgbDirectVector128(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
+    {
+        if (w.OutChannels != 3 || w.RgbWinograd is not null || w.Scheme != FloatConvWeights.Layout.OutTapIn)
+            throw new NotSupportedException("the Vector128 RGB kernel takes C->3 weights made with Algorithm.Direct");
+        new ConvShape(height, width, w.InChannels, 3, w.Kernel).Validate(input.Length, w.Length, output.Length);
+        PixelVectorConv(input, w, output, height, width, threads, vector128: true);
     }
 
     /// <summary>Exactly three output channels (the RGB tail): groups of four would waste a

@@ -122,6 +122,30 @@ public class FloatConv2dTests
         Assert.Equal(auto, narrow);
     }
 
+    /// <summary>The RGB tail's direct CHW kernel in Vector128 registers (what CPUs without AVX2
+    /// and FMA take) against the scalar truth, and, where AVX2 and FMA run its Vector256 form,
+    /// bit for bit against that: both sum each output in the (ci, ky, kx) order.</summary>
+    [Theory]
+    [InlineData(9, 37, 64, 9)]
+    [InlineData(5, 6, 7, 9)]
+    [InlineData(3, 11, 16, 5)]
+    public void RgbDirectVector128GivesTheVector256Bits(int h, int w, int cin, int k)
+    {
+        var s = new ConvShape(h, w, cin, 3, k);
+        var input = Random(s.InputLength, 25, 100f);
+        var weights = Random(s.WeightLength, 26, 0.05f);
+        var wt = new FloatConvWeights(weights, 3, cin, k, FloatConvWeights.Algorithm.Direct);
+        var narrow = new float[s.OutputLength];
+        FloatConv2d.RunRgbDirectVector128(input, wt, narrow, h, w, 2);
+        var expected = new float[s.OutputLength];
+        FloatConv2d.Reference(input, weights, expected, s);
+        AssertClose(expected, narrow, $"{h}x{w} {cin}->3 k{k} Vector128 RGB");
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || !Vector256FmaOrWider) return;   // AVX-512 runs its own kernel
+        var wide = new float[s.OutputLength];
+        FloatConv2d.Run(input, wt, wide, h, w, 1);
+        Assert.Equal(wide, narrow);
+    }
+
     /// <summary>The conv with these weights against the scalar truth on one thread (where
     /// <paramref name="usesAlgorithm"/> holds exactly where <paramref name="expectedUse"/>: the
     /// 3x3 Winograd and the RGB row Winograd on AVX-512 and on AVX2 with FMA), and the
