@@ -34,9 +34,12 @@ public static class QuantConvStrided
         if (weightsOihw.Length != outChannels * inChannels * kernel * kernel)
             throw new ArgumentException($"strided conv: {weightsOihw.Length} weight codes for shape [{outChannels}, {inChannels}, {kernel}, {kernel}]");
         if (output.Length < oh * ow * outChannels) throw new ArgumentException($"strided conv: output has {output.Length} values, needs {oh * ow * outChannels}");
-        if (stride == kernel && pad == 0 && ((outChannels % 16 == 0 && Avx512BW.IsSupported) || (outChannels % 8 == 0 && Avx2.IsSupported)))
+        int vectorBits = outChannels % 16 == 0 && Avx512BW.IsSupported ? 512
+            : outChannels % 8 == 0 && Avx2.IsSupported ? 256
+            : outChannels % 4 == 0 && Vector128.IsHardwareAccelerated ? 128 : 0;
+        if (stride == kernel && pad == 0 && vectorBits > 0)
         {
-            RunBlocks(codes, height, width, inChannels, weightsOihw, outChannels, kernel, za, zw, scale, output);
+            RunBlocks(codes, height, width, inChannels, weightsOihw, outChannels, kernel, za, zw, scale, output, vectorBits);
             return;
         }
         Reference(codes, height, width, inChannels, weightsOihw, outChannels, kernel, stride, pad, za, zw, scale, output);
@@ -79,12 +82,16 @@ public static class QuantConvStrided
 
     /// <summary>Stride = kernel, no padding (ClustBlock's conv1): every output reads its own
     /// k x k block, every tap valid. Each block's codes, widened to int16 pairs, are broadcast
-    /// against 16 (AVX-512) or 8 (AVX2) output channels' weight pairs (vpmaddwd); the sums are the scalar loop's
+    /// against 16 (AVX-512) or 8 (AVX2) output channels' weight pairs (vpmaddwd), or 4 with the
+    /// cross-platform Vector128 API elsewhere (<paramref name="vectorBits"/>); the sums are the scalar loop's
     /// exactly, and the zero-point terms are added in int64 as there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void RunBlocks(ReadOnlySpan<byte> codes, int height, int width, int inChannels,
-        ReadOnlySpan<sbyte> weightsOihw, int outChannels, int kernel, int za, int zw, float scale, Span<float> output)
+    internal static unsafe void RunBlocks(ReadOnlySpan<byte> codes, int height, int width, int inChannels,
+        ReadOnlySpan<sbyte> weightsOihw, int outChannels, int kernel, int za, int zw, float scale, Span<float> output, int vectorBits)
     {
+        if (vectorBits == 512 ? !(Avx512BW.IsSupported && outChannels % 16 == 0) : vectorBits == 256 ? !(Avx2.IsSupported && outChannels % 8 == 0)
+            : vectorBits != 128 || outChannels % 4 != 0)
+            throw new NotSupportedException($"strided conv: no {vectorBits}-bit block path on this CPU for {outChannels} output channels");
         int oh = height / kernel, ow = width / kernel, k = kernel * kernel * inChannels, pairs = (k + 1) / 2;
         // weights as [pair][out][2] int16 over the block order (ky, kx, in), zero past k
         var wp = new short[pairs * outChannels * 2];
@@ -114,7 +121,7 @@ public static class QuantConvStrided
                             pb[ky * kernel * inChannels + j] = (short)a;
                             sumA += a;
                         }
-                    if (Avx512BW.IsSupported && outChannels % 16 == 0)
+                    if (vectorBits == 512)
                         for (int co = 0; co < outChannels; co += 16)
                         {
                             var acc = Vector512<int>.Zero;
@@ -123,7 +130,7 @@ public static class QuantConvStrided
                                 acc += Avx512BW.MultiplyAddAdjacent(Vector512.Create(((int*)pb)[p]).AsInt16(), Vector512.Load(w));
                             acc.Store(pa + co);
                         }
-                    else
+                    else if (vectorBits == 256)
                         for (int co = 0; co < outChannels; co += 8)
                         {
                             var acc = Vector256<int>.Zero;
@@ -131,6 +138,22 @@ public static class QuantConvStrided
                             for (int p = 0; p < pairs; p++, w += outChannels * 2)
                                 acc += Avx2.MultiplyAddAdjacent(Vector256.Create(((int*)pb)[p]).AsInt16(), Vector256.Load(w));
                             acc.Store(pa + co);
+                        }
+                    else
+                        for (int co = 0; co < outChannels; co += 4)
+                        {
+                            // the cross-platform API has no vpmaddwd: each lane sums the even or the
+                            // odd taps' products (exact int16, |a·w| ≤ 255·128) of one channel, and
+                            // the two lanes are added at the end: the same integer sum
+                            Vector128<int> lo = default, hi = default;
+                            short* w = pw + co * 2;
+                            for (int p = 0; p < pairs; p++, w += outChannels * 2)
+                            {
+                                var (l, u) = Vector128.Widen(Vector128.Create(((int*)pb)[p]).AsInt16() * Vector128.Load(w));
+                                lo += l; hi += u;
+                            }
+                            pa[co] = lo.GetElement(0) + lo.GetElement(1); pa[co + 1] = lo.GetElement(2) + lo.GetElement(3);
+                            pa[co + 2] = hi.GetElement(0) + hi.GetElement(1); pa[co + 3] = hi.GetElement(2) + hi.GetElement(3);
                         }
                     var o = output.Slice((oy * ow + ox) * outChannels, outChannels);
                     for (int co = 0; co < outChannels; co++)

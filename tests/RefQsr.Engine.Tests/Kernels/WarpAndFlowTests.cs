@@ -120,6 +120,7 @@ public class WarpAndFlowTests
     [InlineData(8, 9, 3, 16, 2, 2, 0)]      // an even block length
     [InlineData(6, 7, 5, 32, 3, 3, 0)]      // odd block length 45: the last pair half empty
     [InlineData(8, 9, 3, 24, 3, 3, 0)]      // 8 but not 16 output channels a vector: the AVX2 path on every x86 CPU with it
+    [InlineData(7, 6, 3, 12, 3, 3, 0)]      // 4 but not 8: the Vector128 path only
     public void StridedConvEqualsTheExactSumOverValidTaps(int h, int w, int cin, int cout, int k, int stride, int pad)
     {
         var rng = new Random(h * 31 + cin);
@@ -130,21 +131,38 @@ public class WarpAndFlowTests
         int oh = QuantConvStrided.OutputSize(h, k, stride, pad), ow = QuantConvStrided.OutputSize(w, k, stride, pad);
         var o = new float[oh * ow * cout];
         QuantConvStrided.Run(a, h, w, cin, wt, cout, k, stride, pad, za, zw, scale, o);
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++)
-                for (int co = 0; co < cout; co++)
-                {
-                    long total = 0;   // Σ (a + za)(w + zw) over the taps inside the image
-                    for (int ky = 0; ky < k; ky++)
-                        for (int kx = 0; kx < k; kx++)
-                        {
-                            int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
-                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                            for (int ci = 0; ci < cin; ci++)
-                                total += (long)(a[(iy * w + ix) * cin + ci] + za) * (wt[((co * cin + ci) * k + ky) * k + kx] + zw);
-                        }
-                    Assert.Equal((float)total * scale, o[(oy * ow + ox) * cout + co]);
-                }
+        AssertExactSum(o);
+        // the block paths (stride = kernel, no padding) at each width this CPU runs, the
+        // cross-platform Vector128 one everywhere
+        if (stride == k && pad == 0)
+            foreach (int bits in new[] { 128, 256, 512 })
+            {
+                bool runs = bits == 128 ? cout % 4 == 0
+                    : bits == 256 ? System.Runtime.Intrinsics.X86.Avx2.IsSupported && cout % 8 == 0
+                    : System.Runtime.Intrinsics.X86.Avx512BW.IsSupported && cout % 16 == 0;
+                if (!runs) continue;
+                Array.Clear(o);
+                QuantConvStrided.RunBlocks(a, h, w, cin, wt, cout, k, za, zw, scale, o, bits);
+                AssertExactSum(o);
+            }
+        void AssertExactSum(float[] actual)
+        {
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                    for (int co = 0; co < cout; co++)
+                    {
+                        long total = 0;   // Σ (a + za)(w + zw) over the taps inside the image
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                for (int ci = 0; ci < cin; ci++)
+                                    total += (long)(a[(iy * w + ix) * cin + ci] + za) * (wt[((co * cin + ci) * k + ky) * k + kx] + zw);
+                            }
+                        Assert.Equal((float)total * scale, actual[(oy * ow + ox) * cout + co]);
+                    }
+        }
     }
 
     [Fact]
