@@ -133,8 +133,8 @@ internal static class CompareCommand
                 string weights = path switch
                 {
                     QuantConvPath.Avx512Winograd => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + int16 Winograd transform); GMAC/s counts direct MACs",
-                    QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + int16 F(2x4) Winograd transform); GMAC/s counts direct MACs",
-                    QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd4x4 => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + int16 F(4x4) Winograd transform); GMAC/s counts direct MACs",
+                    QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.PortableWinograd2x4 => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + int16 F(2x4) Winograd transform); GMAC/s counts direct MACs",
+                    QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd4x4 or QuantConvPath.PortableWinograd4x4 => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + int16 F(4x4) Winograd transform); GMAC/s counts direct MACs",
                     QuantConvPath.Avx512WinogradBytes => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + byte Winograd transform); GMAC/s counts direct MACs",
                     QuantConvPath.Avx512WinogradRowBytes => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + byte row Winograd transform); GMAC/s counts direct MACs",
                     QuantConvPath.AvxVnniWinograd => $"weights {wq.ResidentBytes / 1024.0:F0} KiB (bit-packed codes + byte Winograd transform, VNNI products); GMAC/s counts direct MACs",

@@ -53,7 +53,7 @@ public static partial class QuantConv3x3
         }
         // Winograd computes two rows per tile: the conv and the epilogue take whole tiles, several per call
         int step = path is QuantConvPath.Avx512Winograd or QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd
-            or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4 ? WinogradRowsPerCall : 1;
+            or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4 or QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4 ? WinogradRowsPerCall : 1;
         using var plan = QuantConvEpilogue.Plan.Create(codes, rowLength * step, output.Length, w, height, width, za, zw, scale, ops, accRows: step);
         using var conv = new PreparedConv(codes, w, height, width, path, maxCode, threads);
         RowParallel.For((height + step - 1) / step, threads, (s0, s1) =>

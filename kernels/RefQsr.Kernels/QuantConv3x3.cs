@@ -89,7 +89,7 @@ public static partial class QuantConv3x3
         => AvxVnni.IsSupported && Avx512F.IsSupported && WinogradShape(w) && 2 * maxActivation <= 255 && w.RowWinograd is not null;
 
     /// <summary>Paths whose exactness bound reads the largest activation code.</summary>
-    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4 or QuantConvPath.Avx512Int16 or QuantConvPath.Avx2Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd;
+    static bool NeedsMaxCode(QuantConvPath path) => path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4 or QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4 or QuantConvPath.Avx512Int16 or QuantConvPath.Avx2Int16 or QuantConvPath.Avx512WinogradBytes or QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows or QuantConvPath.AvxVnniWinograd;
 
     /// <summary>The wide-tile F(4x4) Winograd path can run these weights (codes up to ±56, so
     /// that every transformed weight fits int16 without building them to find out) on codes up
@@ -126,6 +126,8 @@ public static partial class QuantConv3x3
         if (Avx2WideWinogradUsable(w, maxActivation, 4)) return QuantConvPath.Avx2Winograd4x4;
         if (Avx2WideWinogradUsable(w, maxActivation, 2)) return QuantConvPath.Avx2Winograd2x4;
         if (Avx2Int16Usable(w, maxActivation)) return QuantConvPath.Avx2Int16;
+        if (PortableWideWinogradUsable(w, maxActivation, 4)) return QuantConvPath.PortableWinograd4x4;
+        if (PortableWideWinogradUsable(w, maxActivation, 2)) return QuantConvPath.PortableWinograd2x4;
         return BestPath(w);
     }
 
@@ -139,6 +141,12 @@ public static partial class QuantConv3x3
     /// its transformed weights exist (F(4x4): codes within ±56) and it is exact for these codes.</summary>
     static bool Avx2WideWinogradUsable(QuantConvWeights w, int maxActivation, int tileRows)
         => !Avx512BW.IsSupported && Avx2.IsSupported && WinogradShape(w) && (tileRows == 2 || w.MaxAbsCode <= 56)
+           && (tileRows == 2 ? w.Winograd2x4 : w.Winograd4x4) is { } u && u.Exact(maxActivation);
+
+    /// <summary>Without AVX2, where Vector128 is hardware: the wide-tile integer Winograd with the
+    /// cross-platform API, under the same conditions as on AVX2.</summary>
+    static bool PortableWideWinogradUsable(QuantConvWeights w, int maxActivation, int tileRows)
+        => !Avx2.IsSupported && Vector128.IsHardwareAccelerated && WinogradShape(w) && (tileRows == 2 || w.MaxAbsCode <= 56)
            && (tileRows == 2 ? w.Winograd2x4 : w.Winograd4x4) is { } u && u.Exact(maxActivation);
 
     static int MaxCode(ReadOnlySpan<byte> codes)
@@ -204,6 +212,8 @@ public static partial class QuantConv3x3
             QuantConvPath.Scalar => true,
             QuantConvPath.Avx2 => Avx2.IsSupported && w.Vectorizable,
             QuantConvPath.Portable => PortableVectorizable(w),
+            QuantConvPath.PortableWinograd2x4 => Vector128.IsHardwareAccelerated && WinogradShape(w) && w.Winograd2x4 is not null,
+            QuantConvPath.PortableWinograd4x4 => Vector128.IsHardwareAccelerated && WinogradShape(w) && w.Winograd4x4 is not null,
             QuantConvPath.Avx2Pairs => Avx2.IsSupported && w.PairsVectorizable,
             QuantConvPath.Avx2Int16 => Avx2.IsSupported && w.QuadsVectorizable,
             QuantConvPath.Avx2Winograd2x4 => Avx2.IsSupported && WinogradShape(w) && w.Winograd2x4 is not null,
@@ -248,10 +258,11 @@ public static partial class QuantConv3x3
                 pw = 2 * ((width + 1) / 2) + 2;
                 padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
             }
-            else if (path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4)
+            else if (path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4
+                     or QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4)
             {
                 // (m + 2) x 6 tiles at steps of m x 4 read up to m − 1 rows and 3 columns past the image's ring
-                int m = path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 ? 2 : 4;
+                int m = path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.PortableWinograd2x4 ? 2 : 4;
                 pw = 4 * ((width + 3) / 4) + 2;
                 padded = Padding.RentTiled(codes, height, width, w.InChannels, m * ((height + m - 1) / m) + 2, pw);
             }
@@ -266,8 +277,9 @@ public static partial class QuantConv3x3
                 case QuantConvPath.Avx512Winograd:
                     winograd = w.IntWinograd;
                     break;
-                case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4:
-                    wideWinograd = path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 ? w.Winograd2x4! : w.Winograd4x4!;
+                case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4
+                    or QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4:
+                    wideWinograd = path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.PortableWinograd2x4 ? w.Winograd2x4! : w.Winograd4x4!;
                     if (!wideWinograd.Exact(maxCode))
                         throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with these weights ({wideWinograd.Scale}·conv must fit int32; Σ|w| up to {wideWinograd.MaxAbsSum})");
                     break;
@@ -333,6 +345,7 @@ public static partial class QuantConv3x3
                 case QuantConvPath.Avx512Int16: Avx512Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
                 case QuantConvPath.Avx2Int16: Avx2Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
                 case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4: WideWinogradRows(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
+                case QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4: WideWinogradRows128(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4: WideWinogradRows256(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512Winograd: IntWinogradRows(padded!, pw, w, winograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512WinogradRowBytes: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, steps, acc, accRow0, width, r0, r1, false); break;

@@ -12,6 +12,12 @@ public enum QuantConvPath
     /// codes, widened to int32 and summed; 2 pixels x 16 channels per pass; output channels a
     /// multiple of 16.</summary>
     Portable,
+    /// <summary>The <see cref="Avx2Winograd2x4"/> algorithm with the cross-platform Vector128 API
+    /// (CPUs without AVX2): int16 transforms, products widened to int32 (no vpmaddwd there);
+    /// weights up to 8 bits.</summary>
+    PortableWinograd2x4,
+    /// <summary>The same for <see cref="Avx2Winograd4x4"/>: weight codes within ±56.</summary>
+    PortableWinograd4x4,
     /// <summary>Vector256 vpmaddwd of broadcast activation pairs against 8 output channels
     /// at once, 2 pixels x 32 channels in registers, no horizontal sums: the
     /// <see cref="Avx512Pairs"/> path for CPUs with AVX2 and no AVX-512.</summary>

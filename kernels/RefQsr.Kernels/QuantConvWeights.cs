@@ -37,8 +37,8 @@ public sealed class QuantConvWeights
             case QuantConvPath.Avx512Winograd: _ = IntWinograd; break;
             case QuantConvPath.Avx512WinogradBytes or QuantConvPath.AvxVnniWinograd: _ = ByteWinograd; break;
             case QuantConvPath.Avx512WinogradRowBytes or QuantConvPath.AvxVnniWinogradRows: _ = RowWinograd; break;
-            case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4: _ = Winograd2x4; break;
-            case QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd4x4: _ = Winograd4x4; break;
+            case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.PortableWinograd2x4: _ = Winograd2x4; break;
+            case QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd4x4 or QuantConvPath.PortableWinograd4x4: _ = Winograd4x4; break;
         }
     }
 

@@ -11,7 +11,7 @@ public class FusedConvEpilogueTests
     public static TheoryData<QuantConvPath> Paths()
     {
         var d = new TheoryData<QuantConvPath> { QuantConvPath.Scalar };
-        if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) d.Add(QuantConvPath.Portable);
+        if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) { d.Add(QuantConvPath.Portable); d.Add(QuantConvPath.PortableWinograd2x4); d.Add(QuantConvPath.PortableWinograd4x4); }
         if (Avx2.IsSupported) d.Add(QuantConvPath.Avx2);
         if (Avx2.IsSupported) d.Add(QuantConvPath.Avx2Pairs);
         if (Avx2.IsSupported) { d.Add(QuantConvPath.Avx2Int16); d.Add(QuantConvPath.Avx2Winograd2x4); d.Add(QuantConvPath.Avx2Winograd4x4); }

@@ -26,6 +26,7 @@ public class QuantConv3x3Tests
     internal static IEnumerable<QuantConvPath> SupportedPaths()
     {
         if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) yield return QuantConvPath.Portable;
+        if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) yield return QuantConvPath.PortableWinograd2x4;
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2;
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2Pairs;
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) yield return QuantConvPath.Avx2Winograd2x4;
@@ -86,6 +87,7 @@ public class QuantConv3x3Tests
             if (Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx512Int16);
             if (Avx2Int16Usable(codes, weights)) paths.Add(QuantConvPath.Avx2Int16);
             if (System.Runtime.Intrinsics.X86.Avx2.IsSupported && qw.Winograd4x4 is { } u4 && u4.Exact(codes.Max())) paths.Add(QuantConvPath.Avx2Winograd4x4);
+            if (System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated && qw.Winograd4x4 is { } p4 && p4.Exact(codes.Max())) paths.Add(QuantConvPath.PortableWinograd4x4);
             if (ByteWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradBytes);
             if (RowWinogradUsable(codes, qw)) paths.Add(QuantConvPath.Avx512WinogradRowBytes);
             if (VnniWinogradRowsUsable(codes, qw)) paths.Add(QuantConvPath.AvxVnniWinogradRows);
@@ -106,14 +108,20 @@ public class QuantConv3x3Tests
     }
 
     /// <summary>CPUs without AVX2 (the suite's DOTNET_EnableAVX2=0 pass, ARM64) take the
-    /// Vector128 path for the SRResNet and ClustBlock shapes, not the scalar reference.</summary>
+    /// Vector128 paths (the wide-tile Winograd for the SRResNet body, the direct one for
+    /// ClustBlock), not the scalar reference.</summary>
     [Fact]
     public void WithoutAvx2TheVector128PathRunsWhereVector128Is()
     {
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;
-        var expected = System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? QuantConvPath.Portable : QuantConvPath.Scalar;
-        Assert.Equal(expected, QuantConv3x3.BestPath(new QuantConvWeights(new sbyte[64 * 64 * 9], 64, 64, 8), 255));
-        Assert.Equal(expected, QuantConv3x3.BestPath(new QuantConvWeights(new sbyte[32 * 64 * 9], 32, 64, 8), 255));
+        bool v128 = System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated;
+        // the SRResNet body: wide-tile Winograd, F(4x4) for weights within ±56, F(2x4) for 8 bits
+        Assert.Equal(v128 ? QuantConvPath.PortableWinograd2x4 : QuantConvPath.Scalar,
+            QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-128, 64 * 64 * 9).ToArray(), 64, 64, 8), 255));
+        Assert.Equal(v128 ? QuantConvPath.PortableWinograd4x4 : QuantConvPath.Scalar,
+            QuantConv3x3.BestPath(new QuantConvWeights(Enumerable.Repeat((sbyte)-8, 64 * 64 * 9).ToArray(), 64, 64, 4), 15));
+        // ClustBlock's 64->32 conv3: the direct Vector128 path
+        Assert.Equal(v128 ? QuantConvPath.Portable : QuantConvPath.Scalar, QuantConv3x3.BestPath(new QuantConvWeights(new sbyte[32 * 64 * 9], 32, 64, 8), 255));
         Assert.Equal(QuantConvPath.Scalar, QuantConv3x3.BestPath(new QuantConvWeights(new sbyte[12 * 64 * 9], 12, 64, 8), 255));
     }
 
