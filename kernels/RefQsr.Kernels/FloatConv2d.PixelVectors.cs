@@ -314,27 +314,24 @@ public static partial class FloatConv2d
     /// <paramref name="pw3"/> is <see cref="FloatConvWeights.RgbWinograd"/> or <see cref="RgbWeights"/>.</summary>
     static unsafe void RgbRows(float* pin, int plane, ChwRowMap map, FloatConvWeights w, float* pw3, float* pout, int width, int y0, int y1, bool vector128 = false)
     {
-        if (vector128 && w.RgbWinograd is null)
-        {
-            RgbPixelVectorRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
-            return;
-        }
         if (w.RgbWinograd is not null)
         {
-            if (Avx512F.IsSupported) RgbWinogradRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
-            else RgbWinogradRows256(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+            if (vector128 || (!Avx512F.IsSupported && !Vector256Fma)) RgbWinogradRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+            else if (Avx512F.IsSupported) RgbWinogradRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+            else RgbWinogradRowsNarrow<Float256, Vector256<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+            return;
         }
+        if (vector128 || (!Avx512F.IsSupported && !Vector256Fma)) RgbPixelVectorRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
         else if (Avx512F.IsSupported) RgbPixelVectorRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
-        else if (Vector256Fma) RgbPixelVectorRowsNarrow<Float256, Vector256<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
-        else RgbPixelVectorRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        else RgbPixelVectorRowsNarrow<Float256, Vector256<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
     }
 
-    /// <summary>The RGB tail's direct CHW kernel in Vector128 registers on any CPU (what CPUs
-    /// without AVX2 and FMA take; tests: the Vector256 kernel's bits). Direct weights only.</summary>
-    internal static void RunRgbDirectVector128(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
+    /// <summary>The RGB tail in Vector128 registers on any CPU, by row Winograd or directly as
+    /// the weights say (what CPUs without AVX2 and FMA take; tests: the wider kernels' bits).</summary>
+    internal static void RunRgbVector128(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
     {
-        if (w.OutChannels != 3 || w.RgbWinograd is not null || w.Scheme != FloatConvWeights.Layout.OutTapIn)
-            throw new NotSupportedException("the Vector128 RGB kernel takes C->3 weights made with Algorithm.Direct");
+        if (w.OutChannels != 3 || w.Scheme != FloatConvWeights.Layout.OutTapIn)
+            throw new NotSupportedException("the Vector128 RGB kernels take C->3 weights");
         new ConvShape(height, width, w.InChannels, 3, w.Kernel).Validate(input.Length, w.Length, output.Length);
         PixelVectorConv(input, w, output, height, width, threads, vector128: true);
     }

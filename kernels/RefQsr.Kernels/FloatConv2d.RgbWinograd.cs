@@ -30,7 +30,7 @@ public static partial class FloatConv2d
     const int RgbWinoMaxKernel = 15;
 
     internal static bool RgbWinogradSupported(int kernel, int cin, int cout)
-        => (Avx512F.IsSupported || Vector256Fma) && cout == 3 && cin > 0 && kernel % RgbWinoOut == 0 && kernel <= RgbWinoMaxKernel;
+        => (Avx512F.IsSupported || Vector256Fma || Vector128.IsHardwareAccelerated) && cout == 3 && cin > 0 && kernel % RgbWinoOut == 0 && kernel <= RgbWinoMaxKernel;
 
     static readonly double[,] RgbWinoG =
     {

@@ -86,6 +86,21 @@ public static partial class FloatConv2d
         finally { ArrayPool<float>.Shared.Return(padded); }
     }
 
+    /// <summary>The direct broadcast kernel in Vector128 registers on any CPU, for weights in
+    /// the [tap][in][out] layout (tests: the Vector512 and Vector256 kernels' bits).</summary>
+    internal static void RunDirectVector128(ReadOnlySpan<float> input, FloatConvWeights w, float[] output, int height, int width, int threads)
+    {
+        if (w.Scheme != FloatConvWeights.Layout.TapInOut) throw new NotSupportedException("the broadcast kernel takes weights with a multiple of 32 output channels");
+        var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
+        s.Validate(input.Length, w.Length, output.Length);
+        float[] padded = Padding.Rent(input, height, width, s.InChannels, s.Pad, 0);
+        try
+        {
+            RowParallel.For(height, threads, (r0, r1) => BroadcastRowsNarrow<Float128, Vector128<float>>(padded, width + 2 * s.Pad, w, output, width, r0, r1));
+        }
+        finally { ArrayPool<float>.Shared.Return(padded); }
+    }
+
     /// <summary>Out channels in blocks of four vectors (32 with Vector256, 16 with Vector128),
     /// two output pixels at a time: each broadcast input value feeds four FMAs, each weight
     /// load two. Written once for both widths (<see cref="IFloatVector{TV}"/>); every output's

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using X86Fma = System.Runtime.Intrinsics.X86.Fma;
 
 namespace RefQsr.Kernels;
@@ -22,6 +23,10 @@ internal unsafe interface IFloatVector<TV> where TV : unmanaged
     static abstract TV Fma(TV a, TV b, TV c);
     /// <summary>v where v &gt; 0, else slope·v (NaN included), as Elementwise.PRelu.</summary>
     static abstract TV PRelu(TV v, TV slope);
+    /// <summary>Lane t of phase k is src[3t + k] (reads src[0 .. 3·Count)).</summary>
+    static abstract void LoadPhases3(float* src, out TV p0, out TV p1, out TV p2);
+    /// <summary>Lanes 1 .. Count − 1 of v, then <paramref name="last"/>.</summary>
+    static abstract TV NextLane(TV v, float last);
 }
 
 internal readonly unsafe struct Float128 : IFloatVector<Vector128<float>>
@@ -37,6 +42,18 @@ internal readonly unsafe struct Float128 : IFloatVector<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> PRelu(Vector128<float> v, Vector128<float> slope)
         => Vector128.ConditionalSelect(Vector128.GreaterThan(v, Vector128<float>.Zero), v, slope * v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadPhases3(float* src, out Vector128<float> p0, out Vector128<float> p1, out Vector128<float> p2)
+    {
+        p0 = Vector128.Create(src[0], src[3], src[6], src[9]);
+        p1 = Vector128.Create(src[1], src[4], src[7], src[10]);
+        p2 = Vector128.Create(src[2], src[5], src[8], src[11]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> NextLane(Vector128<float> v, float last)
+        => Vector128.ConditionalSelect(Vector128.Create(0, 0, 0, -1).AsSingle(), Vector128.Create(last), Vector128.Shuffle(v, Vector128.Create(1, 2, 3, 3)));
 }
 
 internal readonly unsafe struct Float256 : IFloatVector<Vector256<float>>
@@ -52,4 +69,25 @@ internal readonly unsafe struct Float256 : IFloatVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> PRelu(Vector256<float> v, Vector256<float> slope)
         => Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, slope * v);
+
+    // 3 is odd, so the eight elements of a phase sit at eight different positions mod 8: two
+    // blends gather them into one vector (masks: positions from b, then from c), and one permute
+    // puts lane t at position (3t + k) mod 8
+    static readonly Vector256<int> Phase0Order = Vector256.Create(0, 3, 6, 1, 4, 7, 2, 5);
+    static readonly Vector256<int> Phase1Order = Vector256.Create(1, 4, 7, 2, 5, 0, 3, 6);
+    static readonly Vector256<int> Phase2Order = Vector256.Create(2, 5, 0, 3, 6, 1, 4, 7);
+    static readonly Vector256<int> NextLaneOrder = Vector256.Create(1, 2, 3, 4, 5, 6, 7, 7);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadPhases3(float* src, out Vector256<float> p0, out Vector256<float> p1, out Vector256<float> p2)
+    {
+        var a = Vector256.Load(src); var b = Vector256.Load(src + 8); var c = Vector256.Load(src + 16);
+        p0 = Avx2.PermuteVar8x32(Avx.Blend(Avx.Blend(a, b, 0x92), c, 0x24), Phase0Order);
+        p1 = Avx2.PermuteVar8x32(Avx.Blend(Avx.Blend(a, b, 0x24), c, 0x49), Phase1Order);
+        p2 = Avx2.PermuteVar8x32(Avx.Blend(Avx.Blend(a, b, 0x49), c, 0x92), Phase2Order);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> NextLane(Vector256<float> v, float last)
+        => Avx.Blend(Avx2.PermuteVar8x32(v, NextLaneOrder), Vector256.Create(last), 0x80);
 }

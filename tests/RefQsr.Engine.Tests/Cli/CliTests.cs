@@ -129,12 +129,12 @@ public sealed class CliTests : CliTestBase
         Assert.Equal(["head", "body", "body end", "upsampler 1", "upsampler 2", "tail"], floats.Select(f => f.GetProperty("layer").GetString()));
         Assert.Equal(32, floats[1].GetProperty("convs").GetInt32());
         Assert.Equal([9, 3, 9], new[] { floats[0], floats[1], floats[5] }.Select(f => f.GetProperty("kernel").GetInt32()));
-        // the tail's row Winograd runs on AVX-512 and on AVX2 with FMA, the 3x3 Winograd there
-        // and wherever Vector128 is hardware (SSE, NEON)
-        bool rowWinograd = System.Runtime.Intrinsics.X86.Avx512F.IsSupported
-            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported);
-        bool winograd = rowWinograd || System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated;
-        Assert.Equal(rowWinograd ? "row Winograd F(3,3)" : "direct", floats[5].GetProperty("algorithm").GetString());
+        // both Winograd forms run on AVX-512, on AVX2 with FMA, and wherever Vector128 is
+        // hardware (SSE, NEON)
+        bool winograd = System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+            || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            || System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated;
+        Assert.Equal(winograd ? "row Winograd F(3,3)" : "direct", floats[5].GetProperty("algorithm").GetString());
         Assert.Equal(winograd ? "Winograd F(4x4,3x3)" : "direct", floats[1].GetProperty("algorithm").GetString());
         Assert.Equal("direct", floats[0].GetProperty("algorithm").GetString());
         using var quantized = JsonDocument.Parse(Run("info", "--model", m, "--json").Out);

@@ -76,7 +76,7 @@ public class FloatConv2dTests
     [InlineData(8, 71, 64, 64)]
     [InlineData(3, 4, 64, 256)]
     public void WinogradMatchesReference(int h, int w, int cin, int cout)
-        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd, Vector256FmaOrWider || System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated);
+        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, cout, 3), seed: 5, wt => wt.UsesWinograd, WinogradHere);
 
     /// <summary>The Vector256 Winograd (CPUs with AVX2 and FMA, no AVX-512) is the Vector512
     /// one's operations in the same order: the same bits, checked where both can run.</summary>
@@ -136,7 +136,7 @@ public class FloatConv2dTests
         var weights = Random(s.WeightLength, 26, 0.05f);
         var wt = new FloatConvWeights(weights, 3, cin, k, FloatConvWeights.Algorithm.Direct);
         var narrow = new float[s.OutputLength];
-        FloatConv2d.RunRgbDirectVector128(input, wt, narrow, h, w, 2);
+        FloatConv2d.RunRgbVector128(input, wt, narrow, h, w, 2);
         var expected = new float[s.OutputLength];
         FloatConv2d.Reference(input, weights, expected, s);
         AssertClose(expected, narrow, $"{h}x{w} {cin}->3 k{k} Vector128 RGB");
@@ -144,6 +144,29 @@ public class FloatConv2dTests
         var wide = new float[s.OutputLength];
         FloatConv2d.Run(input, wt, wide, h, w, 1);
         Assert.Equal(wide, narrow);
+    }
+
+    /// <summary>The direct broadcast kernel (the 9x9 head; 3x3 convs made with
+    /// Algorithm.Direct) in Vector128 registers gives the bits of whichever kernel this CPU
+    /// runs (Vector512 or Vector256): every output is the same FMA chain over (ky, kx, ci).</summary>
+    [Theory]
+    [InlineData(7, 9, 3, 64, 9)]
+    [InlineData(5, 6, 64, 64, 3)]
+    [InlineData(2, 3, 16, 128, 3)]
+    public void DirectVector128GivesThisCpusBits(int h, int w, int cin, int cout, int k)
+    {
+        var s = new ConvShape(h, w, cin, cout, k);
+        var input = Random(s.InputLength, 27, 100f);
+        var weights = Random(s.WeightLength, 28, 0.05f);
+        var wt = new FloatConvWeights(weights, cout, cin, k, FloatConvWeights.Algorithm.Direct);
+        var narrow = new float[s.OutputLength];
+        FloatConv2d.RunDirectVector128(input, wt, narrow, h, w, 2);
+        var expected = new float[s.OutputLength];
+        FloatConv2d.Reference(input, weights, expected, s);
+        AssertClose(expected, narrow, $"{h}x{w} {cin}->{cout} k{k} Vector128 direct");
+        var auto = new float[s.OutputLength];
+        FloatConv2d.Run(input, wt, auto, h, w, 1);
+        Assert.Equal(auto, narrow);
     }
 
     /// <summary>The conv with these weights against the scalar truth on one thread (where
@@ -181,10 +204,13 @@ public class FloatConv2dTests
     [InlineData(11, 50, 64, 3)]
     [InlineData(5, 100, 5, 15)]
     public void RgbRowWinogradMatchesReference(int h, int w, int cin, int k)
-        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, 3, k), seed: 11, wt => wt.UsesRgbWinograd, Vector256FmaOrWider);
+        => AssertAlgorithmMatchesReference(new ConvShape(h, w, cin, 3, k), seed: 11, wt => wt.UsesRgbWinograd, WinogradHere);
 
     static bool Vector256FmaOrWider => System.Runtime.Intrinsics.X86.Avx512F.IsSupported
         || (System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported);
+
+    /// <summary>Where the FP32 Winograd kernels run: AVX-512, AVX2 with FMA, or hardware Vector128.</summary>
+    static bool WinogradHere => Vector256FmaOrWider || System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated;
 
     /// <summary>The row Winograd's bits are those of <see cref="RgbRowWinogradScalar"/> on the
     /// Vector512 path (AVX-512) and on the Vector256 one (AVX2 with FMA): the two agree.
@@ -203,17 +229,19 @@ public class FloatConv2dTests
         var input = Random(s.InputLength, 31, 100f);
         var weights = Random(s.WeightLength, 32, 0.05f);
         var wt = new FloatConvWeights(weights, 3, cin, k);
-        Assert.Equal(Vector256FmaOrWider, wt.UsesRgbWinograd);
+        Assert.Equal(WinogradHere, wt.UsesRgbWinograd);
         if (!wt.UsesRgbWinograd) return;
         var expected = RgbRowWinogradScalar.Run(input, weights, h, w, cin, k);
         foreach (int threads in new[] { 1, 2 })
-        {
-            var actual = new float[s.OutputLength];
-            FloatConv2d.Run(input, wt, actual, h, w, threads);
-            for (int i = 0; i < expected.Length; i++)
-                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                    $"{h}x{w} {cin}->3 k{k}, {threads} thread(s), at {i}: {actual[i]} vs the scalar Winograd's {expected[i]}");
-        }
+            foreach (bool vector128 in new[] { false, true })   // this CPU's kernel, and the Vector128 one
+            {
+                var actual = new float[s.OutputLength];
+                if (vector128) FloatConv2d.RunRgbVector128(input, wt, actual, h, w, threads);
+                else FloatConv2d.Run(input, wt, actual, h, w, threads);
+                for (int i = 0; i < expected.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                        $"{h}x{w} {cin}->3 k{k}, {threads} thread(s){(vector128 ? ", Vector128" : "")}, at {i}: {actual[i]} vs the scalar Winograd's {expected[i]}");
+            }
     }
 
     [Fact]
