@@ -345,8 +345,9 @@ public static partial class QuantConv3x3
                 case QuantConvPath.Avx512Int16: Avx512Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
                 case QuantConvPath.Avx2Int16: Avx2Int16Rows(padded!, pw, w, weightBytes!, acc, accRow0, width, r0, r1, steps); break;
                 case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4: WideWinogradRows(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
-                case QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4: WideWinogradRows128(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
-                case QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4: WideWinogradRows256(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
+                case QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4:
+                    WideWinogradRowsNarrow<Int128, Vector128<short>, Vector128<int>>(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
+                case QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4: WideWinogradRowsNarrow<Int256, Vector256<short>, Vector256<int>>(padded!, pw, w, wideWinograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512Winograd: IntWinogradRows(padded!, pw, w, winograd!, acc, accRow0, height, width, r0, r1); break;
                 case QuantConvPath.Avx512WinogradRowBytes: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, steps, acc, accRow0, width, r0, r1, false); break;
                 case QuantConvPath.AvxVnniWinogradRows: RowWinogradRows(padded!, pw, w, w.RowWinograd!, offset, 0, acc, accRow0, width, r0, r1, true); break;
