@@ -316,12 +316,12 @@ public static partial class FloatConv2d
     {
         if (w.RgbWinograd is not null)
         {
-            if (vector128 || (!Avx512F.IsSupported && !Vector256Fma)) RgbWinogradRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+            if (vector128 || Vector128Only) RgbWinogradRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
             else if (Avx512F.IsSupported) RgbWinogradRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
             else RgbWinogradRowsNarrow<Float256, Vector256<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
             return;
         }
-        if (vector128 || (!Avx512F.IsSupported && !Vector256Fma)) RgbPixelVectorRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
+        if (vector128 || Vector128Only) RgbPixelVectorRowsNarrow<Float128, Vector128<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
         else if (Avx512F.IsSupported) RgbPixelVectorRows(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
         else RgbPixelVectorRowsNarrow<Float256, Vector256<float>>(pin, plane, map, pw3, w.InChannels, w.Kernel, pout, width, y0, y1);
     }

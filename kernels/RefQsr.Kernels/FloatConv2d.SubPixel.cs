@@ -12,12 +12,12 @@ public static partial class FloatConv2d
     /// must be in sub-pixel order (<see cref="PixelShuffle.SubPixelOrder"/>), so that each
     /// 64-channel block of the conv's output is one sub-pixel's channels. Bit-identical to
     /// <see cref="Run"/> on the original weights, then <see cref="PixelShuffle.Run"/>, then
-    /// PReLU: the same sums, only stored elsewhere. Needs Avx512F (or Winograd weights, which
-    /// AVX2 with FMA gets) and C a multiple of 64 (<see cref="SubPixelSupported"/>).</summary>
+    /// PReLU: the same sums, only stored elsewhere. Needs Avx512F or Winograd weights (which
+    /// AVX2 with FMA and hardware Vector128 get) and C a multiple of 64 (<see cref="SubPixelSupported"/>).</summary>
     public static void RunSubPixel2(ReadOnlySpan<float> input, FloatConvWeights subPixelWeights, float[] output, int height, int width, float preluSlope, int threads)
     {
         var w = subPixelWeights;
-        if (!SubPixelSupported(w)) throw new NotSupportedException($"the fused upsampler needs AVX-512 (or its Winograd weights, AVX2 and FMA) and a 3x3 conv C->4C with C a multiple of 64, got {w.InChannels}->{w.OutChannels} k{w.Kernel}");
+        if (!SubPixelSupported(w)) throw new NotSupportedException($"the fused upsampler needs AVX-512 or its Winograd weights and a 3x3 conv C->4C with C a multiple of 64, got {w.InChannels}->{w.OutChannels} k{w.Kernel}");
         var s = new ConvShape(height, width, w.InChannels, w.OutChannels, w.Kernel);
         s.Validate(input.Length, w.Length, output.Length);
         var store = new SubPixelStore(w.OutChannels / 4, preluSlope);

@@ -8,7 +8,7 @@ public static partial class FloatConv2d
     /// <summary>Whether <see cref="RunSubPixel2ThenRgb"/> takes these weights: the fused
     /// upsampler step on its Winograd path, and a C→3 tail whose half kernel fits in a ring slot.</summary>
     public static bool SubPixel2ThenRgbSupported(FloatConvWeights subPixelWeights, FloatConvWeights tail)
-        => (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || RgbVector256 || RgbVector128)   // the tail's CHW rows need one of its kernels
+        => (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || RgbNarrow)   // the tail's CHW rows need one of its kernels
            && SubPixelSupported(subPixelWeights) && subPixelWeights.Winograd is not null
            && tail.OutChannels == 3 && tail.InChannels == subPixelWeights.InChannels
            && tail.Scheme == FloatConvWeights.Layout.OutTapIn && tail.Kernel / 2 <= ChwRowMap.RingSlotRows;

@@ -52,7 +52,7 @@ public static partial class FloatConv2d
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void WinogradTileRows(float* pin, int pw, FloatConvWeights w, float* pout, int height, int width, int ty0, int ty1, SubPixelStore sub, bool vector256 = false, bool vector128 = false)
     {
-        if (vector128 || (!Avx512F.IsSupported && !Vector256Fma))
+        if (vector128 || Vector128Only)
         {
             WinogradTileRowsNarrow<Float128, Vector128<float>>(pin, pw, w, pout, height, width, ty0, ty1, sub);
             return;

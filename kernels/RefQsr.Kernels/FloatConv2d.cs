@@ -41,12 +41,13 @@ public static partial class FloatConv2d
     /// AVX2 and FMA3.</summary>
     static bool Vector256Fma => Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
-    /// <summary>The RGB tail's Vector256 CHW kernel runs here (AVX2 and FMA, no AVX-512).</summary>
-    static bool RgbVector256 => !Avx512F.IsSupported && Vector256Fma;
+    /// <summary>Neither AVX-512 nor AVX2 with FMA: the narrow kernels take Vector128 registers
+    /// (<see cref="Float128"/>: NEON on ARM64, SSE on older x64).</summary>
+    static bool Vector128Only => !Avx512F.IsSupported && !Vector256Fma;
 
-    /// <summary>The RGB tail's Vector128 CHW kernel runs here (no AVX2 and FMA, hardware
-    /// Vector128: ARM64, older x64).</summary>
-    static bool RgbVector128 => !Avx512F.IsSupported && !Vector256Fma && Vector128.IsHardwareAccelerated;
+    /// <summary>The RGB tail's narrow CHW kernels run here, in Vector256 (AVX2 and FMA) or
+    /// Vector128 (where that is hardware) registers, without AVX-512.</summary>
+    static bool RgbNarrow => !Avx512F.IsSupported && (Vector256Fma || Vector128.IsHardwareAccelerated);
 
     /// <summary>Vectorised convolution: Winograd F(4x4, 3x3) where the weights have its layout
     /// (<see cref="FloatConvWeights.UsesWinograd"/>), direct sums otherwise; the same result as
@@ -57,7 +58,7 @@ public static partial class FloatConv2d
         s.Validate(input.Length, w.Length, output.Length);
         // the RGB tail on AVX2 with FMA or on Vector128: the CHW route too, so that it sums as
         // the fused upsampler-and-tail pass does (RgbPixelVectorRowsNarrow)
-        if (w.Scheme == FloatConvWeights.Layout.OutTapIn && (Avx512F.IsSupported || (w.OutChannels == 3 && (RgbVector256 || RgbVector128))))
+        if (w.Scheme == FloatConvWeights.Layout.OutTapIn && (Avx512F.IsSupported || (w.OutChannels == 3 && RgbNarrow)))
         {
             PixelVectorConv(input, w, output, height, width, threads);
             return;
@@ -281,7 +282,7 @@ public sealed class FloatConvWeights
     /// <summary>How <see cref="FloatConv2d.Run"/> computes a conv with these weights.</summary>
     public enum Algorithm
     {
-        /// <summary>Winograd F(4x4, 3x3) where it applies (3x3, Avx512F or AVX2 with FMA, in channels a
+        /// <summary>Winograd F(4x4, 3x3) where it applies (3x3, AVX-512, AVX2 with FMA or hardware Vector128, in channels a
         /// multiple of 16, out channels a multiple of 64), F(3, 3) along rows for three output
         /// channels and a kernel a multiple of 3 (the RGB tail), direct otherwise.</summary>
         Auto,

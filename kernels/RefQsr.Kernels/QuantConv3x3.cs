@@ -123,11 +123,9 @@ public static partial class QuantConv3x3
         if (steps >= Int16StepsOverWinograd) return QuantConvPath.Avx512Int16;
         if (Avx512BW.IsSupported && IntWinogradVectorizable(w)) return QuantConvPath.Avx512Winograd;
         if (steps >= MinInt16Steps) return QuantConvPath.Avx512Int16;
-        if (Avx2WideWinogradUsable(w, maxActivation, 4)) return QuantConvPath.Avx2Winograd4x4;
-        if (Avx2WideWinogradUsable(w, maxActivation, 2)) return QuantConvPath.Avx2Winograd2x4;
+        if (NarrowWideWinogradUsable(w, maxActivation, 4)) return Avx2.IsSupported ? QuantConvPath.Avx2Winograd4x4 : QuantConvPath.PortableWinograd4x4;
+        if (NarrowWideWinogradUsable(w, maxActivation, 2)) return Avx2.IsSupported ? QuantConvPath.Avx2Winograd2x4 : QuantConvPath.PortableWinograd2x4;
         if (Avx2Int16Usable(w, maxActivation)) return QuantConvPath.Avx2Int16;
-        if (PortableWideWinogradUsable(w, maxActivation, 4)) return QuantConvPath.PortableWinograd4x4;
-        if (PortableWideWinogradUsable(w, maxActivation, 2)) return QuantConvPath.PortableWinograd2x4;
         return BestPath(w);
     }
 
@@ -137,17 +135,20 @@ public static partial class QuantConv3x3
         => !Avx512BW.IsSupported && Avx2.IsSupported && !(AvxVnni.IsSupported && VnniVectorizable(w))
            && w.QuadsVectorizable && Int16Steps(maxActivation, w.MaxAbsCode) >= MinInt16Steps;
 
-    /// <summary>AVX2 without AVX-512: the wide-tile integer Winograd in Vector256 registers, where
-    /// its transformed weights exist (F(4x4): codes within ±56) and it is exact for these codes.</summary>
-    static bool Avx2WideWinogradUsable(QuantConvWeights w, int maxActivation, int tileRows)
-        => !Avx512BW.IsSupported && Avx2.IsSupported && WinogradShape(w) && (tileRows == 2 || w.MaxAbsCode <= 56)
+    /// <summary>Without AVX-512: the wide-tile integer Winograd in Vector256 registers (AVX2) or
+    /// with the cross-platform Vector128 API (where that is hardware), where its transformed
+    /// weights exist (F(4x4): codes within ±56) and it is exact for these codes.</summary>
+    static bool NarrowWideWinogradUsable(QuantConvWeights w, int maxActivation, int tileRows)
+        => !Avx512BW.IsSupported && (Avx2.IsSupported || Vector128.IsHardwareAccelerated) && WinogradShape(w) && (tileRows == 2 || w.MaxAbsCode <= 56)
            && (tileRows == 2 ? w.Winograd2x4 : w.Winograd4x4) is { } u && u.Exact(maxActivation);
 
-    /// <summary>Without AVX2, where Vector128 is hardware: the wide-tile integer Winograd with the
-    /// cross-platform API, under the same conditions as on AVX2.</summary>
-    static bool PortableWideWinogradUsable(QuantConvWeights w, int maxActivation, int tileRows)
-        => !Avx2.IsSupported && Vector128.IsHardwareAccelerated && WinogradShape(w) && (tileRows == 2 || w.MaxAbsCode <= 56)
-           && (tileRows == 2 ? w.Winograd2x4 : w.Winograd4x4) is { } u && u.Exact(maxActivation);
+    /// <summary>The tile height (2 or 4) of a wide-tile Winograd path, at any width; 0 for the others.</summary>
+    static int WideTileRows(QuantConvPath path) => path switch
+    {
+        QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.PortableWinograd2x4 => 2,
+        QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd4x4 or QuantConvPath.PortableWinograd4x4 => 4,
+        _ => 0,
+    };
 
     static int MaxCode(ReadOnlySpan<byte> codes)
     {
@@ -258,11 +259,9 @@ public static partial class QuantConv3x3
                 pw = 2 * ((width + 1) / 2) + 2;
                 padded = Padding.RentTiled(codes, height, width, w.InChannels, 2 * ((height + 1) / 2) + 2, pw);
             }
-            else if (path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4
-                     or QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4)
+            else if (WideTileRows(path) is int m and > 0)
             {
                 // (m + 2) x 6 tiles at steps of m x 4 read up to m − 1 rows and 3 columns past the image's ring
-                int m = path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.PortableWinograd2x4 ? 2 : 4;
                 pw = 4 * ((width + 3) / 4) + 2;
                 padded = Padding.RentTiled(codes, height, width, w.InChannels, m * ((height + m - 1) / m) + 2, pw);
             }
@@ -279,7 +278,7 @@ public static partial class QuantConv3x3
                     break;
                 case QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx512Winograd4x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.Avx2Winograd4x4
                     or QuantConvPath.PortableWinograd2x4 or QuantConvPath.PortableWinograd4x4:
-                    wideWinograd = path is QuantConvPath.Avx512Winograd2x4 or QuantConvPath.Avx2Winograd2x4 or QuantConvPath.PortableWinograd2x4 ? w.Winograd2x4! : w.Winograd4x4!;
+                    wideWinograd = WideTileRows(path) == 2 ? w.Winograd2x4! : w.Winograd4x4!;
                     if (!wideWinograd.Exact(maxCode))
                         throw new NotSupportedException($"quantized conv path {path} is not exact for activation codes up to {maxCode} with these weights ({wideWinograd.Scale}·conv must fit int32; Σ|w| up to {wideWinograd.MaxAbsSum})");
                     break;
