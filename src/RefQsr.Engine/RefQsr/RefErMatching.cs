@@ -41,9 +41,8 @@ public static class RefErMatching
     /// <summary>Step 1's divisor at every position: max(sqrt(Σ_c x²) in float64, rounded to
     /// float32, 1e-12). Eight positions' sums run side by side in the lanes of a float64
     /// vector (two of four without AVX-512; gathered a channel at a time), else four in
-    /// scalars: the float64 adds are a
-    /// dependency chain. Each is still summed over c in order, each square and add rounded
-    /// separately, so the same bits as one position at a time.</summary>
+    /// scalars: the float64 adds are a dependency chain. Each is still summed over c in order,
+    /// each square and add rounded separately, so the same bits as one position at a time.</summary>
     public static unsafe float[] Norms(ReadOnlySpan<float> hwc, int channels)
     {
         int n = hwc.Length / channels;
