@@ -1,5 +1,6 @@
 using RefQsr.Engine.Imaging;
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -17,25 +18,39 @@ public static class ImageFiles
         if (!File.Exists(path)) throw new CliException($"input image not found: {path}");
         string ext = Path.GetExtension(path).ToLowerInvariant();
         if (!Readable.Contains(ext)) throw new CliException($"{path}: unsupported image type '{ext}' (PNG, JPEG and BMP are read)");
+        // one open file for the header, the truncation check and the decode: the bytes
+        // checked are the bytes decoded
+        using var stream = File.OpenRead(path);
         IImageInfo? info;
-        try { info = Image.Identify(path); }
-        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or UnknownImageFormatException or NotSupportedException)
-        { throw new CliException($"{path}: not a readable image ({e.Message})"); }
-        if (info is null) throw new CliException($"{path}: not a readable image (unknown format)");
+        IImageFormat? format;
+        try { info = Image.Identify(stream, out format); }
+        catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: not a readable image ({e.Message})"); }
+        if (info is null || format is null) throw new CliException($"{path}: not a readable image (unknown format)");
         long pixels = (long)info.Width * info.Height;
         if (info.Width <= 0 || info.Height <= 0) throw new CliException($"{path}: image has no pixels");
         if (pixels > maxPixels)
             throw new CliException($"{path}: {info.Width}x{info.Height} = {pixels} pixels exceeds the limit of {maxPixels} (raise it with --max-pixels)");
+        stream.Position = 0;
+        if (TruncatedImages.Problem(stream, format.Name) is { } missing) throw new CliException($"{path}: image is truncated ({missing})");
+        stream.Position = 0;
         try
         {
-            using var img = Image.Load<Rgb24>(path);
+            using var img = Image.Load<Rgb24>(stream);
+            if (img.Width != info.Width || img.Height != info.Height)
+                throw new CliException($"{path}: image is corrupt (its header says {info.Width}x{info.Height}, its data {img.Width}x{img.Height})");
             var data = new byte[img.Width * img.Height * 3];
             img.CopyPixelDataTo(data);
             return new RgbImage(img.Width, img.Height, data);
         }
-        catch (Exception e) when (e is ImageFormatException or InvalidImageContentException or UnknownImageFormatException or NotSupportedException)
-        { throw new CliException($"{path}: image is corrupt or truncated ({e.Message})"); }
+        catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: image is corrupt or truncated ({e.Message})"); }
     }
+
+    /// <summary>Whatever a decoder throws on crafted bytes is the file's fault: ImageSharp 2.1
+    /// throws not only its format exceptions but also InvalidOperationException (a BMP's size
+    /// limit), DivideByZeroException and NullReferenceException on fuzzed BMP and JPEG headers.
+    /// Out of memory and genuine read errors are not the file's content, so they pass.</summary>
+    static bool IsDecoderFailure(Exception e)
+        => e is not (OutOfMemoryException or CliException) && (e is not IOException || e is EndOfStreamException);
 
     public static void SavePng(RgbImage image, string path)
     {

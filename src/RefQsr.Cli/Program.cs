@@ -58,6 +58,7 @@ public static class Program
                 WeightsFormatException w => ("invalid model file: " + w.Message, 1),
                 RefQsr.Engine.Inference.DeviceUnavailableException d => (d.Message, 1),
                 NotSupportedException n => (n.Message, 1),
+                ArithmeticException m => ("model error: " + m.Message, 1),
                 FileNotFoundException f => (f.Message, 1),
                 ArgumentException a => (a.Message, 2),
                 IOException or UnauthorizedAccessException => (e.Message, 1),

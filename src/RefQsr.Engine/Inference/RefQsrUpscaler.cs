@@ -86,12 +86,26 @@ public sealed class RefQsrUpscaler
             var p = grid.Patches[i];
             logits[i] = ClustBlock.Logits(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t);
         });
-        return PatchClustering.Assign(logits, tau ?? Network.Config.RefQsr!.Tau);
+        return Assign(logits, grid, tau ?? Network.Config.RefQsr!.Tau);
     }
 
     /// <summary>As <see cref="Cluster(RgbImage, PatchGrid, int, double?)"/>, the logits computed on the device.</summary>
     static ClusterAssignment Cluster(RgbImage lr, PatchGrid grid, DeviceClustBlock clustBlock, double tau)
-        => PatchClustering.Assign(grid.Patches.Select(p => clustBlock.Logits(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width)).ToList(), tau);
+        => Assign(grid.Patches.Select(p => clustBlock.Logits(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width)).ToList(), grid, tau);
+
+    /// <summary>Non-finite logits of a ClustBlock fed bytes mean its arithmetic overflowed:
+    /// reported as the model's fault, naming the patch, not as a bad argument.</summary>
+    static ClusterAssignment Assign(IReadOnlyList<float[]> logits, PatchGrid grid, double tau)
+    {
+        for (int i = 0; i < logits.Count; i++)
+            if (logits[i].FirstOrDefault(v => !float.IsFinite(v), 0f) is var bad && !float.IsFinite(bad))
+            {
+                var p = grid.Patches[i];
+                throw new NotFiniteNumberException($"the ClustBlock's logits for patch ({p.Row}, {p.Column}) (LR {p.Width}x{p.Height} at {p.X}, {p.Y}) " +
+                    $"hold {bad}: its arithmetic overflowed on this input, which points to a corrupt or badly trained ClustBlock model", bad);
+            }
+        return PatchClustering.Assign(logits, tau);
+    }
 
     /// <summary>BitOPs (G) and FQR of this pairing on this grid (docs/refqsr.md "Complexity").</summary>
     public (double GigaBitOps, double Fqr) Cost(PatchGrid grid, ClusterAssignment clusters)

@@ -10,20 +10,30 @@ internal sealed class ActivationQuantizer
     readonly QuantizerKind kind;
     readonly float alpha, alphaL, alphaU;
     readonly DynamicGate? gate;
+    readonly string name;
 
-    ActivationQuantizer(QuantizerKind kind, float alpha, float alphaL, float alphaU, DynamicGate? gate)
+    ActivationQuantizer(QuantizerKind kind, float alpha, float alphaL, float alphaU, DynamicGate? gate, string name)
     {
-        this.kind = kind; this.alpha = alpha; this.alphaL = alphaL; this.alphaU = alphaU; this.gate = gate;
+        this.kind = kind; this.alpha = alpha; this.alphaL = alphaL; this.alphaU = alphaU; this.gate = gate; this.name = name;
     }
 
     public bool IsGated => gate is not null;
 
+    /// <summary>Checks the learned range at load (<see cref="RangeTensors"/>): a gated
+    /// range is scaled per sample by factors in (0, 2), but a model whose learned lower
+    /// bound is not below its upper one is broken all the same.</summary>
     public static ActivationQuantizer Load(ModelFile f, string prefix, QuantizerKind kind, bool gated, int channels)
     {
+        string name = prefix.TrimEnd('.');
         if (kind == QuantizerKind.Pams)
-            return new ActivationQuantizer(kind, Finite(f, prefix + "alpha"), 0, 0, null);
-        return new ActivationQuantizer(kind, 0, Finite(f, prefix + "alpha_l"), Finite(f, prefix + "alpha_u"),
-            gated ? DynamicGate.Load(f, prefix + "gate.", channels) : null);
+        {
+            float a = Finite(f, prefix + "alpha");
+            RangeTensors.Symmetric(a, RangeTensors.WidestBits, $"tensor '{prefix}alpha'");
+            return new ActivationQuantizer(kind, a, 0, 0, null, name);
+        }
+        float lo = Finite(f, prefix + "alpha_l"), hi = Finite(f, prefix + "alpha_u");
+        RangeTensors.Asymmetric(lo, hi, RangeTensors.WidestBits, $"tensors '{prefix}alpha_l' and '{prefix}alpha_u'");
+        return new ActivationQuantizer(kind, 0, lo, hi, gated ? DynamicGate.Load(f, prefix + "gate.", channels) : null, name);
     }
 
     /// <summary>The quantizer for one sample (an image or a patch) of HWC activations.</summary>
@@ -35,14 +45,14 @@ internal sealed class ActivationQuantizer
     public Quantizer ForMeans(ReadOnlySpan<float> channelMeans, int bits)
     {
         if (kind == QuantizerKind.Pams) return Quantizer.Symmetric(alpha, bits);
-        float lo = alphaL, hi = alphaU;
-        if (gate is not null)
+        if (gate is null) return Quantizer.Asymmetric(alphaL, alphaU, bits);
+        var (gl, gu) = gate.Evaluate(channelMeans);
+        try { return Quantizer.Asymmetric(alphaL * gl, alphaU * gu, bits); }
+        catch (ArgumentException e)
         {
-            var (gl, gu) = gate.Evaluate(channelMeans);
-            lo = alphaL * gl;
-            hi = alphaU * gu;
+            // the learned range was checked at load; only the gate's per-sample factors can break it
+            throw new ArithmeticException($"quantizer '{name}': DDTB's dynamic gate scaled its range [{alphaL}, {alphaU}] by ({gl}, {gu}) on this input, and {e.Message}", e);
         }
-        return Quantizer.Asymmetric(lo, hi, bits);
     }
 
     internal static float Finite(ModelFile f, string name)
@@ -69,9 +79,12 @@ internal sealed class DynamicGate
     }
 
     public static DynamicGate Load(ModelFile f, string p, int channels)
-        => new(Quantizer.Asymmetric(ActivationQuantizer.Finite(f, p + "q_in.alpha_l"), ActivationQuantizer.Finite(f, p + "q_in.alpha_u"), 2),
-               Quantizer.Asymmetric(ActivationQuantizer.Finite(f, p + "q_mid.alpha_l"), ActivationQuantizer.Finite(f, p + "q_mid.alpha_u"), 2),
+        => new(TwoBit(f, p + "q_in."), TwoBit(f, p + "q_mid."),
                f.Floats(p + "conv1.weight"), Affine.Load(f, p + "bn."), f.Floats(p + "conv2.weight"), f.Floats(p + "conv2.bias"));
+
+    static Quantizer TwoBit(ModelFile f, string p)
+        => RangeTensors.Asymmetric(ActivationQuantizer.Finite(f, p + "alpha_l"), ActivationQuantizer.Finite(f, p + "alpha_u"), 2,
+            $"tensors '{p}alpha_l' and '{p}alpha_u'");
 
     /// <summary>GAP of HWC data: the sums and the division in float64 (pixel order), then
     /// rounded to float32 (docs/integer-arithmetic.md).</summary>

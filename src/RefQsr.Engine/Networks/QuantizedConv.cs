@@ -30,7 +30,10 @@ internal sealed class QuantizedConv
             throw new WeightsFormatException($"tensor '{prefix}w_range': [{range[0]}, {range[1]}] is not a valid range");
         if (kind == QuantizerKind.Pams && !(range[1] > 0 && range[0] == -range[1]))
             throw new WeightsFormatException($"tensor '{prefix}w_range': PAMS needs a symmetric range, found [{range[0]}, {range[1]}]");
-        return new QuantizedConv(f.Floats(prefix + "weight"), range[0], range[1], kind, channels);
+        var conv = new QuantizedConv(f.Floats(prefix + "weight"), range[0], range[1], kind, channels);
+        try { conv.WeightQuantizer(RangeTensors.WidestBits); }
+        catch (ArgumentException e) { throw new WeightsFormatException($"tensor '{prefix}w_range': {e.Message}"); }
+        return conv;
     }
 
     /// <summary>Bytes held: the float master (until released) and every bit-width's packed codes.</summary>

@@ -14,6 +14,8 @@ public readonly record struct Quantizer(float Lo, float Hi, float S, float Zp, i
             throw new ArgumentException($"quantizer range [{lo}, {hi}] is empty or not finite");
         float s = (float)((1 << bits) - 1) / (hi - lo);
         float zp = MathF.Round(s * lo) + (1 << (bits - 1));
+        if (!float.IsFinite(s) || !float.IsFinite(zp))
+            throw new ArgumentException($"quantizer range [{lo}, {hi}] is too narrow for {bits}-bit codes (its scale overflows float32)");
         return new Quantizer(lo, hi, s, zp, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, bits);
     }
 
@@ -23,6 +25,8 @@ public readonly record struct Quantizer(float Lo, float Hi, float S, float Zp, i
         CheckBits(bits);
         if (!(alpha > 0) || !float.IsFinite(alpha)) throw new ArgumentException($"quantizer bound {alpha} must be positive and finite");
         int qmax = (1 << (bits - 1)) - 1;
+        if (!float.IsFinite(qmax / alpha))
+            throw new ArgumentException($"quantizer bound {alpha} is too small for {bits}-bit codes (its scale overflows float32)");
         return new Quantizer(-alpha, alpha, qmax / alpha, 0f, -qmax, qmax, bits);
     }
 

@@ -55,9 +55,19 @@ public static class PatchMerger
             ReadOnlySpan<float> source = hrPatch.Slice((offsetY + y) * patchRow + offsetX * RgbImage.Channels, keptRow);
             Span<byte> target = hr.Pixels.AsSpan(((kept.Y + y) * hr.Width + kept.X) * RgbImage.Channels, keptRow);
             for (int i = 0; i < keptRow; i++)
-                target[i] = ToByte(source[i]);
+            {
+                float v = source[i];
+                if (float.IsNaN(v)) throw NotFinite(patch);
+                target[i] = ToByte(v);
+            }
         }
     }
+
+    /// <summary>NaN out of a network fed bytes means its float arithmetic overflowed: the
+    /// model's weights, not the caller's arguments, are at fault.</summary>
+    static NotFiniteNumberException NotFinite(Patch patch)
+        => new($"the network's output for patch ({patch.Row}, {patch.Column}) (LR {patch.Width}x{patch.Height} at {patch.X}, {patch.Y}) " +
+               "holds NaN: its float arithmetic overflowed on this input, which points to a corrupt or badly trained model", double.NaN);
 
     /// <summary>Writes the kept region of one rounded HR patch into <paramref name="hr"/>.</summary>
     public static void WritePatch(RgbImage hr, Patch patch, int scale, ReadOnlySpan<byte> hrPatch)

@@ -1,0 +1,109 @@
+using RefQsr.Cli;
+using RefQsr.Engine.Imaging;
+using RefQsr.Engine.Weights;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Bmp;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RefQsr.Engine.Tests.Cli;
+
+/// <summary>Image files that are cut short or crafted (found by mutating the project's own
+/// encoded scenes at random): a one-line error and exit code 1, never half an image
+/// upscaled as if whole, never an "internal error".</summary>
+public sealed class ImageInputTests : CliTestBase
+{
+    string Encoded(string name, Action<Image<Rgb24>, Stream> save)
+    {
+        var scene = SyntheticScene.Create(64, 48);
+        using var img = Image.LoadPixelData<Rgb24>(scene.Pixels, scene.Width, scene.Height);
+        string p = Path.Combine(Dir, name);
+        using (var f = File.Create(p)) save(img, f);
+        return p;
+    }
+
+    string Jpeg() => Encoded("in.jpg", (i, s) => i.SaveAsJpeg(s, new JpegEncoder { Quality = 90 }));
+    string Bmp() => Encoded("in.bmp", (i, s) => i.SaveAsBmp(s, new BmpEncoder { BitsPerPixel = BmpBitsPerPixel.Pixel24 }));
+
+    static void Cut(string path, int keep) => File.WriteAllBytes(path, File.ReadAllBytes(path)[..keep]);
+
+    string Upscale(string input, int expectedCode)
+    {
+        string model = Path.Combine(Dir, "m.safetensors");
+        File.WriteAllBytes(model, TestModels.Bytes(TestModels.Config(QuantizerKind.Ddtb, 4, blocks: 1)));
+        var (code, _, err) = Run("upscale", input, Path.Combine(Dir, "out.png"), "--model", model);
+        Assert.True(code == expectedCode, err);
+        if (code != 0)
+        {
+            Assert.StartsWith("refqsr: ", err);
+            Assert.Single(err.Trim().Split('\n'));
+            Assert.DoesNotContain("internal error", err);
+        }
+        return err;
+    }
+
+    [Fact]
+    public void WholeJpegAndBmpLoadWithTheirSize()
+    {
+        foreach (var p in new[] { Jpeg(), Bmp() })
+        {
+            var img = ImageFiles.Load(p, long.MaxValue);
+            Assert.Equal((64, 48), (img.Width, img.Height));
+            Upscale(p, 0);
+        }
+    }
+
+    [Fact]
+    public void TruncatedJpegIsRefused()
+    {
+        string p = Jpeg();
+        Cut(p, (int)new FileInfo(p).Length * 2 / 3);
+        Assert.Contains("image is truncated (the JPEG data stops before its end-of-image marker)", Upscale(p, 1));
+    }
+
+    [Fact]
+    public void TruncatedBmpIsRefused()
+    {
+        string p = Bmp();
+        Cut(p, 54 + 64 * 3 * 20);
+        Assert.Contains($"image is truncated (the BMP's 64x48 pixels at 24 bits need {54 + 64 * 3 * 48} bytes, the file has {54 + 64 * 3 * 20})", Upscale(p, 1));
+    }
+
+    [Fact]
+    public void BmpHeaderTheDecoderThrowsOnIsAReadError()
+    {
+        // a width of 2^31 − 1: ImageSharp 2.1 throws InvalidOperationException, not a format error
+        string p = Bmp();
+        var b = File.ReadAllBytes(p);
+        BitConverter.TryWriteBytes(b.AsSpan(18), int.MaxValue);
+        File.WriteAllBytes(p, b);
+        Assert.Contains("not a readable image", Upscale(p, 1));
+    }
+
+    [Theory]
+    [InlineData("FFD8 FFE0 0004 0000 FFDA 0004 0000 12 34 FF00 56 FFD0 78 FFFF FFD9", null)]  // stuffing, restart, fill bytes
+    [InlineData("FFD8 FFDA 0002 12 34 FFD9 77 77", null)]                                    // bytes after the end marker
+    [InlineData("FFD8 FFE0 0004 0000 FFDA 0004 0000 12 34 FF00 56", "end-of-image")]         // scan data cut
+    [InlineData("FFD8 FFE0 0010 0000", "end-of-image")]                                      // segment longer than the file
+    [InlineData("FFD8 FFDA 0002 12 FFD0", "end-of-image")]                                   // ends on a restart marker
+    public void JpegMarkerWalk(string hex, string? problem)
+    {
+        var bytes = Convert.FromHexString(hex.Replace(" ", ""));
+        string? found = TruncatedImages.Problem(new MemoryStream(bytes), "JPEG");
+        if (problem is null) Assert.Null(found);
+        else Assert.Contains(problem, found);
+    }
+
+    [Fact]
+    public void ModelThatOverflowsIsAModelError()
+    {
+        string model = Path.Combine(Dir, "nan.safetensors");
+        var c = TestModels.Config(blocks: 1);
+        File.WriteAllBytes(model, ModelFile.Serialize(c, TestModels.Tensors(c).Select(t => t.Name == "tail.weight"
+            ? Tensor.FromFloats(t.Name, t.ToFloats().Select((_, i) => i % 2 == 0 ? 3e38f : -3e38f).ToArray(), [.. t.Shape]) : t)));
+        var (code, _, err) = Run("upscale", Png(20, 16), Path.Combine(Dir, "o.png"), "--model", model);
+        Assert.Equal(1, code);
+        Assert.StartsWith("refqsr: model error: the network's output for patch (0, 0)", err.Trim().Split('\n')[^1]);
+        Assert.False(File.Exists(Path.Combine(Dir, "o.png")));
+    }
+}
