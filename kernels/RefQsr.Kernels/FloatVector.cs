@@ -9,7 +9,8 @@ namespace RefQsr.Kernels;
 /// (<see cref="Float128"/>: the cross-platform Vector128 API, SSE or NEON; <see cref="Float256"/>:
 /// AVX2 with FMA). A kernel generic over the operator struct is compiled by the JIT once per
 /// width with every call inlined, as TensorPrimitives does. Each operation is one IEEE
-/// operation per lane (Fma rounds once), so both widths give the same bits.</summary>
+/// operation per lane (Fma rounds once, through <see cref="ExactFma"/> on CPUs without an FMA
+/// instruction), so both widths give the same bits.</summary>
 internal unsafe interface IFloatVector<TV> where TV : unmanaged
 {
     static abstract int Count { get; }
@@ -38,7 +39,7 @@ internal readonly unsafe struct Float128 : IFloatVector<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) => ExactFma.MultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> PRelu(Vector128<float> v, Vector128<float> slope)
         => Vector128.ConditionalSelect(Vector128.GreaterThan(v, Vector128<float>.Zero), v, slope * v);
