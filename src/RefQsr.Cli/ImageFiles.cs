@@ -6,6 +6,9 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace RefQsr.Cli;
 
+/// <summary>An image as read: RGB, and the alpha plane (H x W) when some pixel is not opaque.</summary>
+public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha);
+
 /// <summary>Image files in and out. Sizes are checked from the header before any pixel is
 /// decoded: crafted images are an attack surface.</summary>
 public static class ImageFiles
@@ -13,7 +16,12 @@ public static class ImageFiles
     public const long DefaultMaxPixels = 40_000_000;
     static readonly string[] Readable = [".png", ".jpg", ".jpeg", ".bmp"];
 
-    public static RgbImage Load(string path, long maxPixels)
+    public static RgbImage Load(string path, long maxPixels) => LoadWithAlpha(path, maxPixels).Rgb;
+
+    /// <summary>The image's RGB, and its alpha plane (H x W) where the file has one with a
+    /// pixel that is not opaque: the network sees RGB only, so the caller carries the alpha
+    /// across itself rather than lose it.</summary>
+    public static LoadedImage LoadWithAlpha(string path, long maxPixels)
     {
         if (!File.Exists(path)) throw new CliException($"input image not found: {path}");
         string ext = Path.GetExtension(path).ToLowerInvariant();
@@ -35,12 +43,28 @@ public static class ImageFiles
         stream.Position = 0;
         try
         {
-            using var img = Image.Load<Rgb24>(stream);
+            // JPEG has no alpha; PNG (alpha channel or tRNS) and BMP may
+            using Image img = format.Name == "JPEG" ? Image.Load<Rgb24>(stream) : Image.Load<Rgba32>(stream);
             if (img.Width != info.Width || img.Height != info.Height)
                 throw new CliException($"{path}: image is corrupt (its header says {info.Width}x{info.Height}, its data {img.Width}x{img.Height})");
-            var data = new byte[img.Width * img.Height * 3];
-            img.CopyPixelDataTo(data);
-            return new RgbImage(img.Width, img.Height, data);
+            int count = img.Width * img.Height;
+            var rgb = new byte[count * 3];
+            if (img is Image<Rgb24> rgb24)
+            {
+                rgb24.CopyPixelDataTo(rgb);
+                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null);
+            }
+            var rgba = new byte[count * 4];
+            ((Image<Rgba32>)img).CopyPixelDataTo(rgba);
+            var alpha = new byte[count];
+            bool opaque = true;
+            for (int i = 0; i < count; i++)
+            {
+                rgb[3 * i] = rgba[4 * i]; rgb[3 * i + 1] = rgba[4 * i + 1]; rgb[3 * i + 2] = rgba[4 * i + 2];
+                alpha[i] = rgba[4 * i + 3];
+                opaque &= alpha[i] == 255;
+            }
+            return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), opaque ? null : alpha);
         }
         catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: image is corrupt or truncated ({e.Message})"); }
     }
@@ -52,15 +76,41 @@ public static class ImageFiles
     static bool IsDecoderFailure(Exception e)
         => e is not (OutOfMemoryException or CliException) && (e is not IOException || e is EndOfStreamException);
 
-    public static void SavePng(RgbImage image, string path)
+    /// <summary>Writes an RGB PNG, or an RGBA one when <paramref name="alpha"/> (H x W) is given.</summary>
+    public static void SavePng(RgbImage image, string path, byte[]? alpha = null)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CliException($"output folder does not exist: {dir}");
-        using var img = Image.LoadPixelData<Rgb24>(image.Pixels, image.Width, image.Height);
+        if (alpha is not null && alpha.Length != image.Width * image.Height)
+            throw new ArgumentException($"alpha plane has {alpha.Length} values, expected {image.Width}x{image.Height}");
+        using Image img = alpha is null ? Image.LoadPixelData<Rgb24>(image.Pixels, image.Width, image.Height) : Rgba(image, alpha);
         // write to a temp file first so a failed write never leaves half an image
         string tmp = path + ".tmp";
         img.Save(tmp, new PngEncoder());
         File.Move(tmp, path, overwrite: true);
+    }
+
+    static Image<Rgba32> Rgba(RgbImage image, byte[] alpha)
+    {
+        var rgba = new byte[alpha.Length * 4];
+        for (int i = 0; i < alpha.Length; i++)
+        {
+            rgba[4 * i] = image.Pixels[3 * i]; rgba[4 * i + 1] = image.Pixels[3 * i + 1]; rgba[4 * i + 2] = image.Pixels[3 * i + 2];
+            rgba[4 * i + 3] = alpha[i];
+        }
+        return Image.LoadPixelData<Rgba32>(rgba, image.Width, image.Height);
+    }
+
+    /// <summary>An alpha plane scaled as the RGB is, with the MATLAB-style bicubic the
+    /// evaluation uses (the network has no alpha to learn from).</summary>
+    public static byte[] UpscaleAlpha(byte[] alpha, int width, int height, int scale)
+    {
+        var grey = new byte[alpha.Length * 3];
+        for (int i = 0; i < alpha.Length; i++) grey[3 * i] = grey[3 * i + 1] = grey[3 * i + 2] = alpha[i];
+        var up = MatlabBicubic.Resize(new RgbImage(width, height, grey), scale);
+        var result = new byte[up.Width * up.Height];
+        for (int i = 0; i < result.Length; i++) result[i] = up.Pixels[3 * i];
+        return result;
     }
 
     /// <summary>True when the two paths name the same file (after resolving).</summary>

@@ -21,7 +21,7 @@ internal static class UpscaleCommand
         }
         var options = Common.Options(a) with { Profile = a.Has("profile") ? new StageTimes() : null };
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
-        var lr = ImageFiles.Load(input, maxPixels);
+        var (lr, alpha) = ImageFiles.LoadWithAlpha(input, maxPixels);
         var model = Common.LoadRunner(a);
         ComputeDevices.Check(options.Device, model.Net.Config);
         if (clusterMap is not null && model.RefQsr is null)
@@ -34,7 +34,8 @@ internal static class UpscaleCommand
             try { result = model.Run(lr, options with { Cancellation = cancel.Token, Progress = progress }); }
             catch (OperationCanceledException) when (cancel.Token.IsCancellationRequested) { throw ConsoleCancellation.Cancelled($"{output} not written"); }
         }
-        ImageFiles.SavePng(result.Image, output);
+        // the network sees RGB; a transparent input keeps its alpha, scaled by bicubic
+        ImageFiles.SavePng(result.Image, output, alpha is null ? null : ImageFiles.UpscaleAlpha(alpha, lr.Width, lr.Height, model.Net.Config.Scale));
         if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(lr, result.Grid, result.Clusters!), clusterMap);
         if (a.Has("json"))
             Common.WriteJson(stdout, new
@@ -43,6 +44,7 @@ internal static class UpscaleCommand
                 lr_width = lr.Width, lr_height = lr.Height, hr_width = result.Image.Width, hr_height = result.Image.Height,
                 patches = result.Grid.Patches.Count, bitops_g = Common.Round(result.GigaBitOps, 4), fqr = Common.Round(result.Fqr, 4),
                 reference_ratio = Ratio(result), references = result.Clusters?.ReferenceCount, clusters = clusterMap,
+                alpha = alpha is null ? null : "bicubic",
                 seconds = Common.Round(result.Elapsed.TotalSeconds, 3), device = result.Device,
                 stage_seconds = options.Profile?.Totals.ToDictionary(t => t.Stage, t => Common.Round(t.Seconds, 4)),
             });
@@ -51,7 +53,8 @@ internal static class UpscaleCommand
             stdout.WriteLine($"wrote {output} ({result.Image.Width}x{result.Image.Height}) from {result.Grid.Patches.Count} patch(es): " +
                 $"{result.GigaBitOps:F2} G BitOPs, FQR {result.Fqr:F2}, " +
                 (result.Clusters is { } c ? $"{c.ReferenceCount} reference(s) ({c.ReferenceRatio:P1}), " : "") +
-                $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
+                $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" + (clusterMap is not null ? $"; cluster map {clusterMap}" : "") +
+                (alpha is not null ? "; alpha channel scaled by bicubic (the network sees RGB)" : ""));
             if (options.Profile is { } profile)
             {
                 stdout.WriteLine("time per stage, summed over patches:");
