@@ -3,6 +3,7 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
 
 namespace RefQsr.Cli;
 
@@ -47,6 +48,9 @@ public static class ImageFiles
             using Image img = format.Name == "JPEG" ? Image.Load<Rgb24>(stream) : Image.Load<Rgba32>(stream);
             if (img.Width != info.Width || img.Height != info.Height)
                 throw new CliException($"{path}: image is corrupt (its header says {info.Width}x{info.Height}, its data {img.Width}x{img.Height})");
+            // a camera's EXIF orientation: upscale the picture as viewers show it (the PNG out
+            // carries no orientation), as OpenCV's imread and browsers do
+            img.Mutate(x => x.AutoOrient());
             int count = img.Width * img.Height;
             var rgb = new byte[count * 3];
             if (img is Image<Rgb24> rgb24)

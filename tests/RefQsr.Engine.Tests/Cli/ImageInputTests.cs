@@ -95,6 +95,24 @@ public sealed class ImageInputTests : CliTestBase
     }
 
     [Fact]
+    public void ExifOrientationIsApplied()
+    {
+        // orientation 6: the stored 64x48 picture is shown turned 90° clockwise, 48x64; a
+        // white block at the stored top left appears at the top right
+        var scene = SyntheticScene.Create(64, 48);
+        for (int y = 0; y < 12; y++) for (int x = 0; x < 12; x++) for (int ch = 0; ch < 3; ch++) scene.Pixels[(y * 64 + x) * 3 + ch] = 255;
+        using var img = Image.LoadPixelData<Rgb24>(scene.Pixels, 64, 48);
+        img.Metadata.ExifProfile = new SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifProfile();
+        img.Metadata.ExifProfile.SetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation, (ushort)6);
+        string p = Path.Combine(Dir, "turned.jpg");
+        img.SaveAsJpeg(p, new JpegEncoder { Quality = 95 });
+        var loaded = ImageFiles.Load(p, long.MaxValue);
+        Assert.Equal((48, 64), (loaded.Width, loaded.Height));
+        Assert.True(loaded.Pixels[(2 * 48 + 45) * 3] > 200, "the white block is not at the top right");
+        Assert.True(loaded.Pixels[(2 * 48 + 2) * 3] < 200 || loaded.Pixels[(2 * 48 + 2) * 3 + 1] < 200, "the top left is still white");
+    }
+
+    [Fact]
     public void ModelThatOverflowsIsAModelError()
     {
         string model = Path.Combine(Dir, "nan.safetensors");
