@@ -7,8 +7,9 @@ using SixLabors.ImageSharp.Processing;
 
 namespace RefQsr.Cli;
 
-/// <summary>An image as read: RGB, and the alpha plane (H x W) when some pixel is not opaque.</summary>
-public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha);
+/// <summary>An image as read: RGB, the alpha plane (H x W) when some pixel is not opaque, and
+/// the embedded ICC colour profile when there is one.</summary>
+public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha, byte[]? IccProfile = null);
 
 /// <summary>Image files in and out. Sizes are checked from the header before any pixel is
 /// decoded: crafted images are an attack surface.</summary>
@@ -51,12 +52,13 @@ public static class ImageFiles
             // a camera's EXIF orientation: upscale the picture as viewers show it (the PNG out
             // carries no orientation), as OpenCV's imread and browsers do
             img.Mutate(x => x.AutoOrient());
+            byte[]? icc = IccProfiles.Read(stream, format.Name, img);
             int count = img.Width * img.Height;
             var rgb = new byte[count * 3];
             if (img is Image<Rgb24> rgb24)
             {
                 rgb24.CopyPixelDataTo(rgb);
-                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null);
+                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null, icc);
             }
             var rgba = new byte[count * 4];
             ((Image<Rgba32>)img).CopyPixelDataTo(rgba);
@@ -68,7 +70,7 @@ public static class ImageFiles
                 alpha[i] = rgba[4 * i + 3];
                 opaque &= alpha[i] == 255;
             }
-            return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), opaque ? null : alpha);
+            return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), opaque ? null : alpha, icc);
         }
         catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: image is corrupt or truncated ({e.Message})"); }
     }
@@ -80,8 +82,9 @@ public static class ImageFiles
     static bool IsDecoderFailure(Exception e)
         => e is not (OutOfMemoryException or CliException) && (e is not IOException || e is EndOfStreamException);
 
-    /// <summary>Writes an RGB PNG, or an RGBA one when <paramref name="alpha"/> (H x W) is given.</summary>
-    public static void SavePng(RgbImage image, string path, byte[]? alpha = null)
+    /// <summary>Writes an RGB PNG, or an RGBA one when <paramref name="alpha"/> (H x W) is given,
+    /// with <paramref name="iccProfile"/> embedded when given.</summary>
+    public static void SavePng(RgbImage image, string path, byte[]? alpha = null, byte[]? iccProfile = null)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CliException($"output folder does not exist: {dir}");
@@ -90,7 +93,13 @@ public static class ImageFiles
         using Image img = alpha is null ? Image.LoadPixelData<Rgb24>(image.Pixels, image.Width, image.Height) : Rgba(image, alpha);
         // write to a temp file first so a failed write never leaves half an image
         string tmp = path + ".tmp";
-        img.Save(tmp, new PngEncoder());
+        if (iccProfile is null) img.Save(tmp, new PngEncoder());
+        else
+        {
+            var png = new MemoryStream();
+            img.Save(png, new PngEncoder());
+            File.WriteAllBytes(tmp, IccProfiles.Embed(png.ToArray(), iccProfile));
+        }
         File.Move(tmp, path, overwrite: true);
     }
 

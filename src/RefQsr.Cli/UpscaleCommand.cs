@@ -21,7 +21,7 @@ internal static class UpscaleCommand
         }
         var options = Common.Options(a) with { Profile = a.Has("profile") ? new StageTimes() : null };
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
-        var (lr, alpha) = ImageFiles.LoadWithAlpha(input, maxPixels);
+        var (lr, alpha, icc) = ImageFiles.LoadWithAlpha(input, maxPixels);
         var model = Common.LoadRunner(a);
         ComputeDevices.Check(options.Device, model.Net.Config);
         if (clusterMap is not null && model.RefQsr is null)
@@ -35,7 +35,7 @@ internal static class UpscaleCommand
             catch (OperationCanceledException) when (cancel.Token.IsCancellationRequested) { throw ConsoleCancellation.Cancelled($"{output} not written"); }
         }
         // the network sees RGB; a transparent input keeps its alpha, scaled by bicubic
-        ImageFiles.SavePng(result.Image, output, alpha is null ? null : ImageFiles.UpscaleAlpha(alpha, lr.Width, lr.Height, model.Net.Config.Scale));
+        ImageFiles.SavePng(result.Image, output, alpha is null ? null : ImageFiles.UpscaleAlpha(alpha, lr.Width, lr.Height, model.Net.Config.Scale), icc);
         if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(lr, result.Grid, result.Clusters!), clusterMap);
         if (a.Has("json"))
             Common.WriteJson(stdout, new

@@ -112,6 +112,39 @@ public sealed class ImageInputTests : CliTestBase
         Assert.True(loaded.Pixels[(2 * 48 + 2) * 3] < 200 || loaded.Pixels[(2 * 48 + 2) * 3 + 1] < 200, "the top left is still white");
     }
 
+    /// <summary>A minimal ICC profile: a 128-byte header ('acsp', display class, RGB to XYZ)
+    /// and an empty tag table, with some bytes of its own in the reserved area to recognise.</summary>
+    static byte[] Profile()
+    {
+        var p = new byte[132];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(p, 132);
+        p[8] = 2; p[9] = 0x10;
+        "mntrRGB XYZ "u8.CopyTo(p.AsSpan(12));
+        "acsp"u8.CopyTo(p.AsSpan(36));
+        for (int i = 100; i < 128; i++) p[i] = (byte)(i * 7);
+        return p;
+    }
+
+    [Fact]
+    public void IccProfileOfAJpegIsCarriedToThePng()
+    {
+        var scene = SyntheticScene.Create(40, 30);
+        using var img = Image.LoadPixelData<Rgb24>(scene.Pixels, 40, 30);
+        img.Metadata.IccProfile = new SixLabors.ImageSharp.Metadata.Profiles.Icc.IccProfile(Profile());
+        string p = Path.Combine(Dir, "p3.jpg"), o = Path.Combine(Dir, "o.png"), o2 = Path.Combine(Dir, "o2.png");
+        img.SaveAsJpeg(p);
+        Assert.Equal(Profile(), ImageFiles.LoadWithAlpha(p, long.MaxValue).IccProfile);
+        Upscale(p, 0);
+        File.Copy(Path.Combine(Dir, "out.png"), o);
+        // the PNG written holds it (read back by the PNG reader here), and passes it on again
+        Assert.Equal(Profile(), ImageFiles.LoadWithAlpha(o, long.MaxValue).IccProfile);
+        Assert.Equal((160, 120), (ImageFiles.Load(o, long.MaxValue).Width, ImageFiles.Load(o, long.MaxValue).Height));
+        Upscale(o, 0);
+        Assert.Equal(Profile(), ImageFiles.LoadWithAlpha(Path.Combine(Dir, "out.png"), long.MaxValue).IccProfile);
+        // and a file with none gets none
+        Assert.Null(ImageFiles.LoadWithAlpha(Jpeg(), long.MaxValue).IccProfile);
+    }
+
     [Fact]
     public void ModelThatOverflowsIsAModelError()
     {
