@@ -77,7 +77,7 @@ public static class BitPacking
         }
     }
 
-    /// <summary>The scalar truth: decodes <paramref name="count"/> codes.</summary>
+    /// <summary>The scalar truth: decodes <paramref name="codes"/>.Length codes.</summary>
     public static void UnpackReference(ReadOnlySpan<byte> packed, int bits, Span<sbyte> codes)
     {
         CheckLengths(packed.Length, bits, codes.Length);

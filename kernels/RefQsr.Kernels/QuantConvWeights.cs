@@ -85,6 +85,9 @@ public sealed class QuantConvWeights
     readonly byte[] packed;
     readonly int[] fullSums;
 
+    /// <param name="codesOihw">Signed weight codes, [out][in][3][3].</param>
+    /// <param name="outChannels">Output channels.</param>
+    /// <param name="inChannels">Input channels.</param>
     /// <param name="bits">The width to pack at; 0 picks the narrowest that holds every code.
     /// A code outside the signed range of <paramref name="bits"/> is an error.</param>
     public QuantConvWeights(ReadOnlySpan<sbyte> codesOihw, int outChannels, int inChannels, int bits = 0)

@@ -232,6 +232,11 @@ public sealed partial class SrResNet
 
     /// <summary>Super-resolves one HWC RGB image (0..255 floats); returns HWC RGB at 4x
     /// (not clamped).</summary>
+    /// <param name="lr">height x width x 3 values, interleaved RGB.</param>
+    /// <param name="height">Rows of the image.</param>
+    /// <param name="width">Columns of the image.</param>
+    /// <param name="threads">Threads to split each conv's rows over; the bytes do not depend on it.</param>
+    /// <param name="trace">Records the intermediate activations and codes, if given (parity tests).</param>
     /// <param name="times">Adds this forward's time per stage, if given.</param>
     /// <param name="cancellation">Checked before every block and before the upsampler.</param>
     public float[] Forward(ReadOnlySpan<float> lr, int height, int width, int threads = 1, ForwardTrace? trace = null, StageTimes? times = null,
