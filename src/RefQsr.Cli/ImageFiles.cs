@@ -18,12 +18,12 @@ public static class ImageFiles
     public const long DefaultMaxPixels = 40_000_000;
     static readonly string[] Readable = [".png", ".jpg", ".jpeg", ".bmp"];
 
-    public static RgbImage Load(string path, long maxPixels) => LoadWithAlpha(path, maxPixels).Rgb;
+    public static RgbImage Load(string path, long maxPixels) => Read(path, maxPixels).Rgb;
 
-    /// <summary>The image's RGB, and its alpha plane (H x W) where the file has one with a
-    /// pixel that is not opaque: the network sees RGB only, so the caller carries the alpha
-    /// across itself rather than lose it.</summary>
-    public static LoadedImage LoadWithAlpha(string path, long maxPixels)
+    /// <summary>The image turned upright by its EXIF orientation: its RGB, its alpha plane
+    /// (H x W) where the file has one with a pixel that is not opaque, and its ICC profile.
+    /// The network sees RGB only, so the caller carries the rest across rather than lose it.</summary>
+    public static LoadedImage Read(string path, long maxPixels)
     {
         if (!File.Exists(path)) throw new CliException($"input image not found: {path}");
         string ext = Path.GetExtension(path).ToLowerInvariant();
@@ -53,26 +53,34 @@ public static class ImageFiles
             // carries no orientation), as OpenCV's imread and browsers do
             img.Mutate(x => x.AutoOrient());
             byte[]? icc = IccProfiles.Read(stream, format.Name, img);
-            int count = img.Width * img.Height;
-            var rgb = new byte[count * 3];
             if (img is Image<Rgb24> rgb24)
             {
+                var rgb = new byte[img.Width * img.Height * 3];
                 rgb24.CopyPixelDataTo(rgb);
                 return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null, icc);
             }
-            var rgba = new byte[count * 4];
-            ((Image<Rgba32>)img).CopyPixelDataTo(rgba);
-            var alpha = new byte[count];
-            bool opaque = true;
-            for (int i = 0; i < count; i++)
-            {
-                rgb[3 * i] = rgba[4 * i]; rgb[3 * i + 1] = rgba[4 * i + 1]; rgb[3 * i + 2] = rgba[4 * i + 2];
-                alpha[i] = rgba[4 * i + 3];
-                opaque &= alpha[i] == 255;
-            }
-            return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), opaque ? null : alpha, icc);
+            var (colour, alpha) = SplitAlpha((Image<Rgba32>)img);
+            return new LoadedImage(colour, alpha, icc);
         }
         catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: image is corrupt or truncated ({e.Message})"); }
+    }
+
+    /// <summary>RGB and the alpha plane, or no plane where every pixel is opaque.</summary>
+    static (RgbImage Rgb, byte[]? Alpha) SplitAlpha(Image<Rgba32> img)
+    {
+        int count = img.Width * img.Height;
+        var rgba = new byte[count * 4];
+        img.CopyPixelDataTo(rgba);
+        var rgb = new byte[count * 3];
+        var alpha = new byte[count];
+        bool opaque = true;
+        for (int i = 0; i < count; i++)
+        {
+            rgb[3 * i] = rgba[4 * i]; rgb[3 * i + 1] = rgba[4 * i + 1]; rgb[3 * i + 2] = rgba[4 * i + 2];
+            alpha[i] = rgba[4 * i + 3];
+            opaque &= alpha[i] == 255;
+        }
+        return (new RgbImage(img.Width, img.Height, rgb), opaque ? null : alpha);
     }
 
     /// <summary>Whatever a decoder throws on crafted bytes is the file's fault: ImageSharp 2.1

@@ -21,7 +21,7 @@ internal static class UpscaleCommand
         }
         var options = Common.Options(a) with { Profile = a.Has("profile") ? new StageTimes() : null };
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
-        var (lr, alpha, icc) = ImageFiles.LoadWithAlpha(input, maxPixels);
+        var (lr, alpha, icc) = ImageFiles.Read(input, maxPixels);
         var model = Common.LoadRunner(a);
         ComputeDevices.Check(options.Device, model.Net.Config);
         if (clusterMap is not null && model.RefQsr is null)

@@ -38,7 +38,7 @@ public sealed class AlphaTests : CliTestBase
         string rgba = Path.Combine(Dir, "rgba.png"), rgb = Path.Combine(Dir, "rgb.png");
         ImageFiles.SavePng(scene, rgba, alpha);
         ImageFiles.SavePng(scene, rgb);
-        Assert.Equal(alpha, ImageFiles.LoadWithAlpha(rgba, long.MaxValue).Alpha);
+        Assert.Equal(alpha, ImageFiles.Read(rgba, long.MaxValue).Alpha);
 
         string m = Model(), outRgba = Path.Combine(Dir, "o-rgba.png"), outRgb = Path.Combine(Dir, "o-rgb.png");
         var (code, stdout, err) = Run("upscale", rgba, outRgba, "--model", m, "--json");
@@ -48,7 +48,7 @@ public sealed class AlphaTests : CliTestBase
 
         using var got = Image.Load<Rgba32>(outRgba);
         Assert.Equal((4 * W, 4 * H), (got.Width, got.Height));
-        var hr = ImageFiles.LoadWithAlpha(outRgba, long.MaxValue);
+        var hr = ImageFiles.Read(outRgba, long.MaxValue);
         Assert.Equal(ImageFiles.Load(outRgb, long.MaxValue).Pixels, hr.Rgb.Pixels);   // the network saw the same RGB
         var grey = new RgbImage(W, H, alpha.SelectMany(v => new[] { v, v, v }).ToArray());
         var expected = MatlabBicubic.Resize(grey, 4).Pixels.Where((_, i) => i % 3 == 0).ToArray();
@@ -61,7 +61,7 @@ public sealed class AlphaTests : CliTestBase
     {
         string p = Path.Combine(Dir, "opaque.png"), o = Path.Combine(Dir, "o.png");
         ImageFiles.SavePng(SyntheticScene.Create(W, H), p, Disc(transparent: false));
-        Assert.Null(ImageFiles.LoadWithAlpha(p, long.MaxValue).Alpha);
+        Assert.Null(ImageFiles.Read(p, long.MaxValue).Alpha);
         var (code, _, err) = Run("upscale", p, o, "--model", Model());
         Assert.True(code == 0, err);
         Assert.Equal(24, Image.Identify(o).PixelType.BitsPerPixel);

@@ -133,16 +133,16 @@ public sealed class ImageInputTests : CliTestBase
         img.Metadata.IccProfile = new SixLabors.ImageSharp.Metadata.Profiles.Icc.IccProfile(Profile());
         string p = Path.Combine(Dir, "p3.jpg"), o = Path.Combine(Dir, "o.png"), o2 = Path.Combine(Dir, "o2.png");
         img.SaveAsJpeg(p);
-        Assert.Equal(Profile(), ImageFiles.LoadWithAlpha(p, long.MaxValue).IccProfile);
+        Assert.Equal(Profile(), ImageFiles.Read(p, long.MaxValue).IccProfile);
         Upscale(p, 0);
         File.Copy(Path.Combine(Dir, "out.png"), o);
         // the PNG written holds it (read back by the PNG reader here), and passes it on again
-        Assert.Equal(Profile(), ImageFiles.LoadWithAlpha(o, long.MaxValue).IccProfile);
+        Assert.Equal(Profile(), ImageFiles.Read(o, long.MaxValue).IccProfile);
         Assert.Equal((160, 120), (ImageFiles.Load(o, long.MaxValue).Width, ImageFiles.Load(o, long.MaxValue).Height));
         Upscale(o, 0);
-        Assert.Equal(Profile(), ImageFiles.LoadWithAlpha(Path.Combine(Dir, "out.png"), long.MaxValue).IccProfile);
+        Assert.Equal(Profile(), ImageFiles.Read(Path.Combine(Dir, "out.png"), long.MaxValue).IccProfile);
         // and a file with none gets none
-        Assert.Null(ImageFiles.LoadWithAlpha(Jpeg(), long.MaxValue).IccProfile);
+        Assert.Null(ImageFiles.Read(Jpeg(), long.MaxValue).IccProfile);
     }
 
     [Fact]
