@@ -111,28 +111,31 @@ public static class ImageFiles
         File.Move(tmp, path, overwrite: true);
     }
 
+    /// <summary>Filled row by row: a whole-image RGBA array would pass 2 GiB for the largest
+    /// outputs --max-pixels allows (40 M LR pixels are 640 M HR pixels).</summary>
     static Image<Rgba32> Rgba(RgbImage image, byte[] alpha)
     {
-        var rgba = new byte[alpha.Length * 4];
-        for (int i = 0; i < alpha.Length; i++)
+        var img = new Image<Rgba32>(image.Width, image.Height);
+        img.ProcessPixelRows(rows =>
         {
-            rgba[4 * i] = image.Pixels[3 * i]; rgba[4 * i + 1] = image.Pixels[3 * i + 1]; rgba[4 * i + 2] = image.Pixels[3 * i + 2];
-            rgba[4 * i + 3] = alpha[i];
-        }
-        return Image.LoadPixelData<Rgba32>(rgba, image.Width, image.Height);
+            for (int y = 0; y < rows.Height; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                long at = (long)y * image.Width;
+                for (int x = 0; x < row.Length; x++)
+                {
+                    long i = at + x;
+                    row[x] = new Rgba32(image.Pixels[3 * i], image.Pixels[3 * i + 1], image.Pixels[3 * i + 2], alpha[i]);
+                }
+            }
+        });
+        return img;
     }
 
     /// <summary>An alpha plane scaled as the RGB is, with the MATLAB-style bicubic the
     /// evaluation uses (the network has no alpha to learn from).</summary>
     public static byte[] UpscaleAlpha(byte[] alpha, int width, int height, int scale)
-    {
-        var grey = new byte[alpha.Length * 3];
-        for (int i = 0; i < alpha.Length; i++) grey[3 * i] = grey[3 * i + 1] = grey[3 * i + 2] = alpha[i];
-        var up = MatlabBicubic.Resize(new RgbImage(width, height, grey), scale);
-        var result = new byte[up.Width * up.Height];
-        for (int i = 0; i < result.Length; i++) result[i] = up.Pixels[3 * i];
-        return result;
-    }
+        => MatlabBicubic.ResizePlane(alpha, width, height, scale);
 
     /// <summary>True when the two paths name the same file (after resolving).</summary>
     public static bool SameFile(string a, string b)

@@ -1,3 +1,4 @@
+using RefQsr.Engine;
 using RefQsr.Engine.Weights;
 
 namespace RefQsr.Cli;
@@ -58,7 +59,7 @@ public static class Program
                 WeightsFormatException w => ("invalid model file: " + w.Message, 1),
                 RefQsr.Engine.Inference.DeviceUnavailableException d => (d.Message, 1),
                 NotSupportedException n => (n.Message, 1),
-                ArithmeticException m => ("model error: " + m.Message, 1),
+                ModelArithmeticException m => ("model error: " + m.Message, 1),
                 FileNotFoundException f => (f.Message, 1),
                 ArgumentException a => (a.Message, 2),
                 IOException or UnauthorizedAccessException => (e.Message, 1),

@@ -34,6 +34,49 @@ public static class MatlabBicubic
         return result;
     }
 
+    /// <summary>One channel (height x width bytes, e.g. an alpha plane) resized as
+    /// <see cref="Resize"/> resizes each channel, to the same bytes: the same contributions and
+    /// the same float64 sums in the same order, but one output row at a time, so it needs
+    /// memory for one row of sums however large the image.</summary>
+    public static byte[] ResizePlane(ReadOnlySpan<byte> plane, int width, int height, double scale)
+    {
+        if (width < 1 || height < 1 || plane.Length != (long)width * height)
+            throw new ArgumentException($"A {width}x{height} plane needs {(long)width * height} values, got {plane.Length}.", nameof(plane));
+        int outWidth = OutputLength(width, scale), outHeight = OutputLength(height, scale);
+        if ((long)outWidth * outHeight > Array.MaxLength)
+            throw new ArgumentException($"A {outWidth}x{outHeight} plane is too large for one array.", nameof(scale));
+        var rows = ResizeContributions.Compute(height, outHeight, scale);
+        var columns = ResizeContributions.Compute(width, outWidth, scale);
+        var result = new byte[outWidth * outHeight];
+        var sums = new double[width];
+        for (int i = 0; i < outHeight; i++)
+        {
+            Array.Clear(sums);
+            for (int k = 0; k < rows.Taps; k++)
+            {
+                double weight = rows.Weight(i, k);
+                if (weight == 0.0)
+                    continue;
+                ReadOnlySpan<byte> inRow = plane.Slice(rows.Index(i, k) * width, width);
+                for (int x = 0; x < width; x++)
+                    sums[x] += weight * inRow[x];
+            }
+            for (int j = 0; j < outWidth; j++)
+            {
+                double sum = 0.0;
+                for (int k = 0; k < columns.Taps; k++)
+                {
+                    double weight = columns.Weight(j, k);
+                    if (weight == 0.0)
+                        continue;
+                    sum += weight * sums[columns.Index(j, k)];
+                }
+                result[i * outWidth + j] = (byte)Math.Floor(Math.Clamp(sum, 0.0, 255.0) + 0.5);
+            }
+        }
+        return result;
+    }
+
     /// <summary>
     /// The unrounded float64 result, H' x W' x 3 interleaved with H' = OutputLength(Height, scale)
     /// and W' = OutputLength(Width, scale); used for bicubic upscaling baselines.

@@ -101,8 +101,8 @@ public sealed class RefQsrUpscaler
             if (logits[i].FirstOrDefault(v => !float.IsFinite(v), 0f) is var bad && !float.IsFinite(bad))
             {
                 var p = grid.Patches[i];
-                throw new NotFiniteNumberException($"the ClustBlock's logits for patch ({p.Row}, {p.Column}) (LR {p.Width}x{p.Height} at {p.X}, {p.Y}) " +
-                    $"hold {bad}: its arithmetic overflowed on this input, which points to a corrupt or badly trained ClustBlock model", bad);
+                throw new ModelArithmeticException($"the ClustBlock's logits for patch ({p.Row}, {p.Column}) (LR {p.Width}x{p.Height} at {p.X}, {p.Y}) " +
+                    $"hold {bad}: its arithmetic overflowed on this input, which points to a corrupt or badly trained ClustBlock model");
             }
         return PatchClustering.Assign(logits, tau);
     }

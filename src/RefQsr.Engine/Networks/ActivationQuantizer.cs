@@ -51,7 +51,7 @@ internal sealed class ActivationQuantizer
         catch (ArgumentException e)
         {
             // the learned range was checked at load; only the gate's per-sample factors can break it
-            throw new ArithmeticException($"quantizer '{name}': DDTB's dynamic gate scaled its range [{alphaL}, {alphaU}] by ({gl}, {gu}) on this input, and {e.Message}", e);
+            throw new ModelArithmeticException($"quantizer '{name}': DDTB's dynamic gate scaled its range [{alphaL}, {alphaU}] by ({gl}, {gu}) on this input, and {e.Message}", e);
         }
     }
 

@@ -65,9 +65,9 @@ public static class PatchMerger
 
     /// <summary>NaN out of a network fed bytes means its float arithmetic overflowed: the
     /// model's weights, not the caller's arguments, are at fault.</summary>
-    static NotFiniteNumberException NotFinite(Patch patch)
+    static ModelArithmeticException NotFinite(Patch patch)
         => new($"the network's output for patch ({patch.Row}, {patch.Column}) (LR {patch.Width}x{patch.Height} at {patch.X}, {patch.Y}) " +
-               "holds NaN: its float arithmetic overflowed on this input, which points to a corrupt or badly trained model", double.NaN);
+               "holds NaN: its float arithmetic overflowed on this input, which points to a corrupt or badly trained model");
 
     /// <summary>Writes the kept region of one rounded HR patch into <paramref name="hr"/>.</summary>
     public static void WritePatch(RgbImage hr, Patch patch, int scale, ReadOnlySpan<byte> hrPatch)

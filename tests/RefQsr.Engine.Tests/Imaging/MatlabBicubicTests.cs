@@ -183,4 +183,23 @@ public class MatlabBicubicTests
         Assert.Throws<ArgumentException>(() => MatlabBicubic.Downscale(image, 0));
         Assert.Throws<ArgumentException>(() => MatlabBicubic.Downscale(new RgbImage(3, 8), 4));
     }
+
+    [Theory]
+    [InlineData(37, 23, 4.0)]
+    [InlineData(50, 41, 0.25)]
+    [InlineData(9, 14, 1.0 / 3)]
+    [InlineData(1, 5, 4.0)]
+    public void ResizePlaneGivesEachChannelsBytes(int width, int height, double scale)
+    {
+        // three different planes in one RGB image: each must come out as Resize makes it
+        var rng = new Random(width * 31 + height);
+        var planes = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, width * height).Select(i => (byte)(i % 7 == 0 ? rng.Next(256) : (i * 13) % 256)).ToArray()).ToArray();
+        var rgb = new byte[width * height * 3];
+        for (int i = 0; i < width * height; i++)
+            for (int c = 0; c < 3; c++) rgb[3 * i + c] = planes[c][i];
+        var whole = MatlabBicubic.Resize(new RgbImage(width, height, rgb), scale);
+        for (int c = 0; c < 3; c++)
+            Assert.Equal(whole.Pixels.Where((_, i) => i % 3 == c).ToArray(), MatlabBicubic.ResizePlane(planes[c], width, height, scale));
+        Assert.Throws<ArgumentException>(() => MatlabBicubic.ResizePlane(planes[0], width + 1, height, scale));
+    }
 }

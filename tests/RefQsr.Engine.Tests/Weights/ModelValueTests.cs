@@ -73,7 +73,7 @@ public sealed class ModelValueTests
         // tail weights of ±3e38: every output sums +inf and −inf, so NaN
         var net = SrResNet.Load(Edited(TestModels.Config(blocks: 1), "tail.weight", v => v.Select((_, i) => i % 2 == 0 ? 3e38f : -3e38f).ToArray()));
         var lr = SyntheticScene.Create(30, 20);
-        var e = Assert.Throws<NotFiniteNumberException>(() => new Upscaler(net).Run(lr, new UpscaleOptions { PatchSize = 24, Threads = 2 }));
+        var e = Assert.Throws<ModelArithmeticException>(() => new Upscaler(net).Run(lr, new UpscaleOptions { PatchSize = 24, Threads = 2 }));
         Assert.Contains("patch (0, 0) (LR 30x20 at 0, 0) holds NaN", e.Message);
         Assert.Contains("corrupt or badly trained model", e.Message);
     }
@@ -83,7 +83,7 @@ public sealed class ModelValueTests
     {
         // a gate bias of −1e4 drives 2·sigmoid to exactly 0 for both bounds: the range [0, 0]
         var net = SrResNet.Load(Edited(TestModels.Config(QuantizerKind.Ddtb, 4, blocks: 1, gated: [1]), "body.0.q2.gate.conv2.bias", _ => [-1e4f, -1e4f]));
-        var e = Assert.Throws<ArithmeticException>(() => new Upscaler(net).Run(SyntheticScene.Create(20, 16), new UpscaleOptions { FullImage = true }));
+        var e = Assert.Throws<ModelArithmeticException>(() => new Upscaler(net).Run(SyntheticScene.Create(20, 16), new UpscaleOptions { FullImage = true }));
         Assert.Contains("quantizer 'body.0.q2': DDTB's dynamic gate scaled its range", e.Message);
         Assert.Contains("by (0, 0)", e.Message);
     }
