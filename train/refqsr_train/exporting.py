@@ -78,11 +78,33 @@ def clustblock_config(model, train_info=None):
             "w_bits": model.bits, "a_bits": model.bits, "train": train_info or {}}
 
 
+def check_engine_values(t):
+    """Raises ValueError naming the tensor where a value would make the engine refuse the
+    file at load (src/RefQsr.Engine: non-finite values, a negative batch-norm variance, a
+    quantizer range that is empty or too narrow for 8-bit codes), so a diverged run fails
+    here, before a model file is written."""
+    tiny = np.float32(255 / np.finfo(np.float32).max)
+    for name, v in t.items():
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"tensor '{name}': holds a non-finite value")
+        if name.endswith("running_var") and np.any(v < 0):
+            raise ValueError(f"tensor '{name}': a variance is negative ({v.min()})")
+        if name.endswith(("w_range", ".range")) and not (v[1] - v[0] > tiny):
+            raise ValueError(f"tensor '{name}': [{v[0]}, {v[1]}] is not a usable range")
+        if name.endswith(".alpha") and not (v.reshape(-1)[0] > tiny):
+            raise ValueError(f"tensor '{name}': quantizer bound {v.reshape(-1)[0]} must be positive")
+        if name.endswith("alpha_l"):
+            lo, hi = v.reshape(-1)[0], t[name[:-1] + "u"].reshape(-1)[0]
+            if not (hi - lo > tiny):
+                raise ValueError(f"tensors '{name}' and '{name[:-1]}u': quantizer range [{lo}, {hi}] is empty")
+
+
 def export_model(model, path, train_info=None):
     if isinstance(model, ClustBlock):
         t, cfg = clustblock_tensors(model), clustblock_config(model, train_info)
     else:
         t, cfg = srresnet_tensors(model), srresnet_config(model, train_info)
+    check_engine_values(t)
     safetensors_io.save(path, t, cfg)
     return t, cfg
 

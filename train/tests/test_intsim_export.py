@@ -14,7 +14,7 @@ from _util import TRAIN  # noqa: F401
 from refqsr_train import safetensors_io
 from refqsr_train.models import SRResNet
 from refqsr_train.quant import quantize_srresnet, quantizer_modules, qparams, weight_range
-from refqsr_train.exporting import export_model, srresnet_from_state, load_checkpoint_model
+from refqsr_train.exporting import export_model, srresnet_from_state, load_checkpoint_model, check_engine_values, srresnet_tensors
 from refqsr_train.intsim import IntSim
 from make_fixtures import tiny_model, synthetic_lr, make
 
@@ -98,6 +98,25 @@ class TestExport(unittest.TestCase):
         x = torch.from_numpy(synthetic_lr()).permute(2, 0, 1)[None].float()
         with torch.no_grad():
             np.testing.assert_array_equal(m(x).numpy(), m2(x).numpy())
+
+    def test_export_refuses_values_the_engine_refuses(self):
+        cases = [("body.1.bn2.running_var", lambda v: v.fill_(-1.0), "variance is negative"),
+                 ("body.0.q1.alpha_l", lambda v: v.fill_(1e4), "quantizer range"),
+                 ("head.weight", lambda v: v.view(-1)[5].fill_(float("nan")), "non-finite")]
+        for name, edit, message in cases:
+            m = tiny_model("ddtb", 4, 4, seed=3)
+            with torch.no_grad():
+                edit(dict(m.named_parameters(), **dict(m.named_buffers()))[name])
+            with tempfile.TemporaryDirectory() as d:
+                p = os.path.join(d, "m.safetensors")
+                with self.assertRaisesRegex(ValueError, message):
+                    export_model(m, p)
+                self.assertFalse(os.path.exists(p))
+        m = tiny_model("pams", 8, 8, seed=3)
+        with torch.no_grad():
+            m.body[0].q2.alpha.fill_(0.0)
+        with self.assertRaisesRegex(ValueError, "body.0.q2.alpha"):
+            check_engine_values(srresnet_tensors(m))
 
     def test_fp32_export_from_checkpoint_and_onnx(self):
         torch.manual_seed(0)
