@@ -18,6 +18,9 @@ public static class ImageFiles
     public const long DefaultMaxPixels = 40_000_000;
     static readonly string[] Readable = [".png", ".jpg", ".jpeg", ".bmp"];
 
+    /// <summary>Whether the file's extension is one <see cref="Read"/> takes.</summary>
+    public static bool IsReadable(string path) => Readable.Contains(Path.GetExtension(path).ToLowerInvariant());
+
     public static RgbImage Load(string path, long maxPixels) => Read(path, maxPixels).Rgb;
 
     /// <summary>The image turned upright by its EXIF orientation: its RGB, its alpha plane

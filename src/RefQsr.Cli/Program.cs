@@ -22,6 +22,10 @@ public static class Program
         tinted by its cluster and the reference patches outlined. --device cpu|cuda|auto
         (default cpu) runs on the CPU engine or a CUDA GPU (auto: CUDA when present);
         ilgpu-cpu runs the GPU code on ILGPU's slow CPU accelerator, for debugging.
+        upscale IN OUT with IN a folder: every PNG, JPEG and BMP in it is written to the folder
+        OUT as NAME.png, the model loaded once; an image that fails is named and skipped, the
+        exit code is then 1. A transparent PNG keeps its alpha (scaled by bicubic), and an
+        ICC colour profile is carried to the output.
         --profile prints the time per stage (CPU runs). On a terminal, upscale shows the
         patches done; Ctrl+C cancels upscale and eval cleanly (exit code 130, no output
         image written).

@@ -1,3 +1,4 @@
+using RefQsr.Engine;
 using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Inference;
 
@@ -5,11 +6,19 @@ namespace RefQsr.Cli;
 
 internal static class UpscaleCommand
 {
+    const string UsageLine = "usage: refqsr upscale IN OUT [--model M] [--clustblock C] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--profile]" +
+                             " (IN and OUT may be folders: every image in IN, written to OUT as NAME.png)";
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var a = new ArgParser(args, [.. Common.TilingFlags, "profile"], [.. Common.TilingValued, "clusters"]);
-        if (a.Positionals.Count != 2) throw CliException.Usage("usage: refqsr upscale IN OUT [--model M] [--clustblock C] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--profile]");
+        if (a.Positionals.Count != 2) throw CliException.Usage(UsageLine);
         string input = a.Positionals[0], output = a.Positionals[1];
+        return Directory.Exists(input) ? Folder(a, input, output, stdout, stderr) : OneFile(a, input, output, stdout, stderr);
+    }
+
+    static int OneFile(ArgParser a, string input, string output, TextWriter stdout, TextWriter stderr)
+    {
         string? clusterMap = a.Get("clusters");
         if (ImageFiles.SameFile(input, output)) throw CliException.Usage($"refusing to overwrite the input image {input}");
         if (!output.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw CliException.Usage($"output must be a .png file, got {output}");
@@ -21,49 +30,116 @@ internal static class UpscaleCommand
         }
         var options = Common.Options(a) with { Profile = a.Has("profile") ? new StageTimes() : null };
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
-        var (lr, alpha, icc) = ImageFiles.Read(input, maxPixels);
+        var image = ImageFiles.Read(input, maxPixels);
         var model = Common.LoadRunner(a);
         ComputeDevices.Check(options.Device, model.Net.Config);
         if (clusterMap is not null && model.RefQsr is null)
             throw CliException.Usage($"--clusters needs a RefQSR model; {Path.GetFileName(model.Path)} is a {model.Net.Config.Describe()}");
-        if (!a.Has("json")) stderr.WriteLine($"upscaling {lr.Width}x{lr.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
-        UpscaleResult result;
-        using (var cancel = new ConsoleCancellation(hook: ReferenceEquals(stderr, Console.Error)))
-        using (var progress = ConsoleProgress.Wanted(stderr) && !a.Has("json") ? new ConsoleProgress(stderr, "upscaling:") : null)
-        {
-            try { result = model.Run(lr, options with { Cancellation = cancel.Token, Progress = progress }); }
-            catch (OperationCanceledException) when (cancel.Token.IsCancellationRequested) { throw ConsoleCancellation.Cancelled($"{output} not written"); }
-        }
-        // the network sees RGB; a transparent input keeps its alpha, scaled by bicubic
-        ImageFiles.SavePng(result.Image, output, alpha is null ? null : ImageFiles.UpscaleAlpha(alpha, lr.Width, lr.Height, model.Net.Config.Scale), icc);
-        if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(lr, result.Grid, result.Clusters!), clusterMap);
-        if (a.Has("json"))
-            Common.WriteJson(stdout, new
-            {
-                input, output, model = Path.GetFileNameWithoutExtension(model.Path),
-                lr_width = lr.Width, lr_height = lr.Height, hr_width = result.Image.Width, hr_height = result.Image.Height,
-                patches = result.Grid.Patches.Count, bitops_g = Common.Round(result.GigaBitOps, 4), fqr = Common.Round(result.Fqr, 4),
-                reference_ratio = Ratio(result), references = result.Clusters?.ReferenceCount, clusters = clusterMap,
-                alpha = alpha is null ? null : "bicubic",
-                seconds = Common.Round(result.Elapsed.TotalSeconds, 3), device = result.Device,
-                stage_seconds = options.Profile?.Totals.ToDictionary(t => t.Stage, t => Common.Round(t.Seconds, 4)),
-            });
+        bool json = a.Has("json");
+        if (!json) stderr.WriteLine($"upscaling {image.Rgb.Width}x{image.Rgb.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
+        var result = UpscaleAndSave(model, image, output, options, stderr, progress: !json);
+        if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(image.Rgb, result.Grid, result.Clusters!), clusterMap);
+        if (json)
+            Common.WriteJson(stdout, Report(input, output, model, image, result, options) with { Clusters = clusterMap });
         else
         {
-            stdout.WriteLine($"wrote {output} ({result.Image.Width}x{result.Image.Height}) from {result.Grid.Patches.Count} patch(es): " +
-                $"{result.GigaBitOps:F2} G BitOPs, FQR {result.Fqr:F2}, " +
-                (result.Clusters is { } c ? $"{c.ReferenceCount} reference(s) ({c.ReferenceRatio:P1}), " : "") +
-                $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" + (clusterMap is not null ? $"; cluster map {clusterMap}" : "") +
-                (alpha is not null ? "; alpha channel scaled by bicubic (the network sees RGB)" : ""));
-            if (options.Profile is { } profile)
-            {
-                stdout.WriteLine("time per stage, summed over patches:");
-                foreach (var (stage, seconds) in profile.Totals)
-                    stdout.WriteLine($"  {stage,-48} {seconds,8:F3} s");
-            }
+            stdout.WriteLine(Summary(output, image, result) + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
+            if (options.Profile is { } profile) WriteProfile(stdout, profile);
         }
         return 0;
     }
+
+    static void WriteProfile(TextWriter stdout, StageTimes profile)
+    {
+        stdout.WriteLine("time per stage, summed over patches:");
+        foreach (var (stage, seconds) in profile.Totals)
+            stdout.WriteLine($"  {stage,-48} {seconds,8:F3} s");
+    }
+
+    /// <summary>Every PNG, JPEG and BMP in the folder IN (not its subfolders), each written to
+    /// OUT/NAME.png with the model loaded once. An image that cannot be read or fails its
+    /// model's arithmetic is reported and skipped; the others are still written, and the exit
+    /// code is 1 if any failed. Ctrl+C stops between images or patches (exit code 130).</summary>
+    static int Folder(ArgParser a, string input, string output, TextWriter stdout, TextWriter stderr)
+    {
+        if (a.Has("clusters")) throw CliException.Usage("--clusters takes one image, not a folder");
+        if (File.Exists(output)) throw CliException.Usage($"IN is a folder, so OUT must be one too; {output} is a file");
+        if (ImageFiles.SameFile(input, output)) throw CliException.Usage($"refusing to write into the input folder {input} (its PNGs would be overwritten)");
+        var inputs = Directory.EnumerateFiles(input).Where(ImageFiles.IsReadable).Order(StringComparer.Ordinal).ToList();
+        if (inputs.Count == 0) throw new CliException($"no PNG, JPEG or BMP images in {input}");
+        var outputs = inputs.Select(f => Path.Combine(output, Path.GetFileNameWithoutExtension(f) + ".png")).ToList();
+        if (outputs.GroupBy(o => o, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } clash)
+            throw CliException.Usage($"two inputs would both be written to {clash.Key}: " +
+                string.Join(" and ", inputs.Where((_, i) => outputs[i] == clash.Key).Select(Path.GetFileName)));
+        var options = Common.Options(a) with { Profile = a.Has("profile") ? new StageTimes() : null };
+        long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
+        var model = Common.LoadRunner(a);
+        ComputeDevices.Check(options.Device, model.Net.Config);
+        Directory.CreateDirectory(output);
+        bool json = a.Has("json");
+        if (!json) stderr.WriteLine($"upscaling {inputs.Count} images from {input} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
+        var written = new List<ImageReport>();
+        var failed = new List<object>();
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            try
+            {
+                var image = ImageFiles.Read(inputs[i], maxPixels);
+                var own = options with { Profile = options.Profile is null ? null : new StageTimes() };
+                var result = UpscaleAndSave(model, image, outputs[i], own, stderr, progress: !json, $"{i + 1}/{inputs.Count}");
+                written.Add(Report(inputs[i], outputs[i], model, image, result, own));
+                if (!json)
+                {
+                    stdout.WriteLine(Summary(outputs[i], image, result));
+                    if (own.Profile is { } profile) WriteProfile(stdout, profile);
+                }
+            }
+            catch (Exception e) when (e is ModelArithmeticException || e is CliException { ExitCode: 1 })
+            {
+                failed.Add(new { input = inputs[i], error = e.Message });
+                stderr.WriteLine($"refqsr: {Path.GetFileName(inputs[i])} skipped: {e.Message.ReplaceLineEndings(" ")}");
+            }
+        }
+        if (json) Common.WriteJson(stdout, new { images = written, failed });
+        if (failed.Count > 0) throw new CliException($"{failed.Count} of {inputs.Count} images failed (named above); the other {written.Count} were written");
+        return 0;
+    }
+
+    /// <summary>Runs the model with Ctrl+C and terminal progress, then writes the PNG (alpha
+    /// scaled by bicubic, ICC profile carried over); a cancelled run writes nothing.</summary>
+    static UpscaleResult UpscaleAndSave(Common.Model model, LoadedImage image, string output, UpscaleOptions options, TextWriter stderr,
+        bool progress, string? label = null)
+    {
+        UpscaleResult result;
+        using (var cancel = new ConsoleCancellation(hook: ReferenceEquals(stderr, Console.Error)))
+        using (var shown = progress && ConsoleProgress.Wanted(stderr) ? new ConsoleProgress(stderr, label is null ? "upscaling:" : $"upscaling {label}:") : null)
+        {
+            try { result = model.Run(image.Rgb, options with { Cancellation = cancel.Token, Progress = shown }); }
+            catch (OperationCanceledException) when (cancel.Token.IsCancellationRequested) { throw ConsoleCancellation.Cancelled($"{output} not written"); }
+        }
+        // the network sees RGB; a transparent input keeps its alpha, scaled by bicubic
+        var alpha = image.Alpha is null ? null : ImageFiles.UpscaleAlpha(image.Alpha, image.Rgb.Width, image.Rgb.Height, model.Net.Config.Scale);
+        ImageFiles.SavePng(result.Image, output, alpha, image.IccProfile);
+        return result;
+    }
+
+    static string Summary(string output, LoadedImage image, UpscaleResult result)
+        => $"wrote {output} ({result.Image.Width}x{result.Image.Height}) from {result.Grid.Patches.Count} patch(es): " +
+           $"{result.GigaBitOps:F2} G BitOPs, FQR {result.Fqr:F2}, " +
+           (result.Clusters is { } c ? $"{c.ReferenceCount} reference(s) ({c.ReferenceRatio:P1}), " : "") +
+           $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" +
+           (image.Alpha is not null ? "; alpha channel scaled by bicubic (the network sees RGB)" : "");
+
+    /// <summary>One image's JSON record (snake_case keys).</summary>
+    sealed record ImageReport(string Input, string Output, string Model, int LrWidth, int LrHeight, int HrWidth, int HrHeight, int Patches,
+        double BitopsG, double Fqr, double? ReferenceRatio, int? References, string? Clusters, string? Alpha, double Seconds, string Device,
+        Dictionary<string, double>? StageSeconds);
+
+    static ImageReport Report(string input, string output, Common.Model model, LoadedImage image, UpscaleResult result, UpscaleOptions options)
+        => new(input, output, Path.GetFileNameWithoutExtension(model.Path), image.Rgb.Width, image.Rgb.Height, result.Image.Width, result.Image.Height,
+            result.Grid.Patches.Count, Common.Round(result.GigaBitOps, 4), Common.Round(result.Fqr, 4), Ratio(result), result.Clusters?.ReferenceCount,
+            null, image.Alpha is null ? null : "bicubic", Common.Round(result.Elapsed.TotalSeconds, 3), result.Device,
+            options.Profile?.Totals.ToDictionary(t => t.Stage, t => Common.Round(t.Seconds, 4)));
 
     internal static double? Ratio(UpscaleResult r) => r.ReferenceRatio is { } v ? Common.Round(v, 4) : null;
 }
