@@ -104,14 +104,23 @@ public static class ImageFiles
         using Image img = alpha is null ? Image.LoadPixelData<Rgb24>(image.Pixels, image.Width, image.Height) : Rgba(image, alpha);
         // write to a temp file first so a failed write never leaves half an image
         string tmp = path + ".tmp";
-        if (iccProfile is null) img.Save(tmp, new PngEncoder());
-        else
+        try
         {
-            var png = new MemoryStream();
-            img.Save(png, new PngEncoder());
-            File.WriteAllBytes(tmp, IccProfiles.Embed(png.ToArray(), iccProfile));
+            if (iccProfile is null) img.Save(tmp, new PngEncoder());
+            else
+            {
+                var png = new MemoryStream();
+                img.Save(png, new PngEncoder());
+                File.WriteAllBytes(tmp, IccProfiles.Embed(png.ToArray(), iccProfile));
+            }
+            File.Move(tmp, path, overwrite: true);
         }
-        File.Move(tmp, path, overwrite: true);
+        catch
+        {
+            // a full disk or a vanished folder: leave neither half an image nor its temp file
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
     }
 
     /// <summary>Filled row by row: a whole-image RGBA array would pass 2 GiB for the largest

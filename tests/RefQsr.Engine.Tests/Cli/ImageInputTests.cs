@@ -146,6 +146,20 @@ public sealed class ImageInputTests : CliTestBase
     }
 
     [Fact]
+    public void FailedWriteLeavesNoTempFile()
+    {
+        // the output name is taken by a folder: the encode succeeds, the final move cannot
+        string output = Path.Combine(Dir, "taken.png");
+        Directory.CreateDirectory(output);
+        string model = Path.Combine(Dir, "m.safetensors");
+        File.WriteAllBytes(model, TestModels.Bytes(TestModels.Config(QuantizerKind.Ddtb, 4, blocks: 1)));
+        var (code, _, err) = Run("upscale", Png(20, 16), output, "--model", model);
+        Assert.Equal(1, code);
+        Assert.StartsWith("refqsr: ", err.Trim().Split('\n')[^1]);
+        Assert.False(File.Exists(output + ".tmp"));
+    }
+
+    [Fact]
     public void ModelThatOverflowsIsAModelError()
     {
         string model = Path.Combine(Dir, "nan.safetensors");
