@@ -12,6 +12,9 @@ namespace RefQsr.Cli;
 /// the zlib-compressed profile (PNG 1.2, §4.2.2.4), placed before the image data.</summary>
 internal static class IccProfiles
 {
+    /// <summary>Larger profiles are dropped (real ones are a few hundred KiB at most).</summary>
+    public const int MaxProfileBytes = 16 << 20;
+
     /// <summary>The raw profile of a decoded JPEG, or the iCCP profile of a PNG file; null
     /// where there is none or it cannot be read (a broken profile is dropped, not fatal).</summary>
     public static byte[]? Read(Stream file, string formatName, Image decoded)
@@ -46,8 +49,15 @@ internal static class IccProfiles
             int nul = Array.IndexOf(data, (byte)0);
             if (nul < 1 || nul > 79 || nul + 2 > data.Length || data[nul + 1] != 0) return null;
             using var z = new ZLibStream(new MemoryStream(data, nul + 2, data.Length - nul - 2), CompressionMode.Decompress);
+            // a crafted chunk can inflate to gigabytes: stop at a size no real profile reaches
             var profile = new MemoryStream();
-            z.CopyTo(profile);
+            var buffer = new byte[64 * 1024];
+            int read;
+            while ((read = z.Read(buffer)) > 0)
+            {
+                if (profile.Length + read > MaxProfileBytes) return null;
+                profile.Write(buffer, 0, read);
+            }
             return profile.ToArray();
         }
         return null;

@@ -146,6 +146,18 @@ public sealed class ImageInputTests : CliTestBase
     }
 
     [Fact]
+    public void IccChunkThatInflatesPastTheCapIsDropped()
+    {
+        // 20 MiB of zeros deflate to about 20 KiB: a PNG carrying them still reads, without its profile
+        string p = Path.Combine(Dir, "bomb.png");
+        ImageFiles.SavePng(SyntheticScene.Create(20, 16), p, iccProfile: new byte[IccProfiles.MaxProfileBytes + (4 << 20)]);
+        Assert.True(new FileInfo(p).Length < 200_000);
+        var image = ImageFiles.Read(p, long.MaxValue);
+        Assert.Null(image.IccProfile);
+        Assert.Equal((20, 16), (image.Rgb.Width, image.Rgb.Height));
+    }
+
+    [Fact]
     public void FailedWriteLeavesNoTempFile()
     {
         // the output name is taken by a folder: the encode succeeds, the final move cannot
