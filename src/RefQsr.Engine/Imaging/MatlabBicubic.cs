@@ -26,18 +26,17 @@ public static class MatlabBicubic
     /// <summary>Resizes and rounds like MATLAB's uint8 conversion (clamp, then half away from zero).</summary>
     public static RgbImage Resize(RgbImage source, double scale)
     {
-        double[] values = ResizeToDoubles(source, scale);
+        ArgumentNullException.ThrowIfNull(source);
         var result = new RgbImage(OutputLength(source.Width, scale), OutputLength(source.Height, scale));
         byte[] pixels = result.Pixels;
-        for (int i = 0; i < values.Length; i++)
-            pixels[i] = (byte)Math.Floor(Math.Clamp(values[i], 0.0, 255.0) + 0.5);
+        int rowLength = result.Width * RgbImage.Channels;
+        ResizeByRows(source.Pixels, source.Width, source.Height, RgbImage.Channels, scale,
+            (i, row) => RoundRow(row, pixels.AsSpan(i * rowLength, rowLength)));
         return result;
     }
 
     /// <summary>One channel (height x width bytes, e.g. an alpha plane) resized as
-    /// <see cref="Resize"/> resizes each channel, to the same bytes: the same contributions and
-    /// the same float64 sums in the same order, but one output row at a time, so it needs
-    /// memory for one row of sums however large the image.</summary>
+    /// <see cref="Resize"/> resizes each channel, to the same bytes.</summary>
     public static byte[] ResizePlane(ReadOnlySpan<byte> plane, int width, int height, double scale)
     {
         if (width < 1 || height < 1 || plane.Length != (long)width * height)
@@ -45,35 +44,8 @@ public static class MatlabBicubic
         int outWidth = OutputLength(width, scale), outHeight = OutputLength(height, scale);
         if ((long)outWidth * outHeight > Array.MaxLength)
             throw new ArgumentException($"A {outWidth}x{outHeight} plane is too large for one array.", nameof(scale));
-        var rows = ResizeContributions.Compute(height, outHeight, scale);
-        var columns = ResizeContributions.Compute(width, outWidth, scale);
         var result = new byte[outWidth * outHeight];
-        var sums = new double[width];
-        for (int i = 0; i < outHeight; i++)
-        {
-            Array.Clear(sums);
-            for (int k = 0; k < rows.Taps; k++)
-            {
-                double weight = rows.Weight(i, k);
-                if (weight == 0.0)
-                    continue;
-                ReadOnlySpan<byte> inRow = plane.Slice(rows.Index(i, k) * width, width);
-                for (int x = 0; x < width; x++)
-                    sums[x] += weight * inRow[x];
-            }
-            for (int j = 0; j < outWidth; j++)
-            {
-                double sum = 0.0;
-                for (int k = 0; k < columns.Taps; k++)
-                {
-                    double weight = columns.Weight(j, k);
-                    if (weight == 0.0)
-                        continue;
-                    sum += weight * sums[columns.Index(j, k)];
-                }
-                result[i * outWidth + j] = (byte)Math.Floor(Math.Clamp(sum, 0.0, 255.0) + 0.5);
-            }
-        }
+        ResizeByRows(plane, width, height, 1, scale, (i, row) => RoundRow(row, result.AsSpan(i * outWidth, outWidth)));
         return result;
     }
 
@@ -84,15 +56,62 @@ public static class MatlabBicubic
     public static double[] ResizeToDoubles(RgbImage source, double scale)
     {
         ArgumentNullException.ThrowIfNull(source);
-        int outWidth = OutputLength(source.Width, scale);
-        int outHeight = OutputLength(source.Height, scale);
-        var input = new double[source.Pixels.Length];
-        for (int i = 0; i < input.Length; i++)
-            input[i] = source.Pixels[i];
+        int rowLength = OutputLength(source.Width, scale) * RgbImage.Channels;
+        var result = new double[OutputLength(source.Height, scale) * rowLength];
+        ResizeByRows(source.Pixels, source.Width, source.Height, RgbImage.Channels, scale,
+            (i, row) => row.CopyTo(result.AsSpan(i * rowLength, rowLength)));
+        return result;
+    }
 
-        // Height first, then width, as in the Python reference.
-        double[] rowsResized = ResizeRows(input, source.Width, source.Height, outHeight, scale);
-        return ResizeColumns(rowsResized, source.Width, outHeight, outWidth, scale);
+    delegate void RowSink(int row, ReadOnlySpan<double> values);
+
+    /// <summary>The resize every public form shares, one output row at a time: height first
+    /// (the row's float64 sums of the input rows it takes, element by element), then width,
+    /// tap by tap in the contributions' order and skipping zero weights, as the Python
+    /// reference computes them. It keeps one row of sums, so memory does not grow with the
+    /// image; <paramref name="row"/> gets each output row (W' x channels).</summary>
+    static void ResizeByRows(ReadOnlySpan<byte> pixels, int width, int height, int channels, double scale, RowSink row)
+    {
+        int outWidth = OutputLength(width, scale), outHeight = OutputLength(height, scale);
+        var rows = ResizeContributions.Compute(height, outHeight, scale);
+        var columns = ResizeContributions.Compute(width, outWidth, scale);
+        int inRowLength = width * channels;
+        var sums = new double[inRowLength];
+        var output = new double[outWidth * channels];
+        for (int i = 0; i < outHeight; i++)
+        {
+            Array.Clear(sums);
+            for (int k = 0; k < rows.Taps; k++)
+            {
+                double weight = rows.Weight(i, k);
+                if (weight == 0.0)
+                    continue; // the reference skips zero weights
+                ReadOnlySpan<byte> inRow = pixels.Slice(rows.Index(i, k) * inRowLength, inRowLength);
+                for (int e = 0; e < inRowLength; e++)
+                    sums[e] += weight * inRow[e];
+            }
+            for (int j = 0; j < outWidth; j++)
+                for (int c = 0; c < channels; c++)
+                {
+                    double sum = 0.0;
+                    for (int k = 0; k < columns.Taps; k++)
+                    {
+                        double weight = columns.Weight(j, k);
+                        if (weight == 0.0)
+                            continue;
+                        sum += weight * sums[columns.Index(j, k) * channels + c];
+                    }
+                    output[j * channels + c] = sum;
+                }
+            row(i, output);
+        }
+    }
+
+    /// <summary>MATLAB's uint8 conversion: clamp, then round half away from zero.</summary>
+    static void RoundRow(ReadOnlySpan<double> values, Span<byte> bytes)
+    {
+        for (int i = 0; i < values.Length; i++)
+            bytes[i] = (byte)Math.Floor(Math.Clamp(values[i], 0.0, 255.0) + 0.5);
     }
 
     /// <summary>The LR image of SPEC §6: crop HR to multiples of <paramref name="factor"/>, then resize by 1/factor.</summary>
@@ -119,55 +138,6 @@ public static class MatlabBicubic
         if (factor < 1)
             throw new ArgumentException($"Upscale factor must be at least 1, got {factor}.", nameof(factor));
         return ResizeToDoubles(lowRes, factor);
-    }
-
-    private static double[] ResizeRows(double[] input, int width, int inHeight, int outHeight, double scale)
-    {
-        int rowLength = width * RgbImage.Channels;
-        var contributions = ResizeContributions.Compute(inHeight, outHeight, scale);
-        var output = new double[outHeight * rowLength];
-        for (int i = 0; i < outHeight; i++)
-        {
-            Span<double> outRow = output.AsSpan(i * rowLength, rowLength);
-            for (int k = 0; k < contributions.Taps; k++)
-            {
-                double weight = contributions.Weight(i, k);
-                if (weight == 0.0)
-                    continue; // the reference skips zero weights
-                ReadOnlySpan<double> inRow = input.AsSpan(contributions.Index(i, k) * rowLength, rowLength);
-                for (int e = 0; e < rowLength; e++)
-                    outRow[e] += weight * inRow[e];
-            }
-        }
-        return output;
-    }
-
-    private static double[] ResizeColumns(double[] input, int inWidth, int height, int outWidth, double scale)
-    {
-        const int channels = RgbImage.Channels;
-        var contributions = ResizeContributions.Compute(inWidth, outWidth, scale);
-        var output = new double[height * outWidth * channels];
-        for (int y = 0; y < height; y++)
-        {
-            int inBase = y * inWidth * channels;
-            int outBase = y * outWidth * channels;
-            for (int j = 0; j < outWidth; j++)
-            {
-                for (int c = 0; c < channels; c++)
-                {
-                    double sum = 0.0;
-                    for (int k = 0; k < contributions.Taps; k++)
-                    {
-                        double weight = contributions.Weight(j, k);
-                        if (weight == 0.0)
-                            continue;
-                        sum += weight * input[inBase + contributions.Index(j, k) * channels + c];
-                    }
-                    output[outBase + j * channels + c] = sum;
-                }
-            }
-        }
-        return output;
     }
 
     private static void CheckScale(double scale)
