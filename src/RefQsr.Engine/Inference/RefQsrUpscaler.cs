@@ -98,9 +98,10 @@ public sealed class RefQsrUpscaler
     static ClusterAssignment Assign(IReadOnlyList<float[]> logits, PatchGrid grid, double tau)
     {
         for (int i = 0; i < logits.Count; i++)
-            if (logits[i].FirstOrDefault(v => !float.IsFinite(v), 0f) is var bad && !float.IsFinite(bad))
+            if (Array.FindIndex(logits[i], v => !float.IsFinite(v)) is var at and >= 0)
             {
                 var p = grid.Patches[i];
+                float bad = logits[i][at];
                 throw new ModelArithmeticException($"the ClustBlock's logits for patch ({p.Row}, {p.Column}) (LR {p.Width}x{p.Height} at {p.X}, {p.Y}) " +
                     $"hold {bad}: its arithmetic overflowed on this input, which points to a corrupt or badly trained ClustBlock model");
             }

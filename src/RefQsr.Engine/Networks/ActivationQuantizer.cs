@@ -28,11 +28,11 @@ internal sealed class ActivationQuantizer
         if (kind == QuantizerKind.Pams)
         {
             float a = Finite(f, prefix + "alpha");
-            RangeTensors.Symmetric(a, RangeTensors.WidestBits, $"tensor '{prefix}alpha'");
+            RangeTensors.Checked(() => Quantizer.Symmetric(a, RangeTensors.WidestBits), $"tensor '{prefix}alpha'");
             return new ActivationQuantizer(kind, a, 0, 0, null, name);
         }
         float lo = Finite(f, prefix + "alpha_l"), hi = Finite(f, prefix + "alpha_u");
-        RangeTensors.Asymmetric(lo, hi, RangeTensors.WidestBits, $"tensors '{prefix}alpha_l' and '{prefix}alpha_u'");
+        RangeTensors.Checked(() => Quantizer.Asymmetric(lo, hi, RangeTensors.WidestBits), $"tensors '{prefix}alpha_l' and '{prefix}alpha_u'");
         return new ActivationQuantizer(kind, 0, lo, hi, gated ? DynamicGate.Load(f, prefix + "gate.", channels) : null, name);
     }
 
@@ -83,8 +83,10 @@ internal sealed class DynamicGate
                f.Floats(p + "conv1.weight"), Affine.Load(f, p + "bn."), f.Floats(p + "conv2.weight"), f.Floats(p + "conv2.bias"));
 
     static Quantizer TwoBit(ModelFile f, string p)
-        => RangeTensors.Asymmetric(ActivationQuantizer.Finite(f, p + "alpha_l"), ActivationQuantizer.Finite(f, p + "alpha_u"), 2,
-            $"tensors '{p}alpha_l' and '{p}alpha_u'");
+    {
+        float lo = ActivationQuantizer.Finite(f, p + "alpha_l"), hi = ActivationQuantizer.Finite(f, p + "alpha_u");
+        return RangeTensors.Checked(() => Quantizer.Asymmetric(lo, hi, 2), $"tensors '{p}alpha_l' and '{p}alpha_u'");
+    }
 
     /// <summary>GAP of HWC data: the sums and the division in float64 (pixel order), then
     /// rounded to float32 (docs/integer-arithmetic.md).</summary>

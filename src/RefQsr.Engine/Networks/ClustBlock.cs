@@ -67,7 +67,7 @@ public sealed class ClustBlock
     {
         var r = f.Floats(name);
         if (!(r[1] > r[0])) throw new WeightsFormatException($"tensor '{name}': [{r[0]}, {r[1]}] is not a valid range (needs min < max)");
-        return RangeTensors.Asymmetric(r[0], r[1], Bits, $"tensor '{name}'");
+        return RangeTensors.Checked(() => Quantizer.Asymmetric(r[0], r[1], Bits), $"tensor '{name}'");
     }
 
     /// <summary>The C class logits of one LR patch (HWC RGB floats in 0..255). A patch

@@ -31,8 +31,7 @@ internal sealed class QuantizedConv
         if (kind == QuantizerKind.Pams && !(range[1] > 0 && range[0] == -range[1]))
             throw new WeightsFormatException($"tensor '{prefix}w_range': PAMS needs a symmetric range, found [{range[0]}, {range[1]}]");
         var conv = new QuantizedConv(f.Floats(prefix + "weight"), range[0], range[1], kind, channels);
-        try { conv.WeightQuantizer(RangeTensors.WidestBits); }
-        catch (ArgumentException e) { throw new WeightsFormatException($"tensor '{prefix}w_range': {e.Message}"); }
+        RangeTensors.Checked(() => conv.WeightQuantizer(RangeTensors.WidestBits), $"tensor '{prefix}w_range'");
         return conv;
     }
 

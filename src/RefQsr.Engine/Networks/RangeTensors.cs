@@ -12,15 +12,11 @@ internal static class RangeTensors
 {
     public const int WidestBits = 8;
 
-    public static Quantizer Asymmetric(float lo, float hi, int bits, string tensors)
+    /// <summary><paramref name="make"/>'s quantizer; its ArgumentException (an unusable
+    /// range) becomes a WeightsFormatException naming <paramref name="tensors"/>.</summary>
+    public static Quantizer Checked(Func<Quantizer> make, string tensors)
     {
-        try { return Quantizer.Asymmetric(lo, hi, bits); }
-        catch (ArgumentException e) { throw new WeightsFormatException($"{tensors}: {e.Message}"); }
-    }
-
-    public static Quantizer Symmetric(float alpha, int bits, string tensors)
-    {
-        try { return Quantizer.Symmetric(alpha, bits); }
+        try { return make(); }
         catch (ArgumentException e) { throw new WeightsFormatException($"{tensors}: {e.Message}"); }
     }
 }

@@ -17,8 +17,10 @@ public static class PatchMerger
     {
         if (float.IsNaN(value))
             throw new ArgumentException("An HR patch value is NaN.", nameof(value));
-        return (byte)MathF.Round(Math.Clamp(value, 0f, 255f));
+        return ClampRound(value);
     }
+
+    static byte ClampRound(float value) => (byte)MathF.Round(Math.Clamp(value, 0f, 255f));
 
     /// <summary>Merges float HR patches (one per grid patch, in grid order, each HxWx3 interleaved).</summary>
     public static RgbImage Merge(PatchGrid grid, int scale, IReadOnlyList<float[]> hrPatches)
@@ -58,7 +60,7 @@ public static class PatchMerger
             {
                 float v = source[i];
                 if (float.IsNaN(v)) throw NotFinite(patch);
-                target[i] = ToByte(v);
+                target[i] = ClampRound(v);
             }
         }
     }
