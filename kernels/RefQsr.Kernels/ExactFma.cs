@@ -7,9 +7,9 @@ namespace RefQsr.Kernels;
 
 /// <summary>a·b + c rounded once, four lanes at a time, for CPUs with no fused multiply-add
 /// instruction (x64 without FMA3: pre-2013 cores and the SSE-only Atom-class Celerons and
-/// Pentiums). There Vector128.FusedMultiplyAdd calls a software fma per lane, about 5.5 ns a
-/// float on the AMD EPYC with <c>DOTNET_EnableAVX2=0</c>; this takes about 1.7 ns, with the
-/// same bits.
+/// Pentiums). There Vector128.FusedMultiplyAdd calls a software fma per lane; this computes
+/// four lanes with vector instructions and the same bits (docs/performance.md has what it
+/// saves on a whole upscale).
 /// <para>Why it is exact: the product of two floats has at most 48 significant bits, so it is
 /// exact in double. The double sum p + c is then rounded to odd: TwoSum gives the sum's exact
 /// error e, and where e ≠ 0 the sum is replaced by whichever of the two doubles around the
