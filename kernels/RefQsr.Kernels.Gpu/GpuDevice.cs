@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -7,9 +8,13 @@ namespace RefQsr.Kernels.Gpu;
 
 /// <summary>One ILGPU context and accelerator with all kernels loaded. Opening one compiles
 /// the kernels (seconds), so callers keep it: <see cref="Shared"/> gives one per backend for
-/// the life of the process.</summary>
+/// the life of the process. ILGPU reads the kernels' IL and generates code at run time, so
+/// none of this works in a NativeAOT build: callers check
+/// <see cref="System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported"/> first.</summary>
 public sealed class GpuDevice : IDisposable
 {
+    internal const string NeedsJit = "ILGPU compiles the kernels from their IL at run time, which a NativeAOT build cannot do";
+
     public GpuBackend Backend { get; }
     public DeviceKernels Kernels { get; }
     public Accelerator Accelerator => Kernels.Accelerator;
@@ -39,6 +44,7 @@ public sealed class GpuDevice : IDisposable
 
     /// <summary>Opens a new device; throws <see cref="GpuUnavailableException"/> when
     /// <paramref name="backend"/> is CUDA and no CUDA device is present.</summary>
+    [RequiresDynamicCode(NeedsJit)]
     public static GpuDevice Open(GpuBackend backend)
     {
         if (backend == GpuBackend.IlgpuCpu)
@@ -75,12 +81,13 @@ public sealed class GpuDevice : IDisposable
     });
 
     /// <summary>Whether a CUDA device is present (checked once per process).</summary>
-    public static bool CudaAvailable => cudaPresent.Value;
+    public static bool CudaAvailable { [RequiresDynamicCode(NeedsJit)] get => cudaPresent.Value; }
 
     static readonly Dictionary<GpuBackend, GpuDevice> shared = [];
 
     /// <summary>The process-wide device of this backend, opened on first use and kept (its
     /// kernels stay compiled); never dispose it.</summary>
+    [RequiresDynamicCode(NeedsJit)]
     public static GpuDevice Shared(GpuBackend backend)
     {
         lock (shared)

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
@@ -13,6 +14,7 @@ namespace RefQsr.Kernels.Gpu;
 public static class PtxCompiler
 {
     /// <summary>The kernels as (name, method) with TMath = <see cref="CudaMath"/>.</summary>
+    [RequiresDynamicCode(GpuDevice.NeedsJit), RequiresUnreferencedCode("finds the kernels by reflection")]
     public static IEnumerable<(string Name, MethodInfo Method)> Kernels()
     {
         foreach (var type in new[] { typeof(QuantConvKernels), typeof(QuantizeKernels), typeof(FloatConvKernels), typeof(ElementwiseKernels), typeof(QuantConvTiledKernel),
@@ -22,6 +24,7 @@ public static class PtxCompiler
     }
 
     /// <summary>PTX of every kernel for <paramref name="architecture"/> (default sm_90, PTX ISA 7.8).</summary>
+    [RequiresDynamicCode(GpuDevice.NeedsJit), RequiresUnreferencedCode("finds the kernels by reflection")]
     public static IReadOnlyDictionary<string, string> CompileAll(CudaArchitecture? architecture = null)
     {
         using var context = Context.Create(b => b.Optimize(OptimizationLevel.O1));

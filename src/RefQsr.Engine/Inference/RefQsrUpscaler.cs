@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Gpu;
 using RefQsr.Engine.Imaging;
@@ -49,7 +50,7 @@ public sealed class RefQsrUpscaler
         var run = new PatchRun(options, grid.Patches.Count);
         float[][] hrPatches;
         string device = "cpu";
-        if (GpuBackends.Resolve(options.Device, Network) is { } backend)
+        if (RuntimeFeature.IsDynamicCodeSupported && GpuBackends.Resolve(options.Device, Network) is { } backend)
         {
             // the stage split is a CPU profile: a device run is not split
             var gpu = GpuBackends.For(Network, backend);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Gpu;
 using RefQsr.Engine.Imaging;
@@ -22,6 +23,7 @@ public sealed class Upscaler(SrResNet network)
     {
         ArgumentNullException.ThrowIfNull(lr);
         options.Validate();
+        ComputeDevices.Check(options.Device, Network.Config);
         var sw = Stopwatch.StartNew();
         var grid = options.FullImage ? PatchGrid.FullImage(lr.Width, lr.Height) : PatchGrid.Create(lr.Width, lr.Height, options.PatchSize);
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
@@ -30,7 +32,7 @@ public sealed class Upscaler(SrResNet network)
         var run = new PatchRun(options, patches.Count);
         string device = run.Cancellable(() =>
         {
-            if (GpuBackends.Resolve(options.Device, Network) is { } backend)
+            if (RuntimeFeature.IsDynamicCodeSupported && GpuBackends.Resolve(options.Device, Network) is { } backend)
             {
                 // one device: the patches of each size as batches, each forward entirely on the device
                 var gpu = GpuBackends.For(Network, backend);
