@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Inference;
 using RefQsr.Engine.Networks;
@@ -64,14 +65,19 @@ internal static class Common
             => RefQsr is not null ? RefQsr.Run(lr, options) : new Upscaler(Net).Run(lr, options);
     }
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>A `--json` document (<see cref="CliJson"/>: source-generated, so the NativeAOT build writes it too).</summary>
+    public static void WriteJson<T>(TextWriter w, T value, JsonTypeInfo<T> type) => w.WriteLine(JsonSerializer.Serialize(value, type));
 
-    public static void WriteJson(TextWriter w, object value) => w.WriteLine(JsonSerializer.Serialize(value, Json));
+    /// <summary>Warns on stderr when the kernels cannot use the processor's AVX2, the case where
+    /// every conv takes a path several times slower: a DOTNET_EnableAVX2=0 setting, or a
+    /// NativeAOT build for the default instruction set (docs/native.md).</summary>
+    public static void WarnIfSlowPaths(TextWriter stderr)
+    {
+        var unused = RefQsr.Kernels.CpuFeatures.Unused();
+        if (unused.Contains("AVX2"))
+            stderr.WriteLine($"refqsr: warning: this processor has {string.Join(", ", unused)}, which this process does not use " +
+                "(switched off by a DOTNET_Enable* setting, or left out of a NativeAOT build's instruction set: docs/native.md); the kernels take paths several times slower");
+    }
 
     public static double Round(double v, int digits) => double.IsFinite(v) ? Math.Round(v, digits) : v;
 }

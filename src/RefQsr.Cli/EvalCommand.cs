@@ -39,6 +39,7 @@ internal static class EvalCommand
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches"));
             stdout.WriteLine($"{"image",-24} {"LR size",10} {"PSNR",8} {"SSIM",7} {"BitOPs(G)",10} {"FQR",6}{(refqsr ? $" {"refs",6}" : "")} {"s",7}");
         }
+        Common.WarnIfSlowPaths(stderr);
         using var cancel = new ConsoleCancellation(hook: ReferenceEquals(stderr, Console.Error));
         foreach (var f in files)
         {
@@ -62,17 +63,13 @@ internal static class EvalCommand
         double seconds = total.Elapsed.TotalSeconds;
         double? refRatio = refqsr ? rows.Average(r => r.ReferenceRatio!.Value) : null;
         if (json)
-            Common.WriteJson(stdout, new
-            {
-                dataset, model = Path.GetFileNameWithoutExtension(modelPath), config = net.Config.Describe(),
-                patch = options.FullImage ? 0 : options.PatchSize, images = rows.Count,
-                psnr = Common.Round(psnr, 4), ssim = Common.Round(ssim, 5), bitops_g = Common.Round(bitops, 4), fqr = Common.Round(fqr, 4),
-                reference_ratio = refRatio is { } rr ? Common.Round(rr, 4) : (double?)null,
-                clustblock = model.ClustBlockPath is { } cb ? Path.GetFileNameWithoutExtension(cb) : null,
-                seconds = Common.Round(seconds, 2), device = rows.Count > 0 ? rows[0].Device : "cpu",
-                per_image = rows.Select(r => new { image = r.Image, psnr = Common.Round(r.Psnr, 4), ssim = Common.Round(r.Ssim, 5), bitops_g = Common.Round(r.BitOpsG, 4), fqr = r.Fqr,
-                    reference_ratio = r.ReferenceRatio is { } v ? Common.Round(v, 4) : (double?)null, seconds = Common.Round(r.Seconds, 3) }),
-            });
+            Common.WriteJson(stdout, new EvalReport(dataset, Path.GetFileNameWithoutExtension(modelPath), net.Config.Describe(),
+                options.FullImage ? 0 : options.PatchSize, rows.Count, Common.Round(psnr, 4), Common.Round(ssim, 5), Common.Round(bitops, 4),
+                Common.Round(fqr, 4), refRatio is { } rr ? Common.Round(rr, 4) : null,
+                model.ClustBlockPath is { } cb ? Path.GetFileNameWithoutExtension(cb) : null,
+                Common.Round(seconds, 2), rows.Count > 0 ? rows[0].Device : "cpu",
+                [.. rows.Select(r => new EvalImage(r.Image, Common.Round(r.Psnr, 4), Common.Round(r.Ssim, 5), Common.Round(r.BitOpsG, 4), r.Fqr,
+                    r.ReferenceRatio is { } v ? Common.Round(v, 4) : null, Common.Round(r.Seconds, 3)))]), CliJson.Default.EvalReport);
         else
             stdout.WriteLine($"{"mean",-24} {"",10} {psnr,8:F3} {ssim,7:F4} {bitops,10:F3} {fqr,6:F2}{(refqsr ? $" {refRatio,6:P0}" : "")} {seconds,7:F1} total");
         return 0;

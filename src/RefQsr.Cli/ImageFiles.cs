@@ -2,6 +2,7 @@ using RefQsr.Engine.Imaging;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 
@@ -17,6 +18,15 @@ public static class ImageFiles
 {
     public const long DefaultMaxPixels = 40_000_000;
     static readonly string[] Readable = [".png", ".jpg", ".jpeg", ".bmp"];
+
+    static ImageFiles()
+    {
+        // ImageSharp 2.1 reads each EXIF entry's type through Enum.GetValues(typeof(ExifDataType)),
+        // which makes an ExifDataType[] at run time; a NativeAOT build has that array type only
+        // if some code makes one, else every JPEG with EXIF fails to decode. This makes one
+        // (its only such enum in 2.1.13; scripts/check-native.sh reads an EXIF JPEG).
+        GC.KeepAlive(new ExifDataType[1]);
+    }
 
     /// <summary>Whether the file's extension is one <see cref="Read"/> takes.</summary>
     public static bool IsReadable(string path) => Readable.Contains(Path.GetExtension(path).ToLowerInvariant());

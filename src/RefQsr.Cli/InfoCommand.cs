@@ -28,23 +28,19 @@ internal static class InfoCommand
         var paths = net.ConvPaths();
         var floatPaths = net.FloatConvPaths();
         if (a.Has("json"))
-            Common.WriteJson(stdout, new
-            {
-                model = Path.GetFileNameWithoutExtension(path), file = path, description = c.Describe(),
-                network = c.Network.ToString().ToLowerInvariant(), scale = c.Scale, channels = c.Channels, blocks = c.Blocks,
-                quantizer = c.Quantizer.ToString().ToLowerInvariant(), w_bits = c.WeightBits, a_bits = c.ActivationBits,
-                ddtb_gated = c.DdtbGated, parameters = net.ParameterCount, resident_bytes = net.ResidentBytes,
-                refqsr = c.RefQsr is { } s ? new { b_high = s.BHigh, b_low = s.BLow, b_medium = s.BMedium, tau = s.Tau, refer_blocks = s.RefErBlocks } : null,
-                clustblock = model.ClustBlockPath is { } cb ? Path.GetFileNameWithoutExtension(cb) : null,
-                lr_width = w, lr_height = h, patch = options.FullImage ? 0 : options.PatchSize, patches = grid.Patches.Count,
-                patch_area_lr_px = grid.TotalPatchArea, bitops_g = Common.Round(bitOps, 4), fqr = Common.Round(fqr, 4),
-                reference_ratio = clusters is not null && image is not null ? Common.Round(clusters.ReferenceRatio, 4) : (double?)null,
-                references = image is not null ? clusters?.ReferenceCount : null,
-                cost_basis = basis,
-                conv_paths = paths.Select(p => new { role = p.Role, w_bits = p.WeightBits, a_bits = p.ActivationBits, path = p.Path.ToString(), convs = p.Convs }),
-                cpu = RefQsr.Kernels.CpuFeatures.Describe(),
-                float_conv_paths = floatPaths.Select(p => new { layer = p.Layer, kernel = p.Kernel, in_channels = p.InChannels, out_channels = p.OutChannels, algorithm = p.Algorithm, convs = p.Convs }),
-            });
+            Common.WriteJson(stdout, new InfoReport(Path.GetFileNameWithoutExtension(path), path, c.Describe(),
+                c.Network.ToString().ToLowerInvariant(), c.Scale, c.Channels, c.Blocks, c.Quantizer.ToString().ToLowerInvariant(),
+                c.WeightBits, c.ActivationBits, c.DdtbGated, net.ParameterCount, net.ResidentBytes,
+                c.RefQsr is { } s ? new InfoRefQsr(s.BHigh, s.BLow, s.BMedium, s.Tau, s.RefErBlocks) : null,
+                model.ClustBlockPath is { } cb ? Path.GetFileNameWithoutExtension(cb) : null,
+                w, h, options.FullImage ? 0 : options.PatchSize, grid.Patches.Count, grid.TotalPatchArea,
+                Common.Round(bitOps, 4), Common.Round(fqr, 4),
+                clusters is not null && image is not null ? Common.Round(clusters.ReferenceRatio, 4) : null,
+                image is not null ? clusters?.ReferenceCount : null, basis,
+                [.. paths.Select(p => new InfoConvPath(p.Role, p.WeightBits, p.ActivationBits, p.Path.ToString(), p.Convs))],
+                RefQsr.Kernels.CpuFeatures.Describe(), RefQsr.Kernels.CpuFeatures.Unused(),
+                [.. floatPaths.Select(p => new InfoFloatConvPath(p.Layer, p.Kernel, p.InChannels, p.OutChannels, p.Algorithm, p.Convs))]),
+                CliJson.Default.InfoReport);
         else
         {
             stdout.WriteLine($"model       {Path.GetFileNameWithoutExtension(path)} ({path})");
@@ -55,6 +51,9 @@ internal static class InfoCommand
             if (paths.Count > 0)
                 stdout.WriteLine($"kernels     {string.Join("; ", paths.Select(p => $"{p.Role} w{p.WeightBits}a{p.ActivationBits}: {p.Path} x{p.Convs}"))} (integer conv paths on this CPU)");
             stdout.WriteLine($"cpu         {RefQsr.Kernels.CpuFeatures.Describe()} (instruction sets the kernels use)");
+            if (RefQsr.Kernels.CpuFeatures.Unused() is { Count: > 0 } unused)
+                stdout.WriteLine($"unused      {string.Join(", ", unused)}: the processor has them, this process does not use them " +
+                    "(a DOTNET_Enable* setting, or a NativeAOT build for an older instruction set: docs/native.md)");
             stdout.WriteLine($"float convs {string.Join("; ", floatPaths.Select(p => $"{p.Layer} {p.Shape}: {p.Algorithm}" + (p.Convs > 1 ? $" x{p.Convs}" : "")))}");
             stdout.WriteLine($"input       LR {w}x{h} -> HR {w * c.Scale}x{h * c.Scale}, " +
                 (options.FullImage ? "full image" : $"{options.PatchSize}-px patches ({grid.Patches.Count} patches, {grid.TotalPatchArea:N0} LR px)"));

@@ -14,6 +14,7 @@ internal static class UpscaleCommand
         var a = new ArgParser(args, [.. Common.TilingFlags, "profile"], [.. Common.TilingValued, "clusters"]);
         if (a.Positionals.Count != 2) throw CliException.Usage(UsageLine);
         string input = a.Positionals[0], output = a.Positionals[1];
+        Common.WarnIfSlowPaths(stderr);
         return Directory.Exists(input) ? Folder(a, input, output, stdout, stderr) : OneFile(a, input, output, stdout, stderr);
     }
 
@@ -40,7 +41,7 @@ internal static class UpscaleCommand
         var result = UpscaleAndSave(model, image, output, options, stderr, progress: !json);
         if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(image.Rgb, result.Grid, result.Clusters!), clusterMap);
         if (json)
-            Common.WriteJson(stdout, Report(input, output, model, image, result, options) with { Clusters = clusterMap });
+            Common.WriteJson(stdout, Report(input, output, model, image, result, options) with { Clusters = clusterMap }, CliJson.Default.ImageReport);
         else
         {
             stdout.WriteLine(Summary(output, image, result) + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
@@ -79,7 +80,7 @@ internal static class UpscaleCommand
         bool json = a.Has("json");
         if (!json) stderr.WriteLine($"upscaling {inputs.Count} images from {input} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
         var written = new List<ImageReport>();
-        var failed = new List<object>();
+        var failed = new List<FailedImage>();
         for (int i = 0; i < inputs.Count; i++)
         {
             try
@@ -96,11 +97,11 @@ internal static class UpscaleCommand
             }
             catch (Exception e) when (e is ModelArithmeticException || e is CliException { ExitCode: 1 })
             {
-                failed.Add(new { input = inputs[i], error = e.Message });
+                failed.Add(new FailedImage(inputs[i], e.Message));
                 stderr.WriteLine($"refqsr: {Path.GetFileName(inputs[i])} skipped: {e.Message.ReplaceLineEndings(" ")}");
             }
         }
-        if (json) Common.WriteJson(stdout, new { images = written, failed });
+        if (json) Common.WriteJson(stdout, new FolderReport(written, failed), CliJson.Default.FolderReport);
         if (failed.Count > 0) throw new CliException($"{failed.Count} of {inputs.Count} images failed (named above); the other {written.Count} were written");
         return 0;
     }
@@ -129,11 +130,6 @@ internal static class UpscaleCommand
            (result.Clusters is { } c ? $"{c.ReferenceCount} reference(s) ({c.ReferenceRatio:P1}), " : "") +
            $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" +
            (image.Alpha is not null ? "; alpha channel scaled by bicubic (the network sees RGB)" : "");
-
-    /// <summary>One image's JSON record (snake_case keys).</summary>
-    sealed record ImageReport(string Input, string Output, string Model, int LrWidth, int LrHeight, int HrWidth, int HrHeight, int Patches,
-        double BitopsG, double Fqr, double? ReferenceRatio, int? References, string? Clusters, string? Alpha, double Seconds, string Device,
-        Dictionary<string, double>? StageSeconds);
 
     static ImageReport Report(string input, string output, Common.Model model, LoadedImage image, UpscaleResult result, UpscaleOptions options)
         => new(input, output, Path.GetFileNameWithoutExtension(model.Path), image.Rgb.Width, image.Rgb.Height, result.Image.Width, result.Image.Height,

@@ -23,6 +23,9 @@ public sealed class CliTests : CliTestBase
         using var doc = JsonDocument.Parse(stdout);
         Assert.True(doc.RootElement.GetProperty("bitops_g").GetDouble() > 0);
         Assert.Equal(8.0, doc.RootElement.GetProperty("fqr").GetDouble());
+        // a warning on stderr exactly when the kernels cannot use the processor's AVX2 (CI's
+        // DOTNET_EnableAVX2=0 pass; a NativeAOT build for the default instruction set)
+        Assert.Equal(global::RefQsr.Kernels.CpuFeatures.Unused().Contains("AVX2"), err.Contains("refqsr: warning: this processor has", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -116,6 +119,8 @@ public sealed class CliTests : CliTestBase
         string cpu = doc.RootElement.GetProperty("cpu").GetString()!;
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, cpu.Contains("AVX2", StringComparison.Ordinal));
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, cpu.Contains("AVX-512", StringComparison.Ordinal));
+        // ... and those the processor has that this process does not use (DOTNET_Enable*, or a NativeAOT build's instruction set)
+        Assert.Equal(global::RefQsr.Kernels.CpuFeatures.Unused(), doc.RootElement.GetProperty("cpu_unused").EnumerateArray().Select(e => e.GetString()));
         (code, stdout, _) = Run("info", "--model", m, "--lr", "1024x540", "--full-image", "--json");
         using var full = JsonDocument.Parse(stdout);
         Assert.Equal(81.54, full.RootElement.GetProperty("bitops_g").GetDouble(), 2);
