@@ -14,7 +14,6 @@ internal static class UpscaleCommand
         var a = new ArgParser(args, [.. Common.TilingFlags, "profile"], [.. Common.TilingValued, "clusters"]);
         if (a.Positionals.Count != 2) throw CliException.Usage(UsageLine);
         string input = a.Positionals[0], output = a.Positionals[1];
-        Common.WarnIfSlowPaths(stderr);
         return Directory.Exists(input) ? Folder(a, input, output, stdout, stderr) : OneFile(a, input, output, stdout, stderr);
     }
 
@@ -38,6 +37,7 @@ internal static class UpscaleCommand
             throw CliException.Usage($"--clusters needs a RefQSR model; {Path.GetFileName(model.Path)} is a {model.Net.Config.Describe()}");
         bool json = a.Has("json");
         if (!json) stderr.WriteLine($"upscaling {image.Rgb.Width}x{image.Rgb.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
+        Common.WarnIfSlowPaths(stderr);   // after every check, so that an error stays one line
         var result = UpscaleAndSave(model, image, output, options, stderr, progress: !json);
         if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(image.Rgb, result.Grid, result.Clusters!), clusterMap);
         if (json)
@@ -79,6 +79,7 @@ internal static class UpscaleCommand
         Directory.CreateDirectory(output);
         bool json = a.Has("json");
         if (!json) stderr.WriteLine($"upscaling {inputs.Count} images from {input} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
+        Common.WarnIfSlowPaths(stderr);
         var written = new List<ImageReport>();
         var failed = new List<FailedImage>();
         for (int i = 0; i < inputs.Count; i++)
