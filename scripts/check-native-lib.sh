@@ -35,4 +35,7 @@ same = Image.open(sys.argv[1]).convert('RGB').tobytes() == open(sys.argv[2], 'rb
 print(('ok  ' if same else 'FAIL') + ' ' + sys.argv[3] + ': the C library gives the refqsr command\'s bytes')
 sys.exit(0 if same else 1)" "$work/$m.png" "$work/$m.rgb" "$m"
 done
+# the same library from Python (ctypes), as docs/c-api.md shows it
+/usr/bin/python3 tests/native/refqsr_ctypes_test.py "$work/lib/librefqsr.so" weights/srresnet-ddtb-w4a4.safetensors \
+  "$work/lr.rgb" 320 240 "$work/srresnet-ddtb-w4a4.rgb"
 echo "C library: all checks passed"

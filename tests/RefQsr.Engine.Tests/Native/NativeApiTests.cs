@@ -139,6 +139,22 @@ public unsafe class NativeApiTests : CliTestBase
         Assert.Equal(0, ((delegate* unmanaged<nint, int>)&NativeApi.ModelScale)(model));
     }
 
+    [Fact]
+    public void ModelArithmeticFailureIsItsOwnStatus()
+    {
+        // tail weights of +-3e38: every output sums +inf and -inf, so NaN (ModelValueTests)
+        var c = TestModels.Config(blocks: 1);
+        string path = Path.Combine(Dir, "overflow.safetensors");
+        File.WriteAllBytes(path, ModelFile.Serialize(c, TestModels.Tensors(c).Select(t => t.Name == "tail.weight"
+            ? Tensor.FromFloats(t.Name, t.ToFloats().Select((_, i) => i % 2 == 0 ? 3e38f : -3e38f).ToArray(), [.. t.Shape]) : t)));
+        Assert.Equal(Status.Ok, Load(path, null, out nint model));
+        var lr = SyntheticScene.Create(30, 20);
+        var output = new byte[3 * 120 * 80];
+        Assert.Equal(Status.ModelArithmetic, Upscale(model, lr.Pixels, 30, 20, 90, output, 360));
+        Assert.Contains("holds NaN", LastError());
+        Free(model);
+    }
+
     [UnmanagedCallersOnly]
     static int StopAtFirstPatch(int done, int total, nint user)
     {
