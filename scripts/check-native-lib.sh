@@ -38,4 +38,6 @@ done
 # the same library from Python (ctypes), as docs/c-api.md shows it
 /usr/bin/python3 tests/native/refqsr_ctypes_test.py "$work/lib/librefqsr.so" weights/srresnet-ddtb-w4a4.safetensors \
   "$work/lr.rgb" 320 240 "$work/srresnet-ddtb-w4a4.rgb"
+# ... and through the Python module published beside it (numpy in and out)
+/usr/bin/python3 tests/native/refqsr_python_test.py "$work/lib" "$work/lr.rgb" 320 240 "$work/srresnet-ddtb-w4a4.rgb"
 echo "C library: all checks passed"
