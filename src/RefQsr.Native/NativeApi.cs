@@ -28,25 +28,47 @@ internal static unsafe class NativeApi
         if (modelPath == null) return StatusMapping.Fail(Status.InvalidArgument, "refqsr_model_load: model_path is NULL");
         string path = Utf8StringMarshaller.ConvertToManaged(modelPath)!;
         string? cbPath = Utf8StringMarshaller.ConvertToManaged(clustBlockPath);
-        return StatusMapping.Guard(() =>
+        return Load(Path.GetFileName(path), () => ModelFile.Load(path),
+            cbPath is null ? null : Path.GetFileName(cbPath), cbPath is null ? null : () => ModelFile.Load(cbPath), model);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "refqsr_model_load_memory")]
+    public static Status LoadModelFromMemory(byte* modelData, nuint modelSize, byte* clustBlockData, nuint clustBlockSize, nint* model)
+    {
+        if (model == null) return StatusMapping.Fail(Status.InvalidArgument, "refqsr_model_load_memory: model (the result pointer) is NULL");
+        *model = 0;
+        if (modelData == null) return StatusMapping.Fail(Status.InvalidArgument, "refqsr_model_load_memory: model_data is NULL");
+        if (modelSize > (nuint)Array.MaxLength || clustBlockSize > (nuint)Array.MaxLength)
+            return StatusMapping.Fail(Status.InvalidArgument, $"refqsr_model_load_memory: a model of {Math.Max(modelSize, clustBlockSize)} bytes is larger than a model file can be");
+        // copied: the engine keeps what it needs, and the caller may free its buffers on return
+        byte[] m = new ReadOnlySpan<byte>(modelData, (int)modelSize).ToArray();
+        byte[]? c = clustBlockData == null ? null : new ReadOnlySpan<byte>(clustBlockData, (int)clustBlockSize).ToArray();
+        return Load("the model", () => ModelFile.Parse(m), c is null ? null : "the ClustBlock", c is null ? null : () => ModelFile.Parse(c), model);
+    }
+
+    /// <summary>Both loads: the SR model, and for a RefQSR model its ClustBlock, each named in messages.</summary>
+    static Status Load(string name, Func<ModelFile> modelFile, string? clustBlockName, Func<ModelFile>? clustBlockFile, nint* model)
+        => StatusMapping.Guard(() =>
         {
-            var net = SrResNet.Load(path);
+            var f = modelFile();
+            if (f.Config.Network != NetworkKind.SrResNet)
+                return StatusMapping.Fail(Status.BadModel, $"{name} is a {f.Config.Describe()}, not an SRResNet or RefQSR model");
+            var net = SrResNet.Load(f);
             RefQsrUpscaler? refQsr = null;
             if (net.Config.RefQsr is not null)
             {
-                if (cbPath is null)
-                    return StatusMapping.Fail(Status.InvalidArgument, $"{Path.GetFileName(path)} is a {net.Config.Describe()}: pass its ClustBlock file as clustblock_path");
-                var file = ModelFile.Load(cbPath);
+                if (clustBlockFile is null)
+                    return StatusMapping.Fail(Status.InvalidArgument, $"{name} is a {net.Config.Describe()}: pass its ClustBlock too");
+                var file = clustBlockFile();
                 if (file.Config.Network != NetworkKind.ClustBlock)
-                    return StatusMapping.Fail(Status.BadModel, $"{Path.GetFileName(cbPath)} is a {file.Config.Describe()}, not a ClustBlock");
+                    return StatusMapping.Fail(Status.BadModel, $"{clustBlockName} is a {file.Config.Describe()}, not a ClustBlock");
                 refQsr = new RefQsrUpscaler(net, ClustBlock.Load(file));
             }
-            else if (cbPath is not null)
-                return StatusMapping.Fail(Status.InvalidArgument, $"{Path.GetFileName(path)} is a {net.Config.Describe()}, which takes no ClustBlock: pass NULL as clustblock_path");
+            else if (clustBlockFile is not null)
+                return StatusMapping.Fail(Status.InvalidArgument, $"{name} is a {net.Config.Describe()}, which takes no ClustBlock: pass NULL for it");
             *model = ModelHandles.Add(new NativeModel(net, refQsr));
             return Status.Ok;
         });
-    }
 
     [UnmanagedCallersOnly(EntryPoint = "refqsr_model_free")]
     public static void FreeModel(nint model) => ModelHandles.Remove(model)?.FreeDescription();

@@ -43,6 +43,19 @@ static void *run(void *arg) {
     return NULL;
 }
 
+/* the whole file, or NULL; *size its length */
+static uint8_t *read_all(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n);
+    *size = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    return b;
+}
+
 static int stop_at_first(int32_t done, int32_t total, void *user) {
     (void)done;
     *(int32_t *)user = total;
@@ -90,6 +103,19 @@ int main(int argc, char **argv) {
             CHECK(0, "row %d differs between the threads", y);
             break;
         }
+
+    /* the same model from its bytes in memory: the same output */
+    size_t model_size = 0, clust_size = 0;
+    uint8_t *model_bytes = read_all(argv[1], &model_size), *clust_bytes = clust ? read_all(clust, &clust_size) : NULL;
+    refqsr_model *from_memory = NULL;
+    CHECK(refqsr_model_load_memory(model_bytes, model_size, clust_bytes, clust_size, &from_memory) == REFQSR_OK, "load from memory");
+    free(model_bytes), free(clust_bytes);   /* the library keeps its own copy */
+    struct job mem = {from_memory, in, w, h, in_stride, out_stride, malloc(out_n), REFQSR_INTERNAL};
+    memset(mem.output, 0, out_n);   /* as the threads' outputs: the row padding compares too */
+    run(&mem);
+    CHECK(mem.status == REFQSR_OK && memcmp(mem.output, jobs[0].output, out_n) == 0, "loaded from memory: the same bytes");
+    refqsr_model_free(from_memory);
+    free(mem.output);
 
     /* stats, with the options' defaults */
     refqsr_stats stats = {.struct_size = sizeof stats};

@@ -70,7 +70,13 @@ int32_t refqsr_abi_version(void);
  * refqsr_model_free. */
 refqsr_status refqsr_model_load(const char *model_path, const char *clustblock_path, refqsr_model **model);
 
-/* Frees a model from refqsr_model_load; NULL is ignored. */
+/* refqsr_model_load from the files' bytes in memory (an app that embeds its models). The
+ * bytes are copied: the buffers may be freed on return. clustblock_data is NULL for models
+ * other than RefQSR. */
+refqsr_status refqsr_model_load_memory(const void *model_data, size_t model_size, const void *clustblock_data,
+                                       size_t clustblock_size, refqsr_model **model);
+
+/* Frees a model from refqsr_model_load or refqsr_model_load_memory; NULL is ignored. */
 void refqsr_model_free(refqsr_model *model);
 
 /* The model's scale factor (4 for the shipped models), or 0 for a NULL model. */

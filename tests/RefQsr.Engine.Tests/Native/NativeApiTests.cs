@@ -87,6 +87,40 @@ public unsafe class NativeApiTests : CliTestBase
         Free(model);
     }
 
+    static Status LoadFromMemory(byte[] model, byte[]? clustBlock, out nint handle)
+    {
+        var load = (delegate* unmanaged<byte*, nuint, byte*, nuint, nint*, Status>)&NativeApi.LoadModelFromMemory;
+        nint h = 0;
+        Status st;
+        fixed (byte* m = model, c = clustBlock)
+            st = load(m, (nuint)model.Length, c, clustBlock is null ? 0 : (nuint)clustBlock.Length, &h);
+        handle = h;
+        return st;
+    }
+
+    [Fact]
+    public void ModelsLoadFromMemoryAsFromFiles()
+    {
+        string path = Write("rq.safetensors", TestModels.RefQsrConfig()), cb = Write("cb.safetensors", TestModels.ClustBlockConfig());
+        Assert.Equal(Status.Ok, Load(path, cb, out nint fromFile));
+        Assert.Equal(Status.Ok, LoadFromMemory(File.ReadAllBytes(path), File.ReadAllBytes(cb), out nint fromMemory));
+        var lr = SyntheticScene.Create(40, 30);
+        byte[] a = new byte[3 * 160 * 120], b = new byte[a.Length];
+        var options = new NativeOptions { StructSize = (uint)sizeof(NativeOptions), PatchSize = 16, Threads = 1 };
+        Assert.Equal(Status.Ok, Upscale(fromFile, lr.Pixels, 40, 30, 120, a, 480, &options));
+        Assert.Equal(Status.Ok, Upscale(fromMemory, lr.Pixels, 40, 30, 120, b, 480, &options));
+        Assert.Equal(a, b);
+        Free(fromFile);
+        Free(fromMemory);
+        // damaged bytes, a ClustBlock as the model, a RefQSR model without its ClustBlock
+        Assert.Equal(Status.BadModel, LoadFromMemory(File.ReadAllBytes(path)[..200], null, out nint h));
+        Assert.Equal(0, h);
+        Assert.Equal(Status.BadModel, LoadFromMemory(File.ReadAllBytes(cb), null, out _));
+        Assert.Contains("not an SRResNet", LastError());
+        Assert.Equal(Status.InvalidArgument, LoadFromMemory(File.ReadAllBytes(path), null, out _));
+        Assert.Contains("ClustBlock", LastError());
+    }
+
     [Fact]
     public void FailuresAreStatusesWithMessagesAndWriteNothing()
     {
