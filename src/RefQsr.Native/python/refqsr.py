@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -44,10 +45,11 @@ class RefQsrError(Exception):
 
 
 def _library_path(path):
-    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "librefqsr.so")
+    name = {"win32": "librefqsr.dll", "darwin": "librefqsr.dylib"}.get(sys.platform, "librefqsr.so")
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
     found = path or os.environ.get("REFQSR_LIBRARY") or (beside if os.path.exists(beside) else ctypes.util.find_library("refqsr"))
     if not found:
-        raise OSError("librefqsr not found: pass library=, set REFQSR_LIBRARY, or put librefqsr.so beside refqsr.py")
+        raise OSError(f"librefqsr not found: pass library=, set REFQSR_LIBRARY, or put {name} beside refqsr.py")
     return found
 
 
