@@ -131,6 +131,17 @@ same "eval" eval --data data --model srresnet-ddtb-refqsr-4-3 --patch 36 --json
 same "info" info --model srresnet-pams-refqsr-4-3 --image demo/lr.png --json
 same "bad option" upscale demo/lr.png out.png --patch 3
 
+# standard input and output
+for b in jit native; do
+  if [ $b = jit ]; then cmd=("${jit[@]}"); else cmd=("${native[@]}"); fi
+  "${cmd[@]}" upscale - - --model srresnet-ddtb-w4a4 < "$work/in/a.jpg" > "$work/piped-$b.png" 2> /dev/null || true
+done
+if [ -s "$work/piped-jit.png" ] && cmp -s "$work/piped-jit.png" "$work/piped-native.png"; then
+  echo "ok   piped in and out"
+else
+  echo "FAIL piped in and out"; fails=$((fails + 1))
+fi
+
 # the GPU backend needs the JIT: the native build names that instead of failing inside ILGPU
 for d in cuda ilgpu-cpu; do
   set +e; msg=$("${native[@]}" upscale "$work/in/demo/lr.png" "$work/gpu.png" --device $d 2>&1); rc=$?; set -e

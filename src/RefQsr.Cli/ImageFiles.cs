@@ -44,11 +44,41 @@ public static class ImageFiles
         // one open file for the header, the truncation check and the decode: the bytes
         // checked are the bytes decoded
         using var stream = File.OpenRead(path);
+        return Decode(stream, path, maxPixels);
+    }
+
+    /// <summary>At most this many bytes are read from standard input (a PNG of the largest
+    /// image --max-pixels allows by default is far smaller).</summary>
+    public const int MaxStreamBytes = 1 << 30;
+
+    /// <summary><see cref="Read"/> for an image piped in (`refqsr upscale - OUT`): read whole,
+    /// at most <see cref="MaxStreamBytes"/>, then checked and decoded as a file is; the format is
+    /// told by its bytes.</summary>
+    public static LoadedImage Read(Stream input, long maxPixels)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[1 << 16];
+        int n;
+        while ((n = input.Read(chunk, 0, chunk.Length)) > 0)
+        {
+            if (buffer.Length + n > MaxStreamBytes) throw new CliException($"standard input holds more than {MaxStreamBytes >> 20} MiB: not an image this command reads");
+            buffer.Write(chunk, 0, n);
+        }
+        if (buffer.Length == 0) throw new CliException("standard input is empty: pipe a PNG, JPEG or BMP image into `refqsr upscale - OUT`");
+        buffer.Position = 0;
+        return Decode(buffer, "standard input", maxPixels);
+    }
+
+    /// <summary>The checks and the decode of <see cref="Read(string, long)"/> on a seekable stream,
+    /// <paramref name="path"/> naming it in messages.</summary>
+    static LoadedImage Decode(Stream stream, string path, long maxPixels)
+    {
         IImageInfo? info;
         IImageFormat? format;
         try { info = Image.Identify(stream, out format); }
         catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: not a readable image ({e.Message})"); }
         if (info is null || format is null) throw new CliException($"{path}: not a readable image (unknown format)");
+        if (format.Name is not ("PNG" or "JPEG" or "BMP")) throw new CliException($"{path}: unsupported image type {format.Name} (PNG, JPEG and BMP are read)");
         long pixels = (long)info.Width * info.Height;
         if (info.Width <= 0 || info.Height <= 0) throw new CliException($"{path}: image has no pixels");
         if (pixels > maxPixels)
@@ -109,20 +139,11 @@ public static class ImageFiles
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CliException($"output folder does not exist: {dir}");
-        if (alpha is not null && alpha.Length != image.Width * image.Height)
-            throw new ArgumentException($"alpha plane has {alpha.Length} values, expected {image.Width}x{image.Height}");
-        using Image img = alpha is null ? Image.LoadPixelData<Rgb24>(image.Pixels, image.Width, image.Height) : Rgba(image, alpha);
         // write to a temp file first so a failed write never leaves half an image
         string tmp = path + ".tmp";
         try
         {
-            if (iccProfile is null) img.Save(tmp, new PngEncoder());
-            else
-            {
-                var png = new MemoryStream();
-                img.Save(png, new PngEncoder());
-                File.WriteAllBytes(tmp, IccProfiles.Embed(png.ToArray(), iccProfile));
-            }
+            using (var file = File.Create(tmp)) WritePng(image, file, alpha, iccProfile);
             File.Move(tmp, path, overwrite: true);
         }
         catch
@@ -131,6 +152,22 @@ public static class ImageFiles
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    /// <summary>The PNG of <see cref="SavePng"/> written to a stream (`refqsr upscale IN -`: standard output).</summary>
+    public static void WritePng(RgbImage image, Stream output, byte[]? alpha = null, byte[]? iccProfile = null)
+    {
+        if (alpha is not null && alpha.Length != image.Width * image.Height)
+            throw new ArgumentException($"alpha plane has {alpha.Length} values, expected {image.Width}x{image.Height}");
+        using Image img = alpha is null ? Image.LoadPixelData<Rgb24>(image.Pixels, image.Width, image.Height) : Rgba(image, alpha);
+        if (iccProfile is null)
+        {
+            img.Save(output, new PngEncoder());
+            return;
+        }
+        var png = new MemoryStream();
+        img.Save(png, new PngEncoder());
+        output.Write(IccProfiles.Embed(png.ToArray(), iccProfile));
     }
 
     /// <summary>Filled row by row: a whole-image RGBA array would pass 2 GiB for the largest

@@ -22,7 +22,9 @@ public static class Program
         tinted by its cluster and the reference patches outlined. --device cpu|cuda|auto
         (default cpu) runs on the CPU engine or a CUDA GPU (auto: CUDA when present);
         ilgpu-cpu runs the GPU code on ILGPU's slow CPU accelerator, for debugging.
-        upscale IN OUT with IN a folder: every PNG, JPEG and BMP in it is written to the folder
+        upscale - OUT reads the image from standard input, upscale IN - writes the PNG to
+        standard output (the summary then goes to stderr). upscale IN OUT with IN a folder:
+        every PNG, JPEG and BMP in it is written to the folder
         OUT as NAME.png, the model loaded once; an image that fails is named and skipped, the
         exit code is then 1. A transparent PNG keeps its alpha (scaled by bicubic), and an
         ICC colour profile is carried to the output.
@@ -33,7 +35,10 @@ public static class Program
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>The command with its output captured; <paramref name="stdinBytes"/> and
+    /// <paramref name="stdoutBytes"/> are the byte streams `upscale - OUT` and `upscale IN -`
+    /// read and write (default the process's own).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, Stream? stdinBytes = null, Stream? stdoutBytes = null)
     {
         bool verbose = args.Contains("--verbose");
         args = args.Where(a => a != "--verbose").ToArray();
@@ -47,7 +52,7 @@ public static class Program
             var rest = args[1..];
             return args[0] switch
             {
-                "upscale" => UpscaleCommand.Run(rest, stdout, stderr),
+                "upscale" => UpscaleCommand.Run(rest, stdout, stderr, () => stdinBytes ?? Console.OpenStandardInput(), () => stdoutBytes ?? Console.OpenStandardOutput()),
                 "eval" => EvalCommand.Run(rest, stdout, stderr),
                 "info" => InfoCommand.Run(rest, stdout),
                 "demo" => DemoCommand.Run(rest, stdout),

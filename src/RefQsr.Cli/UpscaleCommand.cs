@@ -7,30 +7,37 @@ namespace RefQsr.Cli;
 internal static class UpscaleCommand
 {
     const string UsageLine = "usage: refqsr upscale IN OUT [--model M] [--clustblock C] [--clusters MAP.png] [--patch P | --full-image] [--threads N] [--profile]" +
-                             " (IN and OUT may be folders: every image in IN, written to OUT as NAME.png)";
+                             " (IN and OUT may be folders: every image in IN, written to OUT as NAME.png; IN or OUT - is standard input or output)";
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>IN or OUT "-": standard input or output, as byte streams.</summary>
+    const string StandardStream = "-";
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream> stdinBytes, Func<Stream> stdoutBytes)
     {
         var a = new ArgParser(args, [.. Common.TilingFlags, "profile"], [.. Common.TilingValued, "clusters"]);
         if (a.Positionals.Count != 2) throw CliException.Usage(UsageLine);
         string input = a.Positionals[0], output = a.Positionals[1];
-        return Directory.Exists(input) ? Folder(a, input, output, stdout, stderr) : OneFile(a, input, output, stdout, stderr);
+        return input != StandardStream && Directory.Exists(input)
+            ? Folder(a, input, output, stdout, stderr)
+            : OneFile(a, input, output, stdout, stderr, stdinBytes, stdoutBytes);
     }
 
-    static int OneFile(ArgParser a, string input, string output, TextWriter stdout, TextWriter stderr)
+    static int OneFile(ArgParser a, string input, string output, TextWriter stdout, TextWriter stderr, Func<Stream> stdinBytes, Func<Stream> stdoutBytes)
     {
         string? clusterMap = a.Get("clusters");
-        if (ImageFiles.SameFile(input, output)) throw CliException.Usage($"refusing to overwrite the input image {input}");
-        if (!output.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw CliException.Usage($"output must be a .png file, got {output}");
+        bool fromStdin = input == StandardStream, toStdout = output == StandardStream;
+        if (toStdout && a.Has("json")) throw CliException.Usage("--json writes to standard output, which OUT - gives to the image; name an output file to get both");
+        if (!fromStdin && !toStdout && ImageFiles.SameFile(input, output)) throw CliException.Usage($"refusing to overwrite the input image {input}");
+        if (!toStdout && !output.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw CliException.Usage($"output must be a .png file (or - for standard output), got {output}");
         if (clusterMap is not null)
         {
             if (!clusterMap.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw CliException.Usage($"--clusters must name a .png file, got {clusterMap}");
-            if (ImageFiles.SameFile(input, clusterMap) || ImageFiles.SameFile(output, clusterMap))
+            if ((!fromStdin && ImageFiles.SameFile(input, clusterMap)) || (!toStdout && ImageFiles.SameFile(output, clusterMap)))
                 throw CliException.Usage($"--clusters {clusterMap} would overwrite the input or the output image");
         }
         var options = Common.Options(a) with { Profile = a.Has("profile") ? new StageTimes() : null };
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
-        var image = ImageFiles.Read(input, maxPixels);
+        var image = fromStdin ? ImageFiles.Read(stdinBytes(), maxPixels) : ImageFiles.Read(input, maxPixels);
         var model = Common.LoadRunner(a);
         ComputeDevices.Check(options.Device, model.Net.Config);
         if (clusterMap is not null && model.RefQsr is null)
@@ -38,14 +45,16 @@ internal static class UpscaleCommand
         bool json = a.Has("json");
         if (!json) stderr.WriteLine($"upscaling {image.Rgb.Width}x{image.Rgb.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
         Common.WarnIfSlowPaths(stderr);   // after every check, so that an error stays one line
-        var result = UpscaleAndSave(model, image, output, options, stderr, progress: !json);
+        var result = UpscaleAndSave(model, image, toStdout ? null : output, options, stderr, progress: !json, toStdout ? stdoutBytes() : null);
         if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(image.Rgb, result.Grid, result.Clusters!), clusterMap);
         if (json)
             Common.WriteJson(stdout, Report(input, output, model, image, result, options) with { Clusters = clusterMap }, CliJson.Default.ImageReport);
         else
         {
-            stdout.WriteLine(Summary(output, image, result) + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
-            if (options.Profile is { } profile) WriteProfile(stdout, profile);
+            // with the image on standard output, the words go to stderr
+            var words = toStdout ? stderr : stdout;
+            words.WriteLine(Summary(toStdout ? "standard output" : output, image, result) + (clusterMap is not null ? $"; cluster map {clusterMap}" : ""));
+            if (options.Profile is { } profile) WriteProfile(words, profile);
         }
         return 0;
     }
@@ -88,7 +97,7 @@ internal static class UpscaleCommand
             {
                 var image = ImageFiles.Read(inputs[i], maxPixels);
                 var own = options with { Profile = options.Profile is null ? null : new StageTimes() };
-                var result = UpscaleAndSave(model, image, outputs[i], own, stderr, progress: !json, $"{i + 1}/{inputs.Count}");
+                var result = UpscaleAndSave(model, image, outputs[i], own, stderr, progress: !json, label: $"{i + 1}/{inputs.Count}");
                 written.Add(Report(inputs[i], outputs[i], model, image, result, own));
                 if (!json)
                 {
@@ -108,20 +117,26 @@ internal static class UpscaleCommand
     }
 
     /// <summary>Runs the model with Ctrl+C and terminal progress, then writes the PNG (alpha
-    /// scaled by bicubic, ICC profile carried over); a cancelled run writes nothing.</summary>
-    static UpscaleResult UpscaleAndSave(Common.Model model, LoadedImage image, string output, UpscaleOptions options, TextWriter stderr,
-        bool progress, string? label = null)
+    /// scaled by bicubic, ICC profile carried over) to the file <paramref name="output"/>, or
+    /// with it null to <paramref name="stream"/>; a cancelled run writes nothing.</summary>
+    static UpscaleResult UpscaleAndSave(Common.Model model, LoadedImage image, string? output, UpscaleOptions options, TextWriter stderr,
+        bool progress, Stream? stream = null, string? label = null)
     {
         UpscaleResult result;
         using (var cancel = new ConsoleCancellation(hook: ReferenceEquals(stderr, Console.Error)))
         using (var shown = progress && ConsoleProgress.Wanted(stderr) ? new ConsoleProgress(stderr, label is null ? "upscaling:" : $"upscaling {label}:") : null)
         {
             try { result = model.Run(image.Rgb, options with { Cancellation = cancel.Token, Progress = shown }); }
-            catch (OperationCanceledException) when (cancel.Token.IsCancellationRequested) { throw ConsoleCancellation.Cancelled($"{output} not written"); }
+            catch (OperationCanceledException) when (cancel.Token.IsCancellationRequested) { throw ConsoleCancellation.Cancelled($"{output ?? "standard output"} not written"); }
         }
         // the network sees RGB; a transparent input keeps its alpha, scaled by bicubic
         var alpha = image.Alpha is null ? null : ImageFiles.UpscaleAlpha(image.Alpha, image.Rgb.Width, image.Rgb.Height, model.Net.Config.Scale);
-        ImageFiles.SavePng(result.Image, output, alpha, image.IccProfile);
+        if (output is not null) ImageFiles.SavePng(result.Image, output, alpha, image.IccProfile);
+        else
+        {
+            ImageFiles.WritePng(result.Image, stream!, alpha, image.IccProfile);
+            stream!.Flush();
+        }
         return result;
     }
 
