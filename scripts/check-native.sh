@@ -130,6 +130,8 @@ same "folder with a bad image" upscale folder out --json
 same "eval" eval --data data --model srresnet-ddtb-refqsr-4-3 --patch 36 --json
 same "info" info --model srresnet-pams-refqsr-4-3 --image demo/lr.png --json
 same "bad option" upscale demo/lr.png out.png --patch 3
+cp -r tests/fixtures/tiny-ddtb-w4a4 "$work/in/fixture"
+same "parity" parity fixture --json
 
 # standard input and output
 for b in jit native; do

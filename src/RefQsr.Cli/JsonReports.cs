@@ -37,10 +37,18 @@ internal sealed record InfoConvPath(string Role, int WBits, int ABits, string Pa
 
 internal sealed record InfoFloatConvPath(string Layer, int Kernel, int InChannels, int OutChannels, string Algorithm, int Convs);
 
+/// <summary>`refqsr parity --json`: each traced quantizer's identical codes, the HR output's
+/// max |difference| and PSNR against the reference, and whether the acceptance holds.</summary>
+internal sealed record ParityReport(string Fixture, string Model, string Config, string Scope, bool Passes, IReadOnlyList<ParityLayer> Layers,
+    double HrMaxAbs, double HrPsnr);
+
+internal sealed record ParityLayer(string Name, int Identical, int Total, bool Passes);
+
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(ImageReport))]
 [JsonSerializable(typeof(FolderReport))]
 [JsonSerializable(typeof(EvalReport))]
 [JsonSerializable(typeof(InfoReport))]
+[JsonSerializable(typeof(ParityReport))]
 internal sealed partial class CliJson : JsonSerializerContext;

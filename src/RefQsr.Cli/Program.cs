@@ -13,6 +13,7 @@ public static class Program
           refqsr eval --data DIR [--model M] [--patch P | --full-image] [--limit N] [--threads N] [--device D] [--json]
           refqsr info [--model M] [--lr WxH | --image IN] [--patch P | --full-image] [--json]
           refqsr models
+          refqsr parity DIR [--model M] [--json]
 
         Common: --verbose prints stack traces on errors. --model takes a file or a shipped
         model name (see `refqsr models`); the default is the best shipped model. RefQSR
@@ -28,6 +29,9 @@ public static class Program
         OUT as NAME.png, the model loaded once; an image that fails is named and skipped, the
         exit code is then 1. A transparent PNG keeps its alpha (scaled by bicubic), and an
         ICC colour profile is carried to the output.
+        parity DIR checks the engine against a reference forward written by
+        train/make_fixtures.py (codes >= 99.9% identical, HR within 0.5 grey levels and
+        >= 60 dB); exit code 1 when it fails.
         --profile prints the time per stage (CPU runs). On a terminal, upscale shows the
         patches done; Ctrl+C cancels upscale and eval cleanly (exit code 130, no output
         image written).
@@ -55,6 +59,7 @@ public static class Program
                 "upscale" => UpscaleCommand.Run(rest, stdout, stderr, () => stdinBytes ?? Console.OpenStandardInput(), () => stdoutBytes ?? Console.OpenStandardOutput()),
                 "eval" => EvalCommand.Run(rest, stdout, stderr),
                 "info" => InfoCommand.Run(rest, stdout),
+                "parity" => ParityCommand.Run(rest, stdout),
                 "demo" => DemoCommand.Run(rest, stdout),
                 "models" => ModelsCommand.Run(rest, stdout),
                 _ => throw CliException.Usage($"unknown command '{args[0]}' (try refqsr --help)"),

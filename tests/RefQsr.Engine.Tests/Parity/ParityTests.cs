@@ -1,3 +1,5 @@
+using RefQsr.Cli;
+using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Networks;
 using Xunit.Abstractions;
 
@@ -12,44 +14,37 @@ public class ParityTests(ITestOutputHelper output)
     public static TheoryData<string> Fixtures()
     {
         var d = new TheoryData<string>();
-        foreach (var n in ParityFixture.Names()) d.Add(n);
+        foreach (var n in FixtureFolders.Names()) d.Add(n);
         return d;
     }
 
     [Fact]
     public void FixturesArePresent()
-        => Assert.Contains(ParityFixture.Names(), n => n.Contains("ddtb", StringComparison.Ordinal));
+        => Assert.Contains(FixtureFolders.Names(), n => n.Contains("ddtb", StringComparison.Ordinal));
 
     [Theory]
     [MemberData(nameof(Fixtures))]
     public void EngineMatchesTheReference(string name)
     {
-        var fx = ParityFixture.Load(name);
-        var net = SrResNet.Load(fx.ModelPath);
+        var fx = FixtureFolders.Load(name);
+        var net = SrResNet.Load(fx.ModelPath());
         var inShape = fx.Shape("input");
-        int h = inShape[0], w = inShape[1];
-        var lr = fx.Bytes("input").Select(b => (float)b).ToArray();
-        var trace = new ForwardTrace();
-        var hr = net.Forward(lr, h, w, 2, trace);
-
-        foreach (var codeName in fx.CodeNames)
+        var codes = fx.CodeNames.ToDictionary(c => int.Parse(c["codes_q".Length..]), c =>
         {
-            int q = int.Parse(codeName["codes_q".Length..]);
-            string traced = $"body.{q / 2}.q{q % 2 + 1}";
-            var s = fx.Shape(codeName);
-            var expected = ParityFixture.ChwToHwc(fx.Bytes(codeName), s[1], s[2], s[3]);
-            var actual = trace.Codes[traced];
-            int same = expected.Zip(actual).Count(p => p.First == p.Second);
-            output.WriteLine($"{name} {traced}: {same}/{expected.Length} codes identical");
-            Assert.True(same >= 0.999 * expected.Length, $"{name} {traced}: {same}/{expected.Length} codes identical");
-        }
-
+            var s = fx.Shape(c);
+            return ParityFixture.ChwToHwc(fx.Bytes(c), s[1], s[2], s[3]);
+        });
         var hs = fx.Shape("hr");
-        var reference = ParityFixture.ChwToHwc(fx.Floats("hr"), hs[1], hs[2], hs[3]);
-        Assert.Equal(reference.Length, hr.Length);
-        var (maxAbs, psnr) = ParityFixture.CompareHr(hr, reference);
-        output.WriteLine($"{name} HR: max |diff| {maxAbs:G4}, PSNR {psnr:F1} dB");
-        Assert.True(maxAbs <= 0.5, $"{name}: max |diff| {maxAbs:G4} grey levels");
-        Assert.True(psnr >= 60, $"{name}: PSNR against the reference {psnr:F1} dB");
+        var result = ParityCheck.Run(net, fx.Bytes("input"), inShape[0], inShape[1], codes, ParityFixture.ChwToHwc(fx.Floats("hr"), hs[1], hs[2], hs[3]), 2);
+        Assert.Equal(codes.Count, result.Layers.Count);
+        foreach (var l in result.Layers)
+        {
+            output.WriteLine($"{name} {l.Name}: {l.Identical}/{l.Total} codes identical");
+            Assert.True(l.Passes, $"{name} {l.Name}: {l.Identical}/{l.Total} codes identical");
+        }
+        output.WriteLine($"{name} HR: max |diff| {result.HrMaxAbs:G4}, PSNR {result.HrPsnr:F1} dB");
+        Assert.True(result.HrMaxAbs <= 0.5, $"{name}: max |diff| {result.HrMaxAbs:G4} grey levels");
+        Assert.True(result.HrPsnr >= 60, $"{name}: PSNR against the reference {result.HrPsnr:F1} dB");
+        Assert.True(result.Passes);
     }
 }

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using RefQsr.Cli;
+using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Networks;
 using RefQsr.Engine.RefQsr;
 using RefQsr.Kernels;
@@ -15,7 +17,7 @@ public class RefQsrParityTests(ITestOutputHelper output)
     public static TheoryData<string> Fixtures()
     {
         var d = new TheoryData<string>();
-        foreach (var n in ParityFixture.Names().Where(n => n.StartsWith("tiny-refqsr", StringComparison.Ordinal))) d.Add(n);
+        foreach (var n in FixtureFolders.Names().Where(n => n.StartsWith("tiny-refqsr", StringComparison.Ordinal))) d.Add(n);
         return d;
     }
 
@@ -26,9 +28,9 @@ public class RefQsrParityTests(ITestOutputHelper output)
 
     static Setup Load(string name)
     {
-        var fx = ParityFixture.Load(name);
+        var fx = FixtureFolders.Load(name);
         var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(fx.Folder, "manifest.json"))).RootElement;
-        var net = SrResNet.Load(fx.ModelPath);
+        var net = SrResNet.Load(fx.ModelPath());
         var clust = ClustBlock.Load(Path.Combine(fx.Folder, manifest.GetProperty("clustblock_model").GetString()!));
         var s = fx.Shape("input");
         var img = fx.Bytes("input").Select(b => (float)b).ToArray();
@@ -90,7 +92,7 @@ public class RefQsrParityTests(ITestOutputHelper output)
 
         var hs = s.Fx.Shape("query_hr");
         var reference = ParityFixture.ChwToHwc(s.Fx.Floats("query_hr"), hs[1], hs[2], hs[3]);
-        var (maxAbs, psnr) = ParityFixture.CompareHr(hr, reference);
+        var (maxAbs, psnr) = ParityCheck.CompareHr(hr, reference);
         output.WriteLine($"{name} query HR: max |diff| {maxAbs:G4}, PSNR {psnr:F1} dB");
         Assert.True(maxAbs <= 0.5, $"query HR max |diff| {maxAbs}");
         Assert.True(psnr >= 60, $"query HR PSNR {psnr:F1} dB");

@@ -1,0 +1,75 @@
+using RefQsr.Engine.Networks;
+
+namespace RefQsr.Engine.Diagnostics;
+
+/// <summary>The engine against a reference forward of the same model on one LR image: the
+/// trainer's integer simulation, as train/make_fixtures.py writes it. The acceptance is the
+/// trainer issue's: the activation codes at each traced quantizer identical at 99.9% of
+/// positions or more, and the HR output (before clamping) within 0.5 grey levels in max-abs
+/// and at 60 dB PSNR or more against the reference's.</summary>
+public static class ParityCheck
+{
+    public const double MinIdenticalCodes = 0.999, MaxHrDifference = 0.5, MinHrPsnr = 60;
+
+    /// <summary>One traced quantizer: its name (body.B.qN) and how many of its codes match.</summary>
+    public sealed record Layer(string Name, int Identical, int Total)
+    {
+        public bool Passes => Identical >= MinIdenticalCodes * Total;
+    }
+
+    public sealed record Result(IReadOnlyList<Layer> Layers, double HrMaxAbs, double HrPsnr)
+    {
+        public bool Passes => Layers.All(l => l.Passes) && HrMaxAbs <= MaxHrDifference && HrPsnr >= MinHrPsnr;
+    }
+
+    /// <summary>The name the engine traces quantizer K under: K = 2·block + conv − 1, as the
+    /// trainer numbers them (codes_qK).</summary>
+    public static string QuantizerName(int k) => $"body.{k / 2}.q{k % 2 + 1}";
+
+    /// <summary>Runs <paramref name="net"/> on the HWC bytes <paramref name="lr"/> and compares.
+    /// <paramref name="expectedCodes"/>: quantizer K → its codes in HWC order;
+    /// <paramref name="expectedHr"/>: the HR output, HWC, before clamping.</summary>
+    public static Result Run(SrResNet net, ReadOnlySpan<byte> lr, int height, int width,
+        IReadOnlyDictionary<int, byte[]> expectedCodes, ReadOnlySpan<float> expectedHr, int threads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(net);
+        ArgumentNullException.ThrowIfNull(expectedCodes);
+        if (lr.Length != height * width * 3) throw new ArgumentException($"the LR input has {lr.Length} bytes, a {width}x{height} RGB image has {height * width * 3}");
+        var input = new float[lr.Length];
+        for (int i = 0; i < lr.Length; i++) input[i] = lr[i];
+        var trace = new ForwardTrace();
+        var hr = net.Forward(input, height, width, threads, trace);
+        var layers = new List<Layer>();
+        foreach (var (k, expected) in expectedCodes.OrderBy(e => e.Key))
+        {
+            string name = QuantizerName(k);
+            if (!trace.Codes.TryGetValue(name, out var actual))
+                throw new ArgumentException($"the reference has codes for quantizer {k} ({name}), which this {net.Config.Describe()} does not have");
+            if (actual.Length != expected.Length)
+                throw new ArgumentException($"quantizer {k} ({name}): the reference has {expected.Length} codes, the engine {actual.Length}");
+            int same = 0;
+            for (int i = 0; i < actual.Length; i++) same += actual[i] == expected[i] ? 1 : 0;
+            layers.Add(new Layer(name, same, actual.Length));
+        }
+        if (hr.Length != expectedHr.Length)
+            throw new ArgumentException($"the reference HR output has {expectedHr.Length} values, the engine's {hr.Length}");
+        var (maxAbs, psnr) = CompareHr(hr, expectedHr);
+        return new Result(layers, maxAbs, psnr);
+    }
+
+    /// <summary>Max |difference| (grey levels) and PSNR (0..255 scale) of an HR output against
+    /// a reference's.</summary>
+    public static (double MaxAbs, double Psnr) CompareHr(ReadOnlySpan<float> actual, ReadOnlySpan<float> reference)
+    {
+        if (actual.Length != reference.Length) throw new ArgumentException($"{actual.Length} values against {reference.Length}");
+        double maxAbs = 0, se = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            double d = actual[i] - reference[i];
+            maxAbs = Math.Max(maxAbs, Math.Abs(d));
+            se += d * d;
+        }
+        double psnr = se == 0 ? double.PositiveInfinity : 10 * Math.Log10(255.0 * 255.0 / (se / actual.Length));
+        return (maxAbs, psnr);
+    }
+}

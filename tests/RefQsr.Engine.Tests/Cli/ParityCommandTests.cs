@@ -1,0 +1,74 @@
+using System.Text.Json;
+
+namespace RefQsr.Engine.Tests.Cli;
+
+/// <summary>`refqsr parity DIR` on the committed fixtures, and on copies with the reference
+/// changed: it must fail then, naming what differs.</summary>
+public sealed class ParityCommandTests : CliTestBase
+{
+    static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", name);
+
+    string Copy(string name)
+    {
+        string to = Path.Combine(Dir, name);
+        Directory.CreateDirectory(to);
+        foreach (var f in Directory.GetFiles(Fixture(name))) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+        return to;
+    }
+
+    [Theory]
+    [InlineData("tiny-ddtb-w4a4")]
+    [InlineData("tiny-pams-w3a2")]
+    [InlineData("tiny-fp32")]
+    [InlineData("tiny-refqsr-ddtb-8-4")]
+    public void CommittedFixturesHold(string name)
+    {
+        var (code, stdout, err) = Run("parity", Fixture(name), "--json");
+        Assert.True(code == 0, err + stdout);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.True(doc.RootElement.GetProperty("passes").GetBoolean());
+        Assert.Equal(name.Contains("fp32") ? 0 : 1, Math.Min(1, doc.RootElement.GetProperty("layers").GetArrayLength()));
+        Assert.Equal(name.Contains("refqsr"), doc.RootElement.GetProperty("scope").GetString()!.Contains("reference path only"));
+    }
+
+    [Fact]
+    public void ChangedCodesFailNamingTheLayer()
+    {
+        string dir = Copy("tiny-ddtb-w4a4");
+        // 1% of the first traced quantizer's codes changed: 99.9% must match
+        string file = Directory.GetFiles(dir, "codes_q*.u8").Order().First();
+        var b = File.ReadAllBytes(file);
+        for (int i = 0; i < b.Length; i += 100) b[i] ^= 1;
+        File.WriteAllBytes(file, b);
+        var (code, stdout, _) = Run("parity", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("FAILS: needs 99.9%", stdout);
+        Assert.EndsWith("parity   FAILS", stdout.Trim());
+    }
+
+    [Fact]
+    public void ChangedHrFails()
+    {
+        string dir = Copy("tiny-fp32");
+        string file = Path.Combine(dir, "hr.f32");
+        var b = File.ReadAllBytes(file);
+        BitConverter.GetBytes(BitConverter.ToSingle(b, 400) + 1f).CopyTo(b, 400);   // one value one grey level off
+        File.WriteAllBytes(file, b);
+        var (code, stdout, _) = Run("parity", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("FAILS: needs <= 0.5", stdout);
+    }
+
+    [Fact]
+    public void NotAFixtureIsAOneLineError()
+    {
+        var (code, _, err) = Run("parity", Dir);
+        Assert.Equal(1, code);
+        Assert.Contains("no manifest.json", err);
+        string dir = Copy("tiny-fp32");
+        File.Delete(Path.Combine(dir, "hr.f32"));
+        (code, _, err) = Run("parity", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("hr.f32: missing", err);
+    }
+}
