@@ -40,7 +40,11 @@ internal sealed record InfoFloatConvPath(string Layer, int Kernel, int InChannel
 /// <summary>`refqsr parity --json`: each traced quantizer's identical codes, the HR output's
 /// max |difference| and PSNR against the reference, and whether the acceptance holds.</summary>
 internal sealed record ParityReport(string Fixture, string Model, string Config, string Scope, bool Passes, IReadOnlyList<ParityLayer> Layers,
-    double HrMaxAbs, double HrPsnr);
+    double HrMaxAbs, double HrPsnr, RefQsrParityReport? Refqsr);
+
+/// <summary>A RefQSR fixture's own stages: logits, references, the query patch.</summary>
+internal sealed record RefQsrParityReport(bool Passes, int Patches, double LogitsMaxRelError, IReadOnlyList<int> References, bool ReferencesMatch,
+    IReadOnlyList<ParityLayer> QueryLayers, double QueryHrMaxAbs, double QueryHrPsnr);
 
 internal sealed record ParityLayer(string Name, int Identical, int Total, bool Passes);
 

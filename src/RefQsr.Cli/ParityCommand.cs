@@ -17,37 +17,55 @@ internal static class ParityCommand
         string dir = a.Positionals[0];
         if (!Directory.Exists(dir)) throw new CliException($"fixture folder not found: {dir}");
         var fx = ParityFixture.Open(dir);
-        // a RefQSR fixture also holds the ClustBlock logits, the pairing and one query patch
-        // through RefER: those the engine's RefQsrParityTests check, this command the plain
-        // forward (every block at b_high) that the fixture holds too
-        string scope = fx.Manifest.TryGetProperty("clustblock_model", out _)
-            ? "the reference path only (the ClustBlock, the pairing and the query path: RefQsrParityTests)" : "the whole forward";
+        // a RefQSR fixture holds the plain forward (every block at b_high, the reference path)
+        // and RefQSR's own stages: the ClustBlock logits, the pairing, one query patch
+        bool isRefQsr = fx.IsRefQsr;
+        string scope = isRefQsr ? "the reference path, the ClustBlock logits and pairing, and one query patch through RefER" : "the whole forward";
         string modelPath = fx.ModelPath(a.Get("model"));
         var net = SrResNet.Load(modelPath);
-        var s = fx.Shape("input");
-        int h = s[0], w = s[1];
-        var codes = new Dictionary<int, byte[]>();
-        foreach (var name in fx.CodeNames)
+        var (input, h, w) = fx.Input();
+        var result = ParityCheck.Run(net, input, h, w, fx.Codes(), fx.Hr(), a.GetInt("threads", 1, 1, 256));
+        RefQsrParityCheck.Result? rq = null;
+        if (isRefQsr)
         {
-            var c = fx.Shape(name);
-            codes[int.Parse(name["codes_q".Length..])] = ParityFixture.ChwToHwc(fx.Bytes(name), c[1], c[2], c[3]);
+            var (clustBlock, patches, expected) = fx.RefQsr();
+            rq = RefQsrParityCheck.Run(net, ClustBlock.Load(clustBlock), input, h, w, patches, expected);
         }
-        var hs = fx.Shape("hr");
-        var result = ParityCheck.Run(net, fx.Bytes("input"), h, w, codes, ParityFixture.ChwToHwc(fx.Floats("hr"), hs[1], hs[2], hs[3]),
-            a.GetInt("threads", 1, 1, 256));
+        bool passes = result.Passes && (rq?.Passes ?? true);
         if (a.Has("json"))
-            Common.WriteJson(stdout, new ParityReport(fx.Name, modelPath, net.Config.Describe(), scope, result.Passes,
-                [.. result.Layers.Select(l => new ParityLayer(l.Name, l.Identical, l.Total, l.Passes))], result.HrMaxAbs, result.HrPsnr),
+            Common.WriteJson(stdout, new ParityReport(fx.Name, modelPath, net.Config.Describe(), scope, passes,
+                [.. result.Layers.Select(Layer)], result.HrMaxAbs, result.HrPsnr,
+                rq is null ? null : new RefQsrParityReport(rq.Passes, rq.Patches, rq.LogitsMaxRelError, rq.References, rq.ReferencesMatch,
+                    [.. rq.QueryLayers.Select(Layer)], rq.QueryHrMaxAbs, rq.QueryHrPsnr)),
                 CliJson.Default.ParityReport);
         else
         {
             stdout.WriteLine($"fixture  {fx.Name}: LR {w}x{h}, {modelPath} ({net.Config.Describe()}); checks {scope}");
-            foreach (var l in result.Layers)
-                stdout.WriteLine($"{l.Name,-12} {l.Identical}/{l.Total} codes identical ({100.0 * l.Identical / l.Total:F3}%){(l.Passes ? "" : $"  FAILS: needs {100 * ParityCheck.MinIdenticalCodes:F1}%")}");
-            stdout.WriteLine($"HR           max |diff| {result.HrMaxAbs:G4} grey levels, PSNR {result.HrPsnr:F1} dB against the reference" +
-                (result.HrMaxAbs <= ParityCheck.MaxHrDifference && result.HrPsnr >= ParityCheck.MinHrPsnr ? "" : $"  FAILS: needs <= {ParityCheck.MaxHrDifference} and >= {ParityCheck.MinHrPsnr} dB"));
-            stdout.WriteLine(result.Passes ? "parity   holds" : "parity   FAILS");
+            WriteLayers(stdout, "", result.Layers);
+            WriteHr(stdout, "HR", result.HrMaxAbs, result.HrPsnr);
+            if (rq is not null)
+            {
+                stdout.WriteLine($"logits       {rq.Patches} patches, max relative error {rq.LogitsMaxRelError:G3} against the reference" +
+                    (rq.LogitsPass ? "" : $"  FAILS: needs <= {RefQsrParityCheck.LogitTolerance:G}"));
+                stdout.WriteLine($"references   [{string.Join(", ", rq.References)}]" + (rq.ReferencesMatch ? ", as the reference's" : "  FAILS: the reference's differ"));
+                WriteLayers(stdout, "query ", rq.QueryLayers);
+                WriteHr(stdout, "query HR", rq.QueryHrMaxAbs, rq.QueryHrPsnr);
+            }
+            stdout.WriteLine(passes ? "parity   holds" : "parity   FAILS");
         }
-        return result.Passes ? 0 : 1;
+        return passes ? 0 : 1;
     }
+
+    static ParityLayer Layer(ParityCheck.Layer l) => new(l.Name, l.Identical, l.Total, l.Passes);
+
+    static void WriteLayers(TextWriter stdout, string prefix, IEnumerable<ParityCheck.Layer> layers)
+    {
+        foreach (var l in layers)
+            stdout.WriteLine($"{prefix + l.Name,-12} {l.Identical}/{l.Total} codes identical ({100.0 * l.Identical / l.Total:F3}%)" +
+                (l.Passes ? "" : $"  FAILS: needs {100 * ParityCheck.MinIdenticalCodes:F1}%"));
+    }
+
+    static void WriteHr(TextWriter stdout, string label, double maxAbs, double psnr)
+        => stdout.WriteLine($"{label,-12} max |diff| {maxAbs:G4} grey levels, PSNR {psnr:F1} dB against the reference" +
+            (maxAbs <= ParityCheck.MaxHrDifference && psnr >= ParityCheck.MinHrPsnr ? "" : $"  FAILS: needs <= {ParityCheck.MaxHrDifference} and >= {ParityCheck.MinHrPsnr} dB"));
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RefQsr.Engine.Diagnostics;
 
 namespace RefQsr.Cli;
 
@@ -44,6 +45,8 @@ internal sealed class ParityFixture
 
     public bool Has(string name) => files.ContainsKey(name);
 
+    public IEnumerable<string> FileNames => files.Keys.Order();
+
     public IEnumerable<string> CodeNames => files.Keys.Where(k => k.StartsWith("codes_q", StringComparison.Ordinal)).Order();
 
     public int[] Shape(string name) => Entry(name).Shape;
@@ -66,6 +69,61 @@ internal sealed class ParityFixture
         var f = new float[b.Length / 4];
         Buffer.BlockCopy(b, 0, f, 0, b.Length);
         return f;
+    }
+
+    /// <summary>The LR input: HWC bytes and its size.</summary>
+    public (byte[] Pixels, int Height, int Width) Input()
+    {
+        var s = Shape("input");
+        return (Bytes("input"), s[0], s[1]);
+    }
+
+    /// <summary>The plain forward's traced codes (quantizer K → HWC codes), for <see cref="ParityCheck.Run"/>.</summary>
+    public Dictionary<int, byte[]> Codes()
+        => CodeNames.ToDictionary(n => int.Parse(n["codes_q".Length..]), Hwc);
+
+    /// <summary>An NCHW float or byte array of the manifest as HWC.</summary>
+    byte[] Hwc(string name)
+    {
+        var c = Shape(name);
+        return ChwToHwc(Bytes(name), c[1], c[2], c[3]);
+    }
+
+    float[] HwcFloats(string name)
+    {
+        var c = Shape(name);
+        return ChwToHwc(Floats(name), c[1], c[2], c[3]);
+    }
+
+    /// <summary>The plain forward's HR output, HWC, before clamping.</summary>
+    public float[] Hr() => HwcFloats("hr");
+
+    /// <summary>Whether this is a --tiny-refqsr fixture, with RefQSR's own stages besides the plain forward.</summary>
+    public bool IsRefQsr => Manifest.TryGetProperty("clustblock_model", out _);
+
+    /// <summary>A RefQSR fixture's ClustBlock (a file in the folder), patches and expectations
+    /// for <see cref="RefQsrParityCheck.Run"/>.</summary>
+    public (string ClustBlockPath, List<RefQsrParityCheck.PatchBox> Patches, RefQsrParityCheck.Expected Expected) RefQsr()
+    {
+        var m = Manifest;
+        try
+        {
+            var patches = m.GetProperty("patches").EnumerateArray()
+                .Select(p => p.EnumerateArray().Select(v => v.GetInt32()).ToArray())
+                .Select(p => new RefQsrParityCheck.PatchBox(p[0], p[1], p[2], p[3])).ToList();
+            var refs = Bytes("ref");
+            const string codesPrefix = "query_codes_";
+            var queryCodes = FileNames.Where(n => n.StartsWith(codesPrefix, StringComparison.Ordinal)).ToDictionary(n => n[codesPrefix.Length..], Hwc);
+            var expected = new RefQsrParityCheck.Expected(Floats("logits"),
+                [.. Enumerable.Range(0, refs.Length / 4).Select(i => BitConverter.ToInt32(refs, 4 * i))],
+                m.GetProperty("config").GetProperty("refqsr").GetProperty("tau").GetDouble(),
+                m.GetProperty("query").GetInt32(), m.GetProperty("query_reference").GetInt32(), queryCodes, HwcFloats("query_hr"));
+            return (Path.Combine(Folder, m.GetProperty("clustblock_model").GetString()!), patches, expected);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            throw new CliException($"{Folder}: not a RefQSR fixture manifest ({e.Message})");
+        }
     }
 
     (string File, int[] Shape) Entry(string name)

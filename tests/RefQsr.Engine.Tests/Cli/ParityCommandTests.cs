@@ -28,7 +28,28 @@ public sealed class ParityCommandTests : CliTestBase
         using var doc = JsonDocument.Parse(stdout);
         Assert.True(doc.RootElement.GetProperty("passes").GetBoolean());
         Assert.Equal(name.Contains("fp32") ? 0 : 1, Math.Min(1, doc.RootElement.GetProperty("layers").GetArrayLength()));
-        Assert.Equal(name.Contains("refqsr"), doc.RootElement.GetProperty("scope").GetString()!.Contains("reference path only"));
+        // a RefQSR fixture: its own stages too
+        Assert.Equal(name.Contains("refqsr"), doc.RootElement.GetProperty("scope").GetString()!.Contains("query patch"));
+        var refqsr = doc.RootElement.GetProperty("refqsr");
+        Assert.Equal(name.Contains("refqsr"), refqsr.ValueKind == JsonValueKind.Object);
+        if (refqsr.ValueKind == JsonValueKind.Object)
+        {
+            Assert.True(refqsr.GetProperty("passes").GetBoolean() && refqsr.GetProperty("references_match").GetBoolean());
+            Assert.Equal(2, refqsr.GetProperty("query_layers").GetArrayLength());
+        }
+    }
+
+    [Fact]
+    public void ChangedReferencesFail()
+    {
+        string dir = Copy("tiny-refqsr-ddtb-8-4");
+        string file = Path.Combine(dir, "ref.i32");
+        var b = File.ReadAllBytes(file);
+        BitConverter.GetBytes(BitConverter.ToInt32(b, 0) == 0 ? 1 : 0).CopyTo(b, 0);   // patch 0's reference changed
+        File.WriteAllBytes(file, b);
+        var (code, stdout, _) = Run("parity", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("FAILS: the reference's differ", stdout);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using RefQsr.Cli;
 using RefQsr.Engine.Diagnostics;
 using RefQsr.Engine.Networks;
 using Xunit.Abstractions;
@@ -28,14 +27,9 @@ public class ParityTests(ITestOutputHelper output)
     {
         var fx = FixtureFolders.Load(name);
         var net = SrResNet.Load(fx.ModelPath());
-        var inShape = fx.Shape("input");
-        var codes = fx.CodeNames.ToDictionary(c => int.Parse(c["codes_q".Length..]), c =>
-        {
-            var s = fx.Shape(c);
-            return ParityFixture.ChwToHwc(fx.Bytes(c), s[1], s[2], s[3]);
-        });
-        var hs = fx.Shape("hr");
-        var result = ParityCheck.Run(net, fx.Bytes("input"), inShape[0], inShape[1], codes, ParityFixture.ChwToHwc(fx.Floats("hr"), hs[1], hs[2], hs[3]), 2);
+        var (input, h, w) = fx.Input();
+        var codes = fx.Codes();
+        var result = ParityCheck.Run(net, input, h, w, codes, fx.Hr(), 2);
         Assert.Equal(codes.Count, result.Layers.Count);
         foreach (var l in result.Layers)
         {
