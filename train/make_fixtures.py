@@ -134,8 +134,9 @@ def make(model_path, out_dir, name, layers=None, copy_model=False, note=None, lr
         "files": entries,
         "generator": "train/make_fixtures.py (codes and HR of quantized models from refqsr_train/intsim.py, "
                      "docs/integer-arithmetic.md; FP32 models from the PyTorch float32 forward)",
-        "expectations": "integer codes should match exactly except where an FP32 quantizer input differs in its "
-                        "last bits (different summation order of FP32 convs); hr.f32 to about 1e-3 relative.",
+        "expectations": "integer codes match exactly (the head conv, the only FP32 conv before a quantizer, is "
+                        "summed in the engine's FMA order: intsim.conv_fma_chain); hr.f32 to about 1e-3 relative "
+                        "(the FP32 convs after the body sum in PyTorch's order).",
     }
     if note:
         manifest["note"] = note
@@ -248,65 +249,96 @@ def make_tiny_refqsr(out_dir, configs=TINY_REFQSR):
                                  "data": "random weights, ranges calibrated on synthetic images"})
         h, w = REFQSR_IMAGE
         lr = synthetic_lr(h, w, seed=4321)
-
-        def extra(folder, entries, manifest, mpath=mpath, cpath=cpath, lr=lr):
-            t, cfg, _ = safetensors_io.load(mpath)
-            sim = IntSim(t, cfg)
-            csim = ClustSim.load(cpath)
-            ts = R.tiles(lr.shape[0], lr.shape[1], REFQSR_PATCH)
-            x = torch.from_numpy(lr).permute(2, 0, 1)[None].float()
-            pats = [x[:, :, y0:y1, x0:x1] for (y0, y1, x0, x1) in ts]
-            logits = np.concatenate([csim.forward(p).numpy() for p in pats])
-            ref = R.cluster(logits, float(cfg["refqsr"]["tau"]))
-            refs, qs = R.roles(ref)
-            assert qs, "no query patch: change the seed"
-            size = lambda k: (ts[k][1] - ts[k][0], ts[k][3] - ts[k][2])  # noqa: E731
-            diff = [k for k in qs if size(k) != size(int(ref[k]))]
-            qi = (diff or qs)[0]
-            ri = int(ref[qi])
-            rec = {}
-            hrs, logits2, ref2 = sim.run_patches(pats, csim, rec_query={qi: rec})
-            assert (ref2 == ref).all()
-            _write(folder, "logits", logits.astype(np.float32), "NC", "ClustBlock logits of each patch (8-bit integer "
-                   "ClustBlock, docs/refqsr.md)", entries)
-            _write(folder, "ref", ref.astype(np.int32), "N", "chosen reference ref(i) of each patch (clustering, tau)",
-                   entries)
-            j0 = cfg["refqsr"]["refer_blocks"][0]
-            for key in ("body.1.qlow1", f"refer.{j0}.q1"):
-                _write(folder, f"query_x_{key}", rec[key + ".x"], "NCHW", f"query patch: FP32 input of {key}", entries)
-                _write(folder, f"query_codes_{key}", rec[key + ".codes"], "NCHW",
-                       f"query patch: codes a = code - qlo of {key}", entries)
-            for j in cfg["refqsr"]["refer_blocks"]:
-                _write(folder, f"query_argmax_refer.{j}", rec[f"refer.{j}.argmax"], "N,Pq",
-                       f"query patch, RefER block {j}: argmax reference position (flat row-major pooled index) "
-                       "per pooled query position (row-major)", entries)
-                _write(folder, f"query_flow_refer.{j}", rec[f"refer.{j}.flow"], "N2HW",
-                       f"query patch, RefER block {j}: pixel displacement (u, v) after the x3 upsampling", entries)
-            hq = hrs[qi].float()
-            _write(folder, "query_hr", hq.numpy(), "NCHW", "HR output of the query patch before clamp", entries)
-            _write(folder, "query_hr_u8", hq[0].clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy(), "HWC",
-                   "HR output of the query patch, clamped and rounded half to even", entries)
-            manifest.update({
-                "kind": "refqsr",
-                "clustblock_model": "clustblock.safetensors",
-                "clustblock_sha256": sha256(cpath),
-                "clustblock_config": safetensors_io.load(cpath)[1],
-                "patch_size": REFQSR_PATCH,
-                "patches": [list(p) for p in ts],
-                "patches_note": "[y0, y1, x0, x1) LR pixels, SPEC 5 tiling (starts range(0, H - p + 1, p - 6), the last "
-                                "row/column stretched to the border); each patch runs as an image of its own",
-                "references": refs,
-                "queries": qs,
-                "query": qi,
-                "query_reference": ri,
-                "refqsr_expectations": "logits to ~1e-5 relative, ref / argmax / codes identical (ties in the cost "
-                                       "volume go to the lowest index), query_hr like hr. input/codes_qK/hr are "
-                                       "the full image through the reference path (an ordinary b_high SRResNet).",
-            })
-
-        make(mpath, out_dir, name, layers=[3], copy_model=True, lr=lr, extra=extra,
+        make(mpath, out_dir, name, layers=[3], copy_model=True, lr=lr, extra=refqsr_extra(mpath, cpath, lr),
              note="random-weight RefQSR model (16 channels, 4 blocks, refer_blocks [2, 3]) and random ClustBlock, "
                   "for arithmetic tests only")
+
+
+def make_refqsr(model_path, clust_path, out_dir, name, layers=None, seeds=range(4321, 4371)):
+    """A RefQSR fixture for a trained RefQSR model and its ClustBlock, which `refqsr parity`
+    checks: both copied into the folder, on the first synthetic REFQSR_IMAGE (noise seeds
+    `seeds`) where the ClustBlock pairs some patch as a query."""
+    folder = os.path.join(out_dir, name)
+    os.makedirs(folder, exist_ok=True)
+    cpath = os.path.join(folder, "clustblock.safetensors")
+    if os.path.abspath(clust_path) != os.path.abspath(cpath):
+        shutil.copyfile(clust_path, cpath)
+    csim = ClustSim.load(cpath)
+    tau = float(safetensors_io.load(model_path)[1]["refqsr"]["tau"])
+    h, w = REFQSR_IMAGE
+    for seed in seeds:
+        lr = synthetic_lr(h, w, seed=seed)
+        x = torch.from_numpy(lr).permute(2, 0, 1)[None].float()
+        logits = np.concatenate([csim.forward(x[:, :, y0:y1, x0:x1]).numpy() for (y0, y1, x0, x1) in R.tiles(h, w, REFQSR_PATCH)])
+        if R.roles(R.cluster(logits, tau))[1]:
+            break
+    else:
+        raise SystemExit(f"{clust_path}: on none of the {len(seeds)} synthetic images tried does it pair a query patch (tau {tau})")
+    return make(model_path, out_dir, name, layers=layers, copy_model=True, lr=lr, extra=refqsr_extra(model_path, cpath, lr),
+                note=f"RefQSR fixture of {os.path.basename(model_path)} with {os.path.basename(clust_path)}, "
+                     f"synthetic image seed {seed}")
+
+
+def refqsr_extra(mpath, cpath, lr):
+    """make()'s `extra` for a RefQSR model: the ClustBlock logits of every patch, the chosen
+    references, and one query patch through its low-bit blocks and RefER (a query whose
+    reference differs in size where there is one)."""
+    def extra(folder, entries, manifest):
+        t, cfg, _ = safetensors_io.load(mpath)
+        sim = IntSim(t, cfg)
+        csim = ClustSim.load(cpath)
+        ts = R.tiles(lr.shape[0], lr.shape[1], REFQSR_PATCH)
+        x = torch.from_numpy(lr).permute(2, 0, 1)[None].float()
+        pats = [x[:, :, y0:y1, x0:x1] for (y0, y1, x0, x1) in ts]
+        logits = np.concatenate([csim.forward(p).numpy() for p in pats])
+        ref = R.cluster(logits, float(cfg["refqsr"]["tau"]))
+        refs, qs = R.roles(ref)
+        assert qs, "no query patch: change the seed"
+        size = lambda k: (ts[k][1] - ts[k][0], ts[k][3] - ts[k][2])  # noqa: E731
+        diff = [k for k in qs if size(k) != size(int(ref[k]))]
+        qi = (diff or qs)[0]
+        ri = int(ref[qi])
+        rec = {}
+        hrs, logits2, ref2 = sim.run_patches(pats, csim, rec_query={qi: rec})
+        assert (ref2 == ref).all()
+        _write(folder, "logits", logits.astype(np.float32), "NC", "ClustBlock logits of each patch (8-bit integer "
+               "ClustBlock, docs/refqsr.md)", entries)
+        _write(folder, "ref", ref.astype(np.int32), "N", "chosen reference ref(i) of each patch (clustering, tau)",
+               entries)
+        j0 = cfg["refqsr"]["refer_blocks"][0]
+        for key in ("body.1.qlow1", f"refer.{j0}.q1"):
+            _write(folder, f"query_x_{key}", rec[key + ".x"], "NCHW", f"query patch: FP32 input of {key}", entries)
+            _write(folder, f"query_codes_{key}", rec[key + ".codes"], "NCHW",
+                   f"query patch: codes a = code - qlo of {key}", entries)
+        for j in cfg["refqsr"]["refer_blocks"]:
+            _write(folder, f"query_argmax_refer.{j}", rec[f"refer.{j}.argmax"], "N,Pq",
+                   f"query patch, RefER block {j}: argmax reference position (flat row-major pooled index) "
+                   "per pooled query position (row-major)", entries)
+            _write(folder, f"query_flow_refer.{j}", rec[f"refer.{j}.flow"], "N2HW",
+                   f"query patch, RefER block {j}: pixel displacement (u, v) after the x3 upsampling", entries)
+        hq = hrs[qi].float()
+        _write(folder, "query_hr", hq.numpy(), "NCHW", "HR output of the query patch before clamp", entries)
+        _write(folder, "query_hr_u8", hq[0].clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy(), "HWC",
+               "HR output of the query patch, clamped and rounded half to even", entries)
+        manifest.update({
+            "kind": "refqsr",
+            "clustblock_model": "clustblock.safetensors",
+            "clustblock_sha256": sha256(cpath),
+            "clustblock_config": safetensors_io.load(cpath)[1],
+            "patch_size": REFQSR_PATCH,
+            "patches": [list(p) for p in ts],
+            "patches_note": "[y0, y1, x0, x1) LR pixels, SPEC 5 tiling (starts range(0, H - p + 1, p - 6), the last "
+                            "row/column stretched to the border); each patch runs as an image of its own",
+            "references": refs,
+            "queries": qs,
+            "query": qi,
+            "query_reference": ri,
+            "refqsr_expectations": "logits to ~1e-5 relative, ref / argmax / codes identical (ties in the cost "
+                                   "volume go to the lowest index), query_hr like hr. input/codes_qK/hr are "
+                                   "the full image through the reference path (an ordinary b_high SRResNet).",
+        })
+
+    return extra
 
 
 def main(argv=None):
@@ -316,6 +348,7 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures"))
     ap.add_argument("--layers", default=None, help="activation quantizer indices, e.g. 0,15,30")
     ap.add_argument("--copy-model", action="store_true")
+    ap.add_argument("--clustblock", default=None, help="a RefQSR model's ClustBlock: a RefQSR fixture (copies both models)")
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--tiny-refqsr", action="store_true", help="tiny random RefQSR models + ClustBlock fixtures")
     a = ap.parse_args(argv)
@@ -327,7 +360,10 @@ def main(argv=None):
     if a.model:
         name = a.name or os.path.splitext(os.path.basename(a.model))[0]
         layers = [int(s) for s in a.layers.split(",")] if a.layers else None
-        make(a.model, a.out, name, layers, a.copy_model)
+        if a.clustblock:
+            make_refqsr(a.model, a.clustblock, a.out, name, layers)
+        else:
+            make(a.model, a.out, name, layers, a.copy_model)
     if not a.tiny and not a.tiny_refqsr and not a.model:
         ap.error("give a model file, --tiny or --tiny-refqsr")
 

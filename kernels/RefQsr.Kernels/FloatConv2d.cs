@@ -258,8 +258,12 @@ public static partial class FloatConv2d
                                 int ci = 0;
                                 for (; ci < vec; ci += 8)
                                     acc = Fma(Vector256.Load(src + ci), Vector256.Load(wt + ci), acc);
+                                // fused, so that a conv of fewer than 8 input channels (a head with
+                                // an output count the broadcast kernels do not take) is the FMA
+                                // chain in (ky, kx, ci) order they compute and the trainer's
+                                // conv_fma_chain simulates
                                 for (; ci < cin; ci++)
-                                    tail += src[ci] * wt[ci];
+                                    tail = MathF.FusedMultiplyAdd(src[ci], wt[ci], tail);
                             }
                         pout[(y * width + x) * cout + co] = Vector256.Sum(acc) + tail;
                     }

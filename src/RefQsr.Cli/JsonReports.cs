@@ -40,7 +40,7 @@ internal sealed record InfoFloatConvPath(string Layer, int Kernel, int InChannel
 /// <summary>`refqsr parity --json`: each traced quantizer's identical codes, the HR output's
 /// max |difference| and PSNR against the reference, and whether the acceptance holds.</summary>
 internal sealed record ParityReport(string Fixture, string Model, string Config, string Scope, bool Passes, IReadOnlyList<ParityLayer> Layers,
-    double HrMaxAbs, double HrPsnr, RefQsrParityReport? Refqsr);
+    double HrMaxAbs, double HrPsnr, int HeadDiffering, int HeadTotal, RefQsrParityReport? Refqsr);
 
 /// <summary>A RefQSR fixture's own stages: logits, references, the query patch.</summary>
 internal sealed record RefQsrParityReport(bool Passes, int Patches, double LogitsMaxRelError, IReadOnlyList<int> References, bool ReferencesMatch,

@@ -95,6 +95,9 @@ internal sealed class ParityFixture
         return ChwToHwc(Floats(name), c[1], c[2], c[3]);
     }
 
+    /// <summary>The FP32 input of quantizer 0 (the head's output), HWC, where the fixture has it.</summary>
+    public float[]? Head() => Has("x_q0") ? HwcFloats("x_q0") : null;
+
     /// <summary>The plain forward's HR output, HWC, before clamping.</summary>
     public float[] Hr() => HwcFloats("hr");
 

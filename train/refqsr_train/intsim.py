@@ -31,6 +31,41 @@ from . import safetensors_io
 F32 = torch.float32
 
 
+def _fma32(p, a):
+    """float32 fma: p + a rounded once to float32, for float64 tensors holding exact values (p
+    a product of two float32s, exact in float64; a a float32). The float64 sum, its error
+    (TwoSum), rounding to odd, then to float32: correct by Boldo and Melquiond (2008), as
+    kernels/RefQsr.Kernels/ExactFma.cs."""
+    s = p + a
+    bb = s - p
+    e = (p - (s - bb)) + (a - bb)
+    bits = s.view(torch.int64)
+    odd_needed = (e != 0) & ((bits & 1) == 0)
+    toward_e = torch.where((e > 0) == (s > 0), 1, -1)
+    return torch.where(odd_needed, bits + toward_e, bits).view(torch.float64).to(F32)
+
+
+def conv_fma_chain(x, w, pad):
+    """The engine's direct FP32 conv bit for bit (FloatConv2d's broadcast kernels, every vector
+    width): each output an FMA chain from +0 over the taps in (ky, kx, ci) order, the zero
+    padding included. PyTorch's float32 conv sums in an order of its own that depends on the
+    machine and the build; the head conv feeds the first quantizer, and quantized layers
+    amplify last-bit differences (a fixture made on an AVX2 machine with Debian's PyTorch had
+    6% of block 7's codes differ, against 0 with this), so the reference computes it the
+    engine's way. x: NCHW float32, w: [out, in, k, k] float32, no bias."""
+    n, cin, h, wd = x.shape
+    cout, k = w.shape[0], w.shape[2]
+    xp = F.pad(x.to(F32), (pad, pad, pad, pad)).double()
+    w64 = w.to(F32).double()
+    acc = torch.zeros(n, cout, h, wd, dtype=torch.float64)
+    for ky in range(k):
+        for kx in range(k):
+            for ci in range(cin):
+                p = xp[:, ci:ci + 1, ky:ky + h, kx:kx + wd] * w64[:, ci, ky, kx].view(1, cout, 1, 1)
+                acc = _fma32(p, acc).double()
+    return acc.to(F32)
+
+
 def _t(a):
     return torch.from_numpy(np.ascontiguousarray(a))
 
@@ -183,7 +218,7 @@ class IntSim:
         t = self.t
         x = x.to(F32)
         rec = {"codes": {}, "g": {}, "x": {}, "block_in": {}}
-        h = _prelu(F.conv2d(x, t["head.weight"], padding=4), t["head_act.weight"])
+        h = _prelu(conv_fma_chain(x, t["head.weight"], 4), t["head_act.weight"])
         y = h
         for i in range(self.blocks):
             if i in keep:
@@ -281,7 +316,7 @@ class IntSim:
         assert self.rq, "not a RefQSR model"
         t = self.t
         x = x.to(F32)
-        h = _prelu(F.conv2d(x, t["head.weight"], padding=4), t["head_act.weight"])
+        h = _prelu(conv_fma_chain(x, t["head.weight"], 4), t["head_act.weight"])
         y = h
         for i in range(self.refer_blocks[0]):
             inp = y

@@ -17,7 +17,13 @@ public static class ParityCheck
         public bool Passes => Identical >= MinIdenticalCodes * Total;
     }
 
-    public sealed record Result(IReadOnlyList<Layer> Layers, double HrMaxAbs, double HrPsnr)
+    /// <summary><see cref="HeadDiffering"/>: how many values of the FP32 head's output (the
+    /// input of quantizer 0) are not bit for bit the reference's, of <see cref="HeadTotal"/>
+    /// (0 of 0 where the reference has none), and the largest relative difference. The
+    /// reference's PyTorch sums that conv in its own order; where it is not the engine's, the
+    /// codes after the first quantizer can drift apart (see docs/integer-arithmetic.md).</summary>
+    public sealed record Result(IReadOnlyList<Layer> Layers, double HrMaxAbs, double HrPsnr, int HeadDiffering = 0, int HeadTotal = 0,
+        double HeadMaxRelDiff = 0)
     {
         public bool Passes => Layers.All(l => l.Passes) && HrMaxAbs <= MaxHrDifference && HrPsnr >= MinHrPsnr;
     }
@@ -28,9 +34,11 @@ public static class ParityCheck
 
     /// <summary>Runs <paramref name="net"/> on the HWC bytes <paramref name="lr"/> and compares.
     /// <paramref name="expectedCodes"/>: quantizer K → its codes in HWC order;
-    /// <paramref name="expectedHr"/>: the HR output, HWC, before clamping.</summary>
+    /// <paramref name="expectedHr"/>: the HR output, HWC, before clamping.
+    /// <paramref name="expectedHead"/> (optional): the FP32 input of quantizer 0, HWC, the
+    /// reference's head output, compared bit for bit.</summary>
     public static Result Run(SrResNet net, ReadOnlySpan<byte> lr, int height, int width,
-        IReadOnlyDictionary<int, byte[]> expectedCodes, ReadOnlySpan<float> expectedHr, int threads = 1)
+        IReadOnlyDictionary<int, byte[]> expectedCodes, ReadOnlySpan<float> expectedHr, int threads = 1, ReadOnlySpan<float> expectedHead = default)
     {
         ArgumentNullException.ThrowIfNull(net);
         ArgumentNullException.ThrowIfNull(expectedCodes);
@@ -54,7 +62,21 @@ public static class ParityCheck
         if (hr.Length != expectedHr.Length)
             throw new ArgumentException($"the reference HR output has {expectedHr.Length} values, the engine's {hr.Length}");
         var (maxAbs, psnr) = CompareHr(hr, expectedHr);
-        return new Result(layers, maxAbs, psnr);
+        int differing = 0;
+        double maxRel = 0;
+        if (!expectedHead.IsEmpty)
+        {
+            var head = net.Head(input, height, width, threads);
+            if (head.Length != expectedHead.Length)
+                throw new ArgumentException($"the reference's head output has {expectedHead.Length} values, the engine's {head.Length}");
+            for (int i = 0; i < head.Length; i++)
+                if (BitConverter.SingleToInt32Bits(head[i]) != BitConverter.SingleToInt32Bits(expectedHead[i]))
+                {
+                    differing++;
+                    maxRel = Math.Max(maxRel, Math.Abs(head[i] - expectedHead[i]) / Math.Max(Math.Abs(expectedHead[i]), 1e-30));
+                }
+        }
+        return new Result(layers, maxAbs, psnr, differing, expectedHead.Length, maxRel);
     }
 
     /// <summary>Max |difference| (grey levels) and PSNR (0..255 scale) of an HR output against

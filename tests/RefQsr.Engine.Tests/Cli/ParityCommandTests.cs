@@ -27,6 +27,9 @@ public sealed class ParityCommandTests : CliTestBase
         Assert.True(code == 0, err + stdout);
         using var doc = JsonDocument.Parse(stdout);
         Assert.True(doc.RootElement.GetProperty("passes").GetBoolean());
+        // the head's FP32 output (the first quantizer's input) is the reference's bit for bit
+        Assert.Equal(0, doc.RootElement.GetProperty("head_differing").GetInt32());
+        Assert.Equal(!name.Contains("fp32") && !name.Contains("refqsr"), doc.RootElement.GetProperty("head_total").GetInt32() > 0);   // the RefQSR fixtures record quantizer 3, not 0
         Assert.Equal(name.Contains("fp32") ? 0 : 1, Math.Min(1, doc.RootElement.GetProperty("layers").GetArrayLength()));
         // a RefQSR fixture: its own stages too
         Assert.Equal(name.Contains("refqsr"), doc.RootElement.GetProperty("scope").GetString()!.Contains("query patch"));
