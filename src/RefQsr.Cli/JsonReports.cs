@@ -44,7 +44,10 @@ internal sealed record ParityReport(string Fixture, string Model, string Config,
 
 /// <summary>A RefQSR fixture's own stages: logits, references, the query patch.</summary>
 internal sealed record RefQsrParityReport(bool Passes, int Patches, double LogitsMaxRelError, IReadOnlyList<int> References, bool ReferencesMatch,
-    IReadOnlyList<ParityLayer> QueryLayers, double QueryHrMaxAbs, double QueryHrPsnr);
+    IReadOnlyList<ParityLayer> QueryLayers, IReadOnlyList<ParityMatching> QueryMatchings, double QueryHrMaxAbs, double QueryHrPsnr);
+
+/// <summary>One RefER block's argmax positions and pixel flow against the reference's.</summary>
+internal sealed record ParityMatching(string Name, int Identical, int Total, double FlowMaxAbs, bool Passes);
 
 internal sealed record ParityLayer(string Name, int Identical, int Total, bool Passes);
 

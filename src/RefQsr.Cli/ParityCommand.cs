@@ -36,7 +36,8 @@ internal static class ParityCommand
             Common.WriteJson(stdout, new ParityReport(fx.Name, modelPath, net.Config.Describe(), scope, passes,
                 [.. result.Layers.Select(Layer)], result.HrMaxAbs, result.HrPsnr, result.HeadDiffering, result.HeadTotal,
                 rq is null ? null : new RefQsrParityReport(rq.Passes, rq.Patches, rq.LogitsMaxRelError, rq.References, rq.ReferencesMatch,
-                    [.. rq.QueryLayers.Select(Layer)], rq.QueryHrMaxAbs, rq.QueryHrPsnr)),
+                    [.. rq.QueryLayers.Select(Layer)], [.. rq.QueryMatchings.Select(mt => new ParityMatching(mt.Name, mt.Identical, mt.Total, mt.FlowMaxAbs, mt.Passes))],
+                    rq.QueryHrMaxAbs, rq.QueryHrPsnr)),
                 CliJson.Default.ParityReport);
         else
         {
@@ -55,6 +56,9 @@ internal static class ParityCommand
                     (rq.LogitsPass ? "" : $"  FAILS: needs <= {RefQsrParityCheck.LogitTolerance:G}"));
                 stdout.WriteLine($"references   [{string.Join(", ", rq.References)}]" + (rq.ReferencesMatch ? ", as the reference's" : "  FAILS: the reference's differ"));
                 WriteLayers(stdout, "query ", rq.QueryLayers);
+                foreach (var mt in rq.QueryMatchings)
+                    stdout.WriteLine($"query {mt.Name} argmax {mt.Identical}/{mt.Total} positions identical, flow max |diff| {mt.FlowMaxAbs:G3} px" +
+                        (mt.Passes ? "" : $"  FAILS: needs {100 * ParityCheck.MinIdenticalCodes:F1}% and <= {RefQsrParityCheck.FlowTolerance:G} px"));
                 WriteHr(stdout, "query HR", rq.QueryHrMaxAbs, rq.QueryHrPsnr);
             }
             stdout.WriteLine(passes ? "parity   holds" : "parity   FAILS");

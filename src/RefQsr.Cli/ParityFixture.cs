@@ -63,6 +63,14 @@ internal sealed class ParityFixture
         return b;
     }
 
+    public int[] Ints(string name)
+    {
+        var b = Bytes(name);
+        var v = new int[b.Length / 4];
+        Buffer.BlockCopy(b, 0, v, 0, b.Length);
+        return v;
+    }
+
     public float[] Floats(string name)
     {
         var b = Bytes(name);
@@ -114,13 +122,16 @@ internal sealed class ParityFixture
             var patches = m.GetProperty("patches").EnumerateArray()
                 .Select(p => p.EnumerateArray().Select(v => v.GetInt32()).ToArray())
                 .Select(p => new RefQsrParityCheck.PatchBox(p[0], p[1], p[2], p[3])).ToList();
-            var refs = Bytes("ref");
             const string codesPrefix = "query_codes_";
             var queryCodes = FileNames.Where(n => n.StartsWith(codesPrefix, StringComparison.Ordinal)).ToDictionary(n => n[codesPrefix.Length..], Hwc);
-            var expected = new RefQsrParityCheck.Expected(Floats("logits"),
-                [.. Enumerable.Range(0, refs.Length / 4).Select(i => BitConverter.ToInt32(refs, 4 * i))],
+            const string argmaxPrefix = "query_argmax_", flowPrefix = "query_flow_";
+            var expected = new RefQsrParityCheck.Expected(Floats("logits"), Ints("ref"),
                 m.GetProperty("config").GetProperty("refqsr").GetProperty("tau").GetDouble(),
-                m.GetProperty("query").GetInt32(), m.GetProperty("query_reference").GetInt32(), queryCodes, HwcFloats("query_hr"));
+                m.GetProperty("query").GetInt32(), m.GetProperty("query_reference").GetInt32(), queryCodes, HwcFloats("query_hr"))
+            {
+                QueryMatches = FileNames.Where(n => n.StartsWith(argmaxPrefix, StringComparison.Ordinal)).ToDictionary(n => n[argmaxPrefix.Length..], Ints),
+                QueryFlows = FileNames.Where(n => n.StartsWith(flowPrefix, StringComparison.Ordinal)).ToDictionary(n => n[flowPrefix.Length..], HwcFloats),
+            };
             return (Path.Combine(Folder, m.GetProperty("clustblock_model").GetString()!), patches, expected);
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException)

@@ -20,18 +20,35 @@ public static class RefQsrParityCheck
         public int Width => X1 - X0;
     }
 
+    /// <summary>The flows are float displacements upsampled from whole pooled positions: within
+    /// this many pixels of the reference's.</summary>
+    public const double FlowTolerance = 1e-4;
+
     /// <summary>What the fixture expects: logits (patches x classes, row-major), each patch's
     /// reference, the pairing's tau, the query and its reference patch, the query path's codes
-    /// (trace name, e.g. body.1.qlow1 → HWC codes) and its HR output (HWC, before clamping).</summary>
+    /// (trace name, e.g. body.1.qlow1 → HWC codes) and its HR output (HWC, before clamping);
+    /// optionally each RefER block's argmax and pixel flow [h][w][2] (refer.J →).</summary>
     public sealed record Expected(float[] Logits, int[] References, double Tau, int Query, int QueryReference,
-        IReadOnlyDictionary<string, byte[]> QueryCodes, float[] QueryHr);
+        IReadOnlyDictionary<string, byte[]> QueryCodes, float[] QueryHr)
+    {
+        public IReadOnlyDictionary<string, int[]> QueryMatches { get; init; } = new Dictionary<string, int[]>();
+        public IReadOnlyDictionary<string, float[]> QueryFlows { get; init; } = new Dictionary<string, float[]>();
+    }
+
+    /// <summary>One RefER block's matching: identical argmax positions, and the flow's largest
+    /// difference in pixels.</summary>
+    public sealed record Matching(string Name, int Identical, int Total, double FlowMaxAbs)
+    {
+        public bool Passes => Identical >= ParityCheck.MinIdenticalCodes * Total && FlowMaxAbs <= FlowTolerance;
+    }
 
     public sealed record Result(int Patches, double LogitsMaxRelError, IReadOnlyList<int> References, bool ReferencesMatch,
         IReadOnlyList<ParityCheck.Layer> QueryLayers, double QueryHrMaxAbs, double QueryHrPsnr)
     {
+        public IReadOnlyList<Matching> QueryMatchings { get; init; } = [];
         public bool LogitsPass => LogitsMaxRelError <= LogitTolerance;
         public bool QueryHrPasses => QueryHrMaxAbs <= ParityCheck.MaxHrDifference && QueryHrPsnr >= ParityCheck.MinHrPsnr;
-        public bool Passes => LogitsPass && ReferencesMatch && QueryLayers.All(l => l.Passes) && QueryHrPasses;
+        public bool Passes => LogitsPass && ReferencesMatch && QueryLayers.All(l => l.Passes) && QueryMatchings.All(m => m.Passes) && QueryHrPasses;
     }
 
     public static Result Run(SrResNet net, ClustBlock clustBlock, ReadOnlySpan<byte> lr, int height, int width,
@@ -75,8 +92,27 @@ public static class RefQsrParityCheck
             for (int i = 0; i < codes.Length; i++) same += actual[i] == codes[i] ? 1 : 0;
             layers.Add(new ParityCheck.Layer(name, same, codes.Length));
         }
+        var matchings = new List<Matching>();
+        foreach (var (name, match) in expected.QueryMatches.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (!trace.Matches.TryGetValue(name, out var actual) || actual.Length != match.Length)
+                throw new ArgumentException($"the reference has {match.Length} argmax positions at {name}, the engine {(actual is null ? "none" : actual.Length.ToString())}");
+            int same = 0;
+            for (int i = 0; i < match.Length; i++) same += actual[i] == match[i] ? 1 : 0;
+            double flowMax = 0;
+            if (expected.QueryFlows.TryGetValue(name, out var flow))
+            {
+                var mine = trace.Flows[name];
+                if (mine.Length != flow.Length) throw new ArgumentException($"the reference's flow at {name} has {flow.Length} values, the engine's {mine.Length}");
+                for (int i = 0; i < flow.Length; i++) flowMax = Math.Max(flowMax, Math.Abs(mine[i] - flow[i]));
+            }
+            matchings.Add(new Matching(name, same, match.Length, flowMax));
+        }
         var (maxAbs, psnr) = ParityCheck.CompareHr(hr, expected.QueryHr);
-        return new Result(patches.Count, worst, references, references.SequenceEqual(expected.References), layers, maxAbs, psnr);
+        return new Result(patches.Count, worst, references, references.SequenceEqual(expected.References), layers, maxAbs, psnr)
+        {
+            QueryMatchings = matchings,
+        };
     }
 
     static float[] Crop(float[] image, int width, PatchBox p)

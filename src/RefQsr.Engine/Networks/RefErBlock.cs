@@ -38,10 +38,13 @@ internal sealed class RefErBlock
         sbyte[]? referenceCodes = null)
     {
         int ch = Conv1.Channels;
-        var flow = referenceCodes is null
-            ? RefErMatching.PixelFlow(fq, hq, wq, fr, hr, wr, ch, bLow, threads)
-            : RefErMatching.PixelFlow(fq, hq, wq, referenceCodes, hr, wr, ch, bLow, threads);
+        referenceCodes ??= RefErMatching.PooledSize(hr) == 0 || RefErMatching.PooledSize(wr) == 0 ? null
+            : RefErMatching.PooledCodes(fr, hr, wr, ch, bLow);
+        int[]? match = null;
+        var flow = referenceCodes is null ? null
+            : RefErMatching.PixelFlow(fq, hq, wq, referenceCodes, hr, wr, ch, bLow, threads, out match);
         if (flow is null) return;
+        trace?.RecordMatching($"refer.{Index}", match!, flow);
         int n = fq.Length;
         var floats = System.Buffers.ArrayPool<float>.Shared;
         var bytes = System.Buffers.ArrayPool<byte>.Shared;

@@ -163,10 +163,25 @@ internal readonly record struct BlockHandoff(byte[]? InputCodes, byte[]? NextCod
 
 /// <summary>Collects the activation codes a forward pass fed its integer convs, by name
 /// (<c>body.{i}.q{k}</c>; RefQSR queries also <c>body.{i}.qlow{k}</c>, <c>refer.{j}.q{k}</c>),
-/// for parity checks against the trainer.</summary>
+/// and a RefQSR query's RefER matching (<c>refer.{j}</c>), for parity checks against the trainer.</summary>
 public sealed class ForwardTrace
 {
     readonly Dictionary<string, byte[]> codes = [];
+    readonly Dictionary<string, int[]> matches = [];
+    readonly Dictionary<string, float[]> flows = [];
     public IReadOnlyDictionary<string, byte[]> Codes => codes;
+    /// <summary>Each RefER block's argmax: for every pooled query position (row-major), the
+    /// flat row-major index of the pooled reference position it matched.</summary>
+    public IReadOnlyDictionary<string, int[]> Matches => matches;
+    /// <summary>Each RefER block's pixel displacement field [h][w][2] = (u, v).</summary>
+    public IReadOnlyDictionary<string, float[]> Flows => flows;
     internal void Record(string name, byte[] c) { lock (codes) codes[name] = c; }
+    internal void RecordMatching(string name, int[] match, float[] flow)
+    {
+        lock (codes)
+        {
+            matches[name] = match;
+            flows[name] = flow;
+        }
+    }
 }

@@ -202,15 +202,22 @@ public static class RefErMatching
     /// <summary>As above with the reference's pooled codes (<see cref="PooledCodes"/>) already
     /// made: a reference serves every query of its group, so the schedule makes them once.</summary>
     public static float[]? PixelFlow(ReadOnlySpan<float> query, int hq, int wq, sbyte[] referenceCodes, int hr, int wr,
-        int channels, int bits, int threads = 1)
+        int channels, int bits, int threads = 1) => PixelFlow(query, hq, wq, referenceCodes, hr, wr, channels, bits, threads, out _);
+
+    /// <summary>As above, also giving the argmax <paramref name="match"/> (for every pooled
+    /// query position, row-major, the flat index of the pooled reference position); null with
+    /// the flow.</summary>
+    public static float[]? PixelFlow(ReadOnlySpan<float> query, int hq, int wq, sbyte[] referenceCodes, int hr, int wr,
+        int channels, int bits, int threads, out int[]? match)
     {
+        match = null;
         int pqh = PooledSize(hq), pqw = PooledSize(wq), prh = PooledSize(hr), prw = PooledSize(wr);
         if (pqh == 0 || pqw == 0 || prh == 0 || prw == 0) return null;
         if (referenceCodes.Length != prh * prw * channels)
             throw new ArgumentException($"reference codes: {referenceCodes.Length} values for a {prw}x{prh}x{channels} pooled grid");
         var cq = PooledCodes(query, hq, wq, channels, bits);
         var cr = referenceCodes;
-        var match = new int[pqh * pqw];
+        match = new int[pqh * pqw];
         ArgmaxCostVolume.Run(cq, cr, channels, match, threads);
         var pooledFlow = PooledFlow(match, pqh, pqw, prw);
         var flow = new float[hq * wq * 2];

@@ -39,6 +39,8 @@ public sealed class ParityCommandTests : CliTestBase
         {
             Assert.True(refqsr.GetProperty("passes").GetBoolean() && refqsr.GetProperty("references_match").GetBoolean());
             Assert.Equal(2, refqsr.GetProperty("query_layers").GetArrayLength());
+            Assert.All(refqsr.GetProperty("query_matchings").EnumerateArray(), m => Assert.True(m.GetProperty("passes").GetBoolean()));
+            Assert.Equal(2, refqsr.GetProperty("query_matchings").GetArrayLength());
         }
     }
 
@@ -53,6 +55,19 @@ public sealed class ParityCommandTests : CliTestBase
         var (code, stdout, _) = Run("parity", dir);
         Assert.Equal(1, code);
         Assert.Contains("FAILS: the reference's differ", stdout);
+    }
+
+    [Fact]
+    public void ChangedArgmaxFails()
+    {
+        string dir = Copy("tiny-refqsr-ddtb-8-4");
+        string file = Path.Combine(dir, "query_argmax_refer.2.i32");
+        var b = File.ReadAllBytes(file);
+        BitConverter.GetBytes(BitConverter.ToInt32(b, 0) + 1).CopyTo(b, 0);   // one pooled position matched elsewhere
+        File.WriteAllBytes(file, b);
+        var (code, stdout, _) = Run("parity", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("query refer.2 argmax 15/16 positions identical", stdout);
     }
 
     [Fact]

@@ -30,6 +30,7 @@ public class RefQsrParityTests(ITestOutputHelper output)
         var result = RefQsrParityCheck.Run(SrResNet.Load(fx.ModelPath()), ClustBlock.Load(clustBlock), input, h, w, patches, expected);
         Assert.Equal(patches.Count, result.Patches);
         Assert.Equal(expected.QueryCodes.Count, result.QueryLayers.Count);
+        Assert.Equal(2, result.QueryMatchings.Count);   // both RefER blocks' argmax and flow
         return result;
     }
 
@@ -52,6 +53,11 @@ public class RefQsrParityTests(ITestOutputHelper output)
         {
             output.WriteLine($"{name} query {l.Name}: {l.Identical}/{l.Total} codes identical");
             Assert.True(l.Passes, $"{l.Name}: {l.Identical}/{l.Total} codes identical");
+        }
+        foreach (var m in r.QueryMatchings)
+        {
+            output.WriteLine($"{name} query {m.Name}: argmax {m.Identical}/{m.Total} identical, flow max |diff| {m.FlowMaxAbs:G3} px");
+            Assert.True(m.Passes, $"{m.Name}: argmax {m.Identical}/{m.Total}, flow {m.FlowMaxAbs}");
         }
         output.WriteLine($"{name} query HR: max |diff| {r.QueryHrMaxAbs:G4}, PSNR {r.QueryHrPsnr:F1} dB");
         Assert.True(r.QueryHrMaxAbs <= 0.5, $"query HR max |diff| {r.QueryHrMaxAbs}");
