@@ -1,3 +1,5 @@
+using RefQsr.Engine.Imaging;
+using RefQsr.Engine.Inference;
 using RefQsr.Engine.Networks;
 
 namespace RefQsr.Engine.Diagnostics;
@@ -42,11 +44,9 @@ public static class ParityCheck
     {
         ArgumentNullException.ThrowIfNull(net);
         ArgumentNullException.ThrowIfNull(expectedCodes);
-        if (lr.Length != height * width * 3) throw new ArgumentException($"the LR input has {lr.Length} bytes, a {width}x{height} RGB image has {height * width * 3}");
-        var input = new float[lr.Length];
-        for (int i = 0; i < lr.Length; i++) input[i] = lr[i];
+        var image = Image(lr, height, width);
         var trace = new ForwardTrace();
-        var hr = net.Forward(input, height, width, threads, trace);
+        var hr = net.Forward(Upscaler.ToFloats(image, 0, 0, width, height), height, width, threads, trace);
         var layers = new List<Layer>();
         foreach (var (k, expected) in expectedCodes.OrderBy(e => e.Key))
         {
@@ -55,9 +55,7 @@ public static class ParityCheck
                 throw new ArgumentException($"the reference has codes for quantizer {k} ({name}), which this {net.Config.Describe()} does not have");
             if (actual.Length != expected.Length)
                 throw new ArgumentException($"quantizer {k} ({name}): the reference has {expected.Length} codes, the engine {actual.Length}");
-            int same = 0;
-            for (int i = 0; i < actual.Length; i++) same += actual[i] == expected[i] ? 1 : 0;
-            layers.Add(new Layer(name, same, actual.Length));
+            layers.Add(new Layer(name, CountEqual<byte>(actual, expected), actual.Length));
         }
         if (hr.Length != expectedHr.Length)
             throw new ArgumentException($"the reference HR output has {expectedHr.Length} values, the engine's {hr.Length}");
@@ -66,7 +64,7 @@ public static class ParityCheck
         double maxRel = 0;
         if (!expectedHead.IsEmpty)
         {
-            var head = net.Head(input, height, width, threads);
+            var head = trace.Head!;
             if (head.Length != expectedHead.Length)
                 throw new ArgumentException($"the reference's head output has {expectedHead.Length} values, the engine's {head.Length}");
             for (int i = 0; i < head.Length; i++)
@@ -77,6 +75,21 @@ public static class ParityCheck
                 }
         }
         return new Result(layers, maxAbs, psnr, differing, expectedHead.Length, maxRel);
+    }
+
+    /// <summary>The HWC bytes as an image, checked against its size.</summary>
+    internal static RgbImage Image(ReadOnlySpan<byte> lr, int height, int width)
+    {
+        if (lr.Length != height * width * 3) throw new ArgumentException($"the LR input has {lr.Length} bytes, a {width}x{height} RGB image has {height * width * 3}");
+        return new RgbImage(width, height, lr.ToArray());
+    }
+
+    /// <summary>How many positions hold the same value in both (of the same length).</summary>
+    internal static int CountEqual<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : IEquatable<T>
+    {
+        int same = 0;
+        for (int i = 0; i < a.Length; i++) same += a[i].Equals(b[i]) ? 1 : 0;
+        return same;
     }
 
     /// <summary>Max |difference| (grey levels) and PSNR (0..255 scale) of an HR output against

@@ -1,3 +1,4 @@
+using RefQsr.Engine.Inference;
 using RefQsr.Engine.Networks;
 using RefQsr.Engine.RefQsr;
 
@@ -57,16 +58,15 @@ public static class RefQsrParityCheck
         ArgumentNullException.ThrowIfNull(net);
         ArgumentNullException.ThrowIfNull(clustBlock);
         ArgumentNullException.ThrowIfNull(expected);
-        if (lr.Length != height * width * 3) throw new ArgumentException($"the LR input has {lr.Length} bytes, a {width}x{height} RGB image has {height * width * 3}");
+        var image = ParityCheck.Image(lr, height, width);
         foreach (var p in patches)
             if (p.Y0 < 0 || p.X0 < 0 || p.Y1 > height || p.X1 > width || p.Height <= 0 || p.Width <= 0)
                 throw new ArgumentException($"patch {p} is not inside the {width}x{height} image");
         if (expected.Query < 0 || expected.Query >= patches.Count || expected.QueryReference < 0 || expected.QueryReference >= patches.Count)
             throw new ArgumentException($"query {expected.Query} or its reference {expected.QueryReference} is not one of the {patches.Count} patches");
-        var image = new float[lr.Length];
-        for (int i = 0; i < lr.Length; i++) image[i] = lr[i];
+        float[] Crop(PatchBox p) => Upscaler.ToFloats(image, p.X0, p.Y0, p.Width, p.Height);
 
-        var logits = patches.Select(p => clustBlock.Logits(Crop(image, width, p), p.Height, p.Width)).ToList();
+        var logits = patches.Select(p => clustBlock.Logits(Crop(p), p.Height, p.Width)).ToList();
         int classes = logits.Count > 0 ? logits[0].Length : 0;
         if (expected.Logits.Length != patches.Count * classes)
             throw new ArgumentException($"the reference has {expected.Logits.Length} logits, {patches.Count} patches of {classes} classes are {patches.Count * classes}");
@@ -80,25 +80,22 @@ public static class RefQsrParityCheck
         var references = PatchClustering.Assign(logits, expected.Tau).ReferenceOf;
 
         PatchBox qp = patches[expected.Query], rp = patches[expected.QueryReference];
-        var (_, features) = net.ForwardReference(Crop(image, width, rp), rp.Height, rp.Width, 1);
+        var (_, features) = net.ForwardReference(Crop(rp), rp.Height, rp.Width, 1);
         var trace = new ForwardTrace();
-        var hr = net.ForwardQuery(Crop(image, width, qp), qp.Height, qp.Width, features, 1, trace);
+        var hr = net.ForwardQuery(Crop(qp), qp.Height, qp.Width, features, 1, trace);
         var layers = new List<ParityCheck.Layer>();
         foreach (var (name, codes) in expected.QueryCodes.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             if (!trace.Codes.TryGetValue(name, out var actual) || actual.Length != codes.Length)
                 throw new ArgumentException($"the reference has {codes.Length} query codes at {name}, the engine {(actual is null ? "none" : actual.Length.ToString())}");
-            int same = 0;
-            for (int i = 0; i < codes.Length; i++) same += actual[i] == codes[i] ? 1 : 0;
-            layers.Add(new ParityCheck.Layer(name, same, codes.Length));
+            layers.Add(new ParityCheck.Layer(name, ParityCheck.CountEqual<byte>(actual, codes), codes.Length));
         }
         var matchings = new List<Matching>();
         foreach (var (name, match) in expected.QueryMatches.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             if (!trace.Matches.TryGetValue(name, out var actual) || actual.Length != match.Length)
                 throw new ArgumentException($"the reference has {match.Length} argmax positions at {name}, the engine {(actual is null ? "none" : actual.Length.ToString())}");
-            int same = 0;
-            for (int i = 0; i < match.Length; i++) same += actual[i] == match[i] ? 1 : 0;
+            int same = ParityCheck.CountEqual<int>(actual, match);
             double flowMax = 0;
             if (expected.QueryFlows.TryGetValue(name, out var flow))
             {
@@ -113,13 +110,5 @@ public static class RefQsrParityCheck
         {
             QueryMatchings = matchings,
         };
-    }
-
-    static float[] Crop(float[] image, int width, PatchBox p)
-    {
-        var r = new float[p.Height * p.Width * 3];
-        for (int y = p.Y0; y < p.Y1; y++)
-            Array.Copy(image, (y * width + p.X0) * 3, r, (y - p.Y0) * p.Width * 3, p.Width * 3);
-        return r;
     }
 }

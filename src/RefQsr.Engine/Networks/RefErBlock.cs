@@ -38,8 +38,7 @@ internal sealed class RefErBlock
         sbyte[]? referenceCodes = null)
     {
         int ch = Conv1.Channels;
-        referenceCodes ??= RefErMatching.PooledSize(hr) == 0 || RefErMatching.PooledSize(wr) == 0 ? null
-            : RefErMatching.PooledCodes(fr, hr, wr, ch, bLow);
+        referenceCodes ??= RefErMatching.ReferenceCodes(fr, hr, wr, ch, bLow);
         int[]? match = null;
         var flow = referenceCodes is null ? null
             : RefErMatching.PixelFlow(fq, hq, wq, referenceCodes, hr, wr, ch, bLow, threads, out match);

@@ -175,6 +175,9 @@ public sealed class ForwardTrace
     public IReadOnlyDictionary<string, int[]> Matches => matches;
     /// <summary>Each RefER block's pixel displacement field [h][w][2] = (u, v).</summary>
     public IReadOnlyDictionary<string, float[]> Flows => flows;
+    /// <summary>The FP32 head's output (the first quantizer's input), HWC, of a plain forward.</summary>
+    public float[]? Head { get; private set; }
+    internal void RecordHead(float[] head) => Head = (float[])head.Clone();
     internal void Record(string name, byte[] c) { lock (codes) codes[name] = c; }
     internal void RecordMatching(string name, int[] match, float[] flow)
     {

@@ -245,6 +245,7 @@ public sealed partial class SrResNet
         if (height <= 0 || width <= 0) throw new ArgumentException($"image size {width}x{height} must be positive");
         if (lr.Length != height * width * 3) throw new ArgumentException($"input has {lr.Length} values, expected {height}x{width}x3");
         var headOut = Head(lr, height, width, threads, times);
+        trace?.RecordHead(headOut);
         var x = (float[])headOut.Clone();
         using (StageTimes.Time(times, StageTimes.Body))
             RunBlocks(x, height, width, 0, Blocks.Length, _ => (DefaultPrecision, QuantizerSet.Standard), threads, trace, cancellation: cancellation);

@@ -194,10 +194,12 @@ public static class RefErMatching
     /// dimension (no pooled grid: the RefER block passes the query through).</summary>
     public static float[]? PixelFlow(ReadOnlySpan<float> query, int hq, int wq, ReadOnlySpan<float> reference, int hr, int wr,
         int channels, int bits, int threads = 1)
-    {
-        if (PooledSize(hr) == 0 || PooledSize(wr) == 0) return null;
-        return PixelFlow(query, hq, wq, PooledCodes(reference, hr, wr, channels, bits), hr, wr, channels, bits, threads);
-    }
+        => ReferenceCodes(reference, hr, wr, channels, bits) is { } codes ? PixelFlow(query, hq, wq, codes, hr, wr, channels, bits, threads) : null;
+
+    /// <summary>A reference feature's pooled codes (<see cref="PooledCodes"/>), or null when it
+    /// is smaller than 3 px in a dimension (no pooled grid, nothing to match against).</summary>
+    public static sbyte[]? ReferenceCodes(ReadOnlySpan<float> reference, int height, int width, int channels, int bits)
+        => PooledSize(height) == 0 || PooledSize(width) == 0 ? null : PooledCodes(reference, height, width, channels, bits);
 
     /// <summary>As above with the reference's pooled codes (<see cref="PooledCodes"/>) already
     /// made: a reference serves every query of its group, so the schedule makes them once.</summary>

@@ -31,14 +31,8 @@ public class ParityTests(ITestOutputHelper output)
         var codes = fx.Codes();
         var result = ParityCheck.Run(net, input, h, w, codes, fx.Hr(), 2);
         Assert.Equal(codes.Count, result.Layers.Count);
-        foreach (var l in result.Layers)
-        {
-            output.WriteLine($"{name} {l.Name}: {l.Identical}/{l.Total} codes identical");
-            Assert.True(l.Passes, $"{name} {l.Name}: {l.Identical}/{l.Total} codes identical");
-        }
-        output.WriteLine($"{name} HR: max |diff| {result.HrMaxAbs:G4}, PSNR {result.HrPsnr:F1} dB");
-        Assert.True(result.HrMaxAbs <= 0.5, $"{name}: max |diff| {result.HrMaxAbs:G4} grey levels");
-        Assert.True(result.HrPsnr >= 60, $"{name}: PSNR against the reference {result.HrPsnr:F1} dB");
+        ParityAsserts.Layers(output, name, result.Layers);
+        ParityAsserts.Hr(output, $"{name} HR", result.HrMaxAbs, result.HrPsnr);
         Assert.True(result.Passes);
     }
 }

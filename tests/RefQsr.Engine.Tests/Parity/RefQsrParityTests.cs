@@ -49,19 +49,13 @@ public class RefQsrParityTests(ITestOutputHelper output)
     public void QueryPathThroughRefErMatches(string name)
     {
         var r = Check(name);
-        foreach (var l in r.QueryLayers)
-        {
-            output.WriteLine($"{name} query {l.Name}: {l.Identical}/{l.Total} codes identical");
-            Assert.True(l.Passes, $"{l.Name}: {l.Identical}/{l.Total} codes identical");
-        }
+        ParityAsserts.Layers(output, $"{name} query", r.QueryLayers);
         foreach (var m in r.QueryMatchings)
         {
             output.WriteLine($"{name} query {m.Name}: argmax {m.Identical}/{m.Total} identical, flow max |diff| {m.FlowMaxAbs:G3} px");
             Assert.True(m.Passes, $"{m.Name}: argmax {m.Identical}/{m.Total}, flow {m.FlowMaxAbs}");
         }
-        output.WriteLine($"{name} query HR: max |diff| {r.QueryHrMaxAbs:G4}, PSNR {r.QueryHrPsnr:F1} dB");
-        Assert.True(r.QueryHrMaxAbs <= 0.5, $"query HR max |diff| {r.QueryHrMaxAbs}");
-        Assert.True(r.QueryHrPsnr >= 60, $"query HR PSNR {r.QueryHrPsnr:F1} dB");
+        ParityAsserts.Hr(output, $"{name} query HR", r.QueryHrMaxAbs, r.QueryHrPsnr);
         Assert.True(r.Passes);
     }
 }
