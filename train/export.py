@@ -40,6 +40,9 @@ def provenance(kind, st, ckpt_path, data=None):
     }
     if st.get("device") or args.get("device"):
         info["device"] = str(st.get("device") or args["device"])
+    if st.get("ema"):
+        # train_fp32.py --ema: these are the run's weight average, not its last weights
+        info["weight_average"] = {"decay": st["ema"]["decay"], "updates": int(st["ema"]["updates"])}
     for k in ("init", "best", "psnr", "val_acc_fp32", "val_acc_q8", "class_names", "clustblock_init"):
         if k in st and st[k] is not None:
             v = st[k]

@@ -53,10 +53,15 @@ def main(argv=None):
               f"- initialised from: {train.get('init', 'scratch')}" if cfg.get("network") != "clustblock" else
               f"- validation accuracy: FP32 {train.get('val_acc_fp32', '?')}, 8-bit {train.get('val_acc_q8', '?')}",
               f"- run folder: `{os.path.relpath(a.run, ROOT)}` (log.csv, resumable checkpoint)"]
+    if train.get("weight_average"):
+        w = train["weight_average"]
+        lines.append(f"- weights: the run's exponential moving average of its weights (decay {w['decay']}, "
+                     f"{w['updates']} updates; `{train.get('checkpoint', 'ema.pt')}`), which its last "
+                     "validation scored above its last weights")
     if rows:
         last = rows[-1]
         lines.append(f"- last logged validation (step {last.get('step')}): "
-                     + ", ".join(f"{k} {float(v):.3f}" for k, v in last.items() if k.startswith(("psnr", "val")) and v))
+                     + ", ".join(f"{k} {float(v):.3f}" for k, v in last.items() if k.startswith(("psnr", "val", "ema")) and v))
     if a.note:
         lines += ["", a.note]
     if cfg.get("network") != "clustblock":

@@ -3,7 +3,9 @@
   python3 train/train_fp32.py --out train/runs/fp32 --minutes 60 [--resume] [--device cuda]
 
 Checkpoints <out>/latest.pt every --ckpt-minutes, logs <out>/log.csv and plots
-<out>/curve.png; <out>/best.pt keeps the best Set5 PSNR so far.
+<out>/curve.png; <out>/best.pt keeps the best Set5 PSNR so far. With --ema (default 0.999)
+<out>/ema.pt holds the average of the weights over the last ~1/(1 - decay) steps, in the
+layout of latest.pt; both are validated and logged (psnr_* and ema_*).
 """
 import argparse
 import os
@@ -17,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from refqsr_train.models import SRResNet  # noqa: E402
 from refqsr_train.data import load_train_pairs, PatchSampler  # noqa: E402
 from refqsr_train import common  # noqa: E402
+from refqsr_train.averaging import WeightAverage  # noqa: E402
 
 
 def lr_at(step, base, first_decay, every):
@@ -47,6 +50,8 @@ def main(argv=None):
     ap.add_argument("--val-data", default=None)
     ap.add_argument("--extra-scales", default="", help="e.g. 0.6,0.7,0.8,0.9")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ema", type=float, default=0.999,
+                    help="decay of the weight average written to ema.pt and validated beside the weights (0 = none)")
     a = ap.parse_args(argv)
 
     os.makedirs(a.out, exist_ok=True)
@@ -59,6 +64,7 @@ def main(argv=None):
     step, best, wall = 0, -1.0, 0.0
     ckpt = os.path.join(a.out, "latest.pt")
     opt_ckpt = os.path.join(a.out, "latest_opt.pt")
+    ema_ckpt = os.path.join(a.out, "ema.pt")
     if a.resume and os.path.exists(ckpt):
         st = torch.load(ckpt, map_location=dev)
         model.load_state_dict(st["model"])
@@ -72,11 +78,22 @@ def main(argv=None):
             print("no optimizer state found: Adam starts fresh")
         step, best, wall = st["step"], st.get("best", -1.0), st.get("wall", 0.0)
         print(f"resumed at step {step} (best Set5 {best:.3f}, {wall/3600:.2f} h so far)")
+    ema = None
+    if a.ema:
+        est = torch.load(ema_ckpt, map_location=dev) if a.resume and os.path.exists(ema_ckpt) else None
+        if est is not None and est.get("step") != step:
+            # an average from another point of the run (e.g. latest.pt came back from the GPU
+            # machine without it) would mix two histories
+            print(f"ema.pt is from step {est.get('step')}, not {step}: the average starts again")
+            est = None
+        ema = WeightAverage(model, a.ema, est["model"] if est else None, est["ema"]["updates"] if est else 0)
+        print(f"weight average: decay {a.ema}, {ema.updates} updates so far")
     extra = tuple(float(s) for s in a.extra_scales.split(",") if s)
     hrs, lrs = load_train_pairs(a.data, extra_scales=extra, cache_dir=os.path.join(os.path.dirname(a.out), ".cache"))
     sampler = PatchSampler(hrs, lrs, seed=a.seed + step)
     print(f"{len(lrs)} training images, device {dev}, threads {torch.get_num_threads()}")
-    log = common.CsvLog(os.path.join(a.out, "log.csv"), ["step", "loss", "lr", "psnr_set5", "psnr_set14", "hours"])
+    log = common.CsvLog(os.path.join(a.out, "log.csv"),
+                        ["step", "loss", "lr", "psnr_set5", "psnr_set14", "hours", "ema_set5", "ema_set14"])
     timer = common.Timer(a.minutes)
     running = common.RunningMeans("loss")
 
@@ -84,20 +101,31 @@ def main(argv=None):
         common.save_checkpoint(opt_ckpt, **opt.state_dict())
         common.save_checkpoint(ckpt, model=model.state_dict(), step=step, best=best,
                                wall=wall + timer.elapsed(), args=vars(a), device=str(dev))
+        if ema is not None:
+            # a model checkpoint of its own (model = the average), so that export, --init and
+            # fixtures take it as they take latest.pt
+            common.save_checkpoint(ema_ckpt, model=ema.model.state_dict(), step=step,
+                                   wall=wall + timer.elapsed(), args=vars(a), device=str(dev),
+                                   ema={"updates": ema.updates, "decay": ema.decay})
 
     periodic = common.PeriodicCheckpoint(checkpoint, a.ckpt_minutes)
 
     def report():
         nonlocal best
         v = common.validate(model, dev, data_root=a.val_data)
+        ve = common.validate(ema.model, dev, data_root=a.val_data) if ema is not None else {}
         m = running.means()
         hours = (wall + timer.elapsed()) / 3600
-        log.write(step=step, loss=m["loss"], lr=lr, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours)
-        print(f"step {step} loss {m['loss']:.3f} lr {lr:.1e} Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f} ({hours:.2f} h)", flush=True)
-        if v["Set5"] > best:
-            best = v["Set5"]
-            torch.save({"model": model.state_dict(), "step": step, "psnr": v}, os.path.join(a.out, "best.pt"))
-        log.plot(os.path.join(a.out, "curve.png"), ("loss", "psnr_set5", "psnr_set14"))
+        log.write(step=step, loss=m["loss"], lr=lr, psnr_set5=v["Set5"], psnr_set14=v["Set14"], hours=hours,
+                  ema_set5=ve.get("Set5", ""), ema_set14=ve.get("Set14", ""))
+        avg = f" | average Set5 {ve['Set5']:.3f} Set14 {ve['Set14']:.3f}" if ve else ""
+        print(f"step {step} loss {m['loss']:.3f} lr {lr:.1e} Set5 {v['Set5']:.3f} Set14 {v['Set14']:.3f}{avg} ({hours:.2f} h)", flush=True)
+        for which, scores, weights in (("weights", v, model), ("average", ve, ema.model if ema else None)):
+            if scores and scores["Set5"] > best:
+                best = scores["Set5"]
+                torch.save({"model": weights.state_dict(), "step": step, "psnr": scores, "which": which},
+                           os.path.join(a.out, "best.pt"))
+        log.plot(os.path.join(a.out, "curve.png"), ("loss", "psnr_set5", "psnr_set14", "ema_set5", "ema_set14"))
 
     model.train()
     while True:
@@ -113,6 +141,8 @@ def main(argv=None):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update()
         step += 1
         running.add(loss=loss.item())
         common.end_of_step(step, a, periodic, step % a.val_every == 0, report)

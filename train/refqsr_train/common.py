@@ -52,11 +52,29 @@ def to_image(t):
 
 
 class CsvLog:
+    """A CSV log that a resumed run appends to. A run resumed with more columns than its
+    log has (a newer trainer) rewrites the log once with the new header, the old rows
+    keeping their values and leaving the new columns empty; columns the log has and the
+    trainer no longer writes stay."""
+
     def __init__(self, path, fields):
-        self.path, self.fields = path, fields
+        self.path, self.fields = path, list(fields)
         if not os.path.exists(path):
             with open(path, "w", newline="") as f:
-                csv.DictWriter(f, fields).writeheader()
+                csv.DictWriter(f, self.fields).writeheader()
+            return
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            old, rows = list(reader.fieldnames or []), list(reader)
+        merged = old + [k for k in self.fields if k not in old]
+        if merged != old:
+            tmp = path + ".tmp"
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, merged, extrasaction="ignore")
+                w.writeheader()
+                w.writerows(rows)
+            os.replace(tmp, path)
+        self.fields = merged
 
     def write(self, **row):
         with open(self.path, "a", newline="") as f:
@@ -135,6 +153,29 @@ class PeriodicCheckpoint:
     def maybe(self):
         if time.time() - self.last > self.every:
             self.now()
+
+
+def fp32_model_path(run_dir):
+    """The FP32 run's checkpoint that the later stages use (export, QAT --init, the teachers):
+    <run>/ema.pt, the weight average of train_fp32.py --ema, when it is of latest.pt's step
+    and the run's last validation that scored both found it better on Set5 + Set14;
+    otherwise <run>/latest.pt."""
+    latest, ema = os.path.join(run_dir, "latest.pt"), os.path.join(run_dir, "ema.pt")
+    if not os.path.exists(ema):
+        return latest
+    step = lambda p: torch.load(p, map_location="cpu").get("step")  # noqa: E731
+    if step(ema) != step(latest):
+        return latest
+    rows = []
+    log = os.path.join(run_dir, "log.csv")
+    if os.path.exists(log):
+        with open(log, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("ema_set5") and r.get("psnr_set5")]
+    if not rows:
+        return latest
+    r = rows[-1]
+    better = float(r["ema_set5"]) + float(r["ema_set14"]) > float(r["psnr_set5"]) + float(r["psnr_set14"])
+    return ema if better else latest
 
 
 def save_checkpoint(path, **state):

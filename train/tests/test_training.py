@@ -215,6 +215,98 @@ class TestFp32CommandLine(unittest.TestCase):
                 self.assertTrue(np.isfinite([float(r[k]) for k in ("loss", "psnr_set5", "psnr_set14")]).all())
                 self.assertGreater(float(r["psnr_set5"]), 5.0)
 
+    def test_weight_average_is_written_validated_and_resumed(self):
+        # --ema: ema.pt holds the average in latest.pt's layout, the log gets its validation,
+        # and a resume continues the same average
+        import train_fp32
+        with tempfile.TemporaryDirectory() as d:
+            train, val, out = (os.path.join(d, n) for n in ("train", "val", "run"))
+            write_scene(os.path.join(train, "t.png"), 200, 0)
+            write_scene(os.path.join(val, "Set5", "HR", "a.png"), 64, 10)
+            write_scene(os.path.join(val, "Set14", "HR", "b.png"), 48, 11)
+            com = ["--out", out, "--batch", "2", "--patch", "12", "--early-steps", "0", "--threads", "1",
+                   "--data", train, "--val-data", val, "--val-every", "2", "--ema", "0.5"]
+            train_fp32.main(com + ["--max-steps", "2"])
+            e2 = torch.load(os.path.join(out, "ema.pt"))
+            self.assertEqual((e2["step"], e2["ema"]["updates"]), (2, 2))
+            train_fp32.main(com + ["--resume", "--max-steps", "3"])
+            e3 = torch.load(os.path.join(out, "ema.pt"))
+            self.assertEqual(e3["ema"]["updates"], 3)
+            # the third update is avg = d * avg + (1 - d) * weights with d = min(0.5, 4/13)
+            w3 = torch.load(os.path.join(out, "latest.pt"))["model"]
+            d3 = 4 / 13
+            k = "body.0.conv1.weight"
+            torch.testing.assert_close(e3["model"][k], d3 * e2["model"][k] + (1 - d3) * w3[k])
+            self.assertFalse(torch.equal(e3["model"][k], w3[k]))
+            self.assertEqual(e3["model"]["body.0.bn1.num_batches_tracked"], w3["body.0.bn1.num_batches_tracked"])
+            # the average is a model checkpoint: the exporter takes it
+            from refqsr_train.exporting import load_checkpoint_model
+            model, kind, _ = load_checkpoint_model(os.path.join(out, "ema.pt"))
+            self.assertEqual(kind, "fp32")
+            with open(os.path.join(out, "log.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual([r["step"] for r in rows], ["2"])
+            self.assertGreater(float(rows[0]["ema_set5"]), 5.0)
+            # an ema.pt from another step than latest.pt is not continued
+            st = torch.load(os.path.join(out, "latest.pt"))
+            st["step"] = 7
+            torch.save(st, os.path.join(out, "latest.pt"))
+            train_fp32.main(com + ["--resume", "--max-steps", "8"])
+            self.assertEqual(torch.load(os.path.join(out, "ema.pt"))["ema"]["updates"], 1)
+
+    def test_weight_average_warms_up_and_leaves_the_model_alone(self):
+        from refqsr_train.averaging import WeightAverage
+        m = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 1), torch.nn.BatchNorm2d(1))
+        with torch.no_grad():
+            m[0].weight.fill_(1.0)
+        avg = WeightAverage(m, 0.9)
+        with torch.no_grad():
+            m[0].weight.fill_(3.0)
+        m[1].num_batches_tracked.fill_(5)
+        avg.update()   # d = 2/11
+        self.assertAlmostEqual(avg.model[0].weight.item(), 2 / 11 * 1.0 + 9 / 11 * 3.0, places=6)
+        self.assertEqual(m[0].weight.item(), 3.0)
+        self.assertEqual(avg.model[1].num_batches_tracked.item(), 5)
+        for _ in range(200):
+            avg.update()
+        self.assertEqual(avg.current_decay(), 0.9)
+        self.assertFalse(avg.model[0].weight.requires_grad)
+        with self.assertRaises(ValueError):
+            WeightAverage(m, 1.0)
+
+    def test_fp32_model_is_the_better_validated_of_weights_and_average(self):
+        from refqsr_train.common import fp32_model_path
+        with tempfile.TemporaryDirectory() as d:
+            latest, ema = os.path.join(d, "latest.pt"), os.path.join(d, "ema.pt")
+            torch.save({"step": 10}, latest)
+            self.assertEqual(fp32_model_path(d), latest)          # no average
+            torch.save({"step": 10}, ema)
+            self.assertEqual(fp32_model_path(d), latest)          # no validation of it
+            def log(*rows):
+                with open(os.path.join(d, "log.csv"), "w") as f:
+                    f.write("step,psnr_set5,psnr_set14,ema_set5,ema_set14\n" + "".join(r + "\n" for r in rows))
+            log("5,30.0,27.0,,", "10,30.0,27.0,30.1,26.95")
+            self.assertEqual(fp32_model_path(d), ema)             # 57.05 > 57.0
+            log("5,30.0,27.0,31.0,28.0", "10,30.0,27.0,29.9,27.05", "12,30.5,27.5,,")
+            self.assertEqual(fp32_model_path(d), latest)          # the last row that scored both
+            log("10,30.0,27.0,30.1,27.1")
+            torch.save({"step": 9}, ema)
+            self.assertEqual(fp32_model_path(d), latest)          # an average of another step
+
+    def test_csv_log_gains_columns_on_resume(self):
+        from refqsr_train.common import CsvLog
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "log.csv")
+            CsvLog(p, ["step", "loss"]).write(step=1, loss=2.5)
+            log = CsvLog(p, ["step", "loss", "ema"])
+            log.write(step=2, loss=1.5, ema=9)
+            with open(p) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual(rows, [{"step": "1", "loss": "2.5", "ema": ""}, {"step": "2", "loss": "1.5", "ema": "9"}])
+            CsvLog(p, ["step", "loss"]).write(step=3, loss=1.0)   # an older trainer keeps the column
+            with open(p) as f:
+                self.assertEqual(list(csv.DictReader(f))[-1], {"step": "3", "loss": "1.0", "ema": ""})
+
 
 @unittest.skipUnless(HAVE_DATA, "needs ../shared/data")
 class TestCommandLines(unittest.TestCase):
