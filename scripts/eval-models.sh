@@ -17,7 +17,8 @@ if [ ${#models[@]} -eq 0 ]; then
 fi
 for m in "${models[@]}"; do
   for s in Set5 Set14 BSD100; do
-    [ -s "$out/$m-$s.json" ] || "$refqsr" eval --data "$data/$s" --model "$m" --threads "$threads" --json > "$out/$m-$s.json"
+    # a result is kept only while it is newer than the model file it measured
+    [ -s "$out/$m-$s.json" ] && [ "$out/$m-$s.json" -nt "weights/$m.safetensors" ] || "$refqsr" eval --data "$data/$s" --model "$m" --threads "$threads" --json > "$out/$m-$s.json"
   done
 done
 python3 - "$out" "${models[@]}" <<'PY'

@@ -15,7 +15,8 @@ sets="Set5 Set14 BSD100 Kodak24"
 for m in $rows; do
   [ -f "weights/$m.safetensors" ] || continue
   for s in $sets; do
-    [ -s "$out/$m-$s.json" ] || "$refqsr" eval --data "../shared/data/$s" --model "$m" --patch 72 --threads "$threads" --json > "$out/$m-$s.json"
+    # a result is kept only while it is newer than the model file it measured
+    [ -s "$out/$m-$s.json" ] && [ "$out/$m-$s.json" -nt "weights/$m.safetensors" ] || "$refqsr" eval --data "../shared/data/$s" --model "$m" --patch 72 --threads "$threads" --json > "$out/$m-$s.json"
   done
 done
 # the hand-written reading below "## Reading" survives regeneration

@@ -18,7 +18,8 @@
 # REFQSR_MODELS (method:high:low ...) picks RefQSR models (default: all seven); DATA_DIR
 # (default .gpu/data) and WORK (default /tmp/refqsr-runs) move the data and the runs.
 # Needs (carried, git-ignored after scripts/gpu-tree.sh slim): .gpu/data
-# (train/pack_gpu_data.py), train/runs/srresnet-fp32/latest.pt and, for the RefQSR stage,
+# (train/pack_gpu_data.py), train/runs/srresnet-fp32/latest.pt (with its ema.pt and log.csv,
+# so the weight average and the log continue there) and, for the RefQSR stage,
 # train/runs/clustblock/latest.pt. Locally, to test: DEVICE cpu (the fifth argument), tiny budgets,
 # DATA_DIR from `train/pack_gpu_data.py --limit 3 --out DIR`.
 set -u
@@ -33,12 +34,12 @@ export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 data=${DATA_DIR:-.gpu/data}
 work=${WORK:-/tmp/refqsr-runs}
 mkdir -p "$out" "$work/srresnet-fp32"
-for f in latest.pt latest_opt.pt log.csv; do [ -f "train/runs/srresnet-fp32/$f" ] && cp "train/runs/srresnet-fp32/$f" "$work/srresnet-fp32/"; done
+for f in latest.pt latest_opt.pt ema.pt log.csv; do [ -f "train/runs/srresnet-fp32/$f" ] && cp "train/runs/srresnet-fp32/$f" "$work/srresnet-fp32/"; done
 
 pack() {
   for run in srresnet-fp32 ddtb-w8a8 ddtb-w4a4 pams-w8a8 pams-w4a4; do
     [ -f "$work/$run/latest.pt" ] || continue
-    files=$(cd "$work" && ls "$run"/latest.pt "$run"/log.csv "$run"/curve.png "$run"/stdout.log 2>/dev/null)
+    files=$(cd "$work" && ls "$run"/latest.pt "$run"/ema.pt "$run"/log.csv "$run"/curve.png "$run"/stdout.log 2>/dev/null)
     (cd "$work" && tar -cf "$out/$run.tar.tmp" $files) && mv "$out/$run.tar.tmp" "$out/$run.tar"
   done
   if [ -f "$work/srresnet-fp32/latest_opt.pt" ]; then
@@ -82,6 +83,10 @@ fp_batch=${FP32_BATCH:-64}
 echo "fp32 done after $(( $(date +%s) - start )) s (exit $?)" >> "$out/env.txt"
 
 pack
+# the FP32 model the later stages start from and distil: its weight average (ema.pt) when the
+# stage's last validation scored that higher, else latest.pt (unpack.sh chooses alike)
+fp32=$($py train/tools/fp32_model.py "$work/srresnet-fp32") || fp32=$work/srresnet-fp32/latest.pt
+echo "fp32 model for the later stages: $fp32" >> "$out/env.txt"
 # 2. QAT of the four shipped quantized models, in parallel on the one GPU (each starts
 #    again from the new FP32 model: they are short)
 pids=()
@@ -89,7 +94,7 @@ pids=()
   m=${spec%%:*}; b=${spec##*:}
   run="$work/$m-w${b}a${b}"
   mkdir -p "$run"
-  train_for "$qat_s" 50 train/train_qat.py --init "$work/srresnet-fp32/latest.pt" --method "$m" \
+  train_for "$qat_s" 50 train/train_qat.py --init "$fp32" --method "$m" \
     --w-bits "$b" --a-bits "$b" --out "$run" --device "$dev" --data "$data" --val-data "$data" \
     --val-every 500 --ckpt-minutes 1 --threads 3 > "$run/stdout.log" 2>&1 &
   pids+=($!)
@@ -118,7 +123,7 @@ elif [ "$rq_s" -gt 0 ]; then
       mkdir -p "$qat" && cp "train/runs/$m-w${h}a${h}/latest.pt" "$qat/" 2>/dev/null
       # its teacher: the FP32 model in WORK (train_refqsr.py looks beside --init)
       $py -c "import torch,sys; st=torch.load(sys.argv[1], map_location='cpu'); torch.save({'teacher': st['model'], 'init': sys.argv[1]}, sys.argv[2])" \
-        "$work/srresnet-fp32/latest.pt" "$qat/teacher.pt" 2>> "$out/env.txt"
+        "$fp32" "$qat/teacher.pt" 2>> "$out/env.txt"
     fi
     run="$work/$m-refqsr-$h-$l"
     mkdir -p "$run"

@@ -18,6 +18,8 @@ for t in "$dir"/*.tar; do
   echo "unpacked $(basename "$t")"
 done
 if [ -f "$dir/refqsr.tar" ]; then
+  # the FP32 checkpoint session.sh gave the QAT runs, chosen by the same rule from the same files
+  fp32=$($py train/tools/fp32_model.py train/runs/srresnet-fp32)
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   tar -xf "$dir/refqsr.tar" -C "$tmp"
@@ -25,7 +27,7 @@ if [ -f "$dir/refqsr.tar" ]; then
     run=$(basename "$b" .delta.pt)
     IFS=- read -r m _ h _ <<< "$run"
     $py train/gpu/refqsr_delta.py unpack "$b" --qat "train/runs/$m-w${h}a${h}/latest.pt" \
-      --teacher train/runs/srresnet-fp32/latest.pt --clustblock train/runs/clustblock/latest.pt --out "$tmp/$run"
+      --teacher "$fp32" --clustblock train/runs/clustblock/latest.pt --out "$tmp/$run"
     if [ -f "$tmp/$run.stdout.log" ]; then cp "$tmp/$run.stdout.log" "$tmp/$run/stdout.log"; fi
     rm -rf "train/runs/$run"
     mv "$tmp/$run" "train/runs/$run"
