@@ -293,6 +293,15 @@ class TestFp32CommandLine(unittest.TestCase):
             torch.save({"step": 9}, ema)
             self.assertEqual(fp32_model_path(d), latest)          # an average of another step
 
+    def test_cpu_batches_are_nchw_in_memory(self):
+        # a channels-last input halves the speed of every CPU convolution after it
+        from refqsr_train.common import to_tensor
+        b = np.arange(2 * 5 * 4 * 3, dtype=np.uint8).reshape(2, 5, 4, 3)
+        t = to_tensor(b, torch.device("cpu"))
+        self.assertEqual(t.shape, (2, 3, 5, 4))
+        self.assertTrue(t.is_contiguous())
+        self.assertEqual(t[1, 2, 3, 1].item(), float(b[1, 3, 1, 2]))
+
     def test_csv_log_gains_columns_on_resume(self):
         from refqsr_train.common import CsvLog
         with tempfile.TemporaryDirectory() as d:
