@@ -125,7 +125,7 @@ def main(argv=None):
                 best = scores["Set5"]
                 torch.save({"model": weights.state_dict(), "step": step, "psnr": scores, "which": which},
                            os.path.join(a.out, "best.pt"))
-        log.plot(os.path.join(a.out, "curve.png"), ("loss", "psnr_set5", "psnr_set14", "ema_set5", "ema_set14"))
+        log.plot(os.path.join(a.out, "curve.png"), ("loss", ("psnr_set5", "ema_set5"), ("psnr_set14", "ema_set14")))
 
     model.train()
     while True:

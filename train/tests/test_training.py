@@ -302,6 +302,20 @@ class TestFp32CommandLine(unittest.TestCase):
         self.assertTrue(t.is_contiguous())
         self.assertEqual(t[1, 2, 3, 1].item(), float(b[1, 3, 1, 2]))
 
+    def test_curve_draws_a_group_of_columns_in_one_panel(self):
+        from refqsr_train.plot import plot_log
+        from PIL import Image
+        with tempfile.TemporaryDirectory() as d:
+            p, png = os.path.join(d, "log.csv"), os.path.join(d, "c.png")
+            with open(p, "w") as f:
+                f.write("step,loss,psnr,ema\n1,5,20,\n2,4,21,\n3,3,22,22.5\n")
+            plot_log(p, png, ("loss", ("psnr", "ema"), "missing"))
+            img = Image.open(png).convert("RGB")
+            self.assertEqual(img.size, (900, 2 * 260))          # two panels: the empty column has none
+            # the single averaged point is drawn (a dot in the second series' colour)
+            px = [img.getpixel((x, y)) for x in range(850, 900) for y in range(260, 520)]
+            self.assertIn((30, 150, 60), px)
+
     def test_csv_log_gains_columns_on_resume(self):
         from refqsr_train.common import CsvLog
         with tempfile.TemporaryDirectory() as d:
