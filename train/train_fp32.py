@@ -53,6 +53,8 @@ def main(argv=None):
     ap.add_argument("--ema", type=float, default=0.999,
                     help="decay of the weight average written to ema.pt and validated beside the weights (0 = none)")
     a = ap.parse_args(argv)
+    if a.ema and not 0.0 < a.ema < 1.0:
+        ap.error(f"--ema must be 0 (no average) or a decay in (0, 1), got {a.ema}")
 
     os.makedirs(a.out, exist_ok=True)
     dev = common.pick_device(a.device)
