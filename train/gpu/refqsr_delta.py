@@ -110,16 +110,25 @@ def pack_runs(work, dest):
     return packed
 
 
-def unpack(bundle_path, qat_path, teacher_path, clustblock_path, out):
+def unpack(bundle_path, qat_path, teacher_paths, clustblock_path, out):
+    """teacher_paths: one FP32 checkpoint or teacher.pt, or several candidates, of which the
+    first whose fingerprint is the run's teacher's is taken (the FP32 model of today, the QAT
+    run's teacher and the RefQSR run's own teacher.pt can each be the one the run was trained
+    with, depending on which stages the GPU session ran)."""
     b = _load(bundle_path)
     if b.get("format") != FORMAT:
         sys.exit(f"{bundle_path}: not a {FORMAT} bundle")
     base = _model_state(_load(qat_path))
     if fingerprint(base) != b["qat_fingerprint"]:
         sys.exit(f"{qat_path} is not the QAT model {b['run']} started from (fingerprints differ)")
-    teacher = _model_state(_load(teacher_path))
-    if fingerprint(teacher) != b["teacher_fingerprint"]:
-        sys.exit(f"{teacher_path} is not {b['run']}'s teacher (fingerprints differ)")
+    teacher_path, teacher = None, None
+    candidates = [teacher_paths] if isinstance(teacher_paths, str) else list(teacher_paths)
+    for p in candidates:
+        if os.path.exists(p) and fingerprint(_model_state(_load(p))) == b["teacher_fingerprint"]:
+            teacher_path, teacher = p, _model_state(_load(p))
+            break
+    if teacher is None:
+        sys.exit(f"{' nor '.join(candidates)} is {b['run']}'s teacher (fingerprints differ)")
     missing = [k for k in b["keys"] if k not in b["delta"] and k not in base]
     if missing:
         sys.exit(f"{qat_path} lacks {len(missing)} tensors of {b['run']}, e.g. {missing[0]}")
@@ -157,7 +166,9 @@ def main(argv=None):
     u = sub.add_parser("unpack")
     u.add_argument("bundle")
     u.add_argument("--qat", required=True)
-    u.add_argument("--teacher", required=True, help="the FP32 checkpoint the QAT model was trained from")
+    u.add_argument("--teacher", required=True, action="append",
+                   help="the FP32 checkpoint the QAT model was trained from; repeated: candidates, "
+                        "the first with the run's teacher's fingerprint is taken")
     u.add_argument("--clustblock", default=os.path.join(TRAIN, "runs", "clustblock", "latest.pt"))
     u.add_argument("--out", required=True)
     a = ap.parse_args(argv)

@@ -26,8 +26,14 @@ if [ -f "$dir/refqsr.tar" ]; then
   for b in "$tmp"/*.delta.pt; do
     run=$(basename "$b" .delta.pt)
     IFS=- read -r m _ h _ <<< "$run"
+    # its teacher: the FP32 model above when stages 1 or 2 ran; with both skipped, the one the
+    # run resumed with (its own teacher.pt), which may be an older FP32 model
+    teachers=(--teacher "$fp32")
+    for t in "train/runs/$m-w${h}a${h}/teacher.pt" "train/runs/$run/teacher.pt"; do
+      [ -f "$t" ] && teachers+=(--teacher "$t")
+    done
     $py train/gpu/refqsr_delta.py unpack "$b" --qat "train/runs/$m-w${h}a${h}/latest.pt" \
-      --teacher "$fp32" --clustblock train/runs/clustblock/latest.pt --out "$tmp/$run"
+      "${teachers[@]}" --clustblock train/runs/clustblock/latest.pt --out "$tmp/$run"
     if [ -f "$tmp/$run.stdout.log" ]; then cp "$tmp/$run.stdout.log" "$tmp/$run/stdout.log"; fi
     rm -rf "train/runs/$run"
     mv "$tmp/$run" "train/runs/$run"

@@ -579,6 +579,11 @@ class TestRefQSRCommandLine(unittest.TestCase):
             with self.assertRaises(SystemExit):
                 refqsr_delta.unpack(bundle, os.path.join(d, "qat.pt"), os.path.join(other, "teacher.pt"),
                                     os.path.join(d, "cb.pt"), os.path.join(d, "x"))
+            # of several candidates the one with the teacher's fingerprint is taken
+            refqsr_delta.unpack(bundle, os.path.join(d, "qat.pt"),
+                                [os.path.join(other, "teacher.pt"), os.path.join(d, "missing.pt"), os.path.join(d, "teacher.pt")],
+                                os.path.join(d, "cb.pt"), os.path.join(d, "z"))
+            self.assertEqual(torch.load(os.path.join(d, "z", "teacher.pt"))["init"], os.path.abspath(os.path.join(d, "teacher.pt")))
             qat = torch.load(os.path.join(d, "qat.pt"))
             qat["model"]["head.weight"] = qat["model"]["head.weight"] + 1
             torch.save(qat, os.path.join(other, "qat.pt"))
