@@ -47,12 +47,8 @@ public sealed class ParityCommandTests : CliTestBase
     [Fact]
     public void ChangedReferencesFail()
     {
-        string dir = Copy("tiny-refqsr-ddtb-8-4");
-        string file = Path.Combine(dir, "ref.i32");
-        var b = File.ReadAllBytes(file);
-        BitConverter.GetBytes(BitConverter.ToInt32(b, 0) == 0 ? 1 : 0).CopyTo(b, 0);   // patch 0's reference changed
-        File.WriteAllBytes(file, b);
-        var (code, stdout, _) = Run("parity", dir);
+        var (code, stdout) = ParityOfChanged("tiny-refqsr-ddtb-8-4", dir => Path.Combine(dir, "ref.i32"),
+            b => BitConverter.GetBytes(BitConverter.ToInt32(b, 0) == 0 ? 1 : 0).CopyTo(b, 0));   // patch 0's reference changed
         Assert.Equal(1, code);
         Assert.Contains("FAILS: the reference's differ", stdout);
     }
@@ -60,12 +56,8 @@ public sealed class ParityCommandTests : CliTestBase
     [Fact]
     public void ChangedArgmaxFails()
     {
-        string dir = Copy("tiny-refqsr-ddtb-8-4");
-        string file = Path.Combine(dir, "query_argmax_refer.2.i32");
-        var b = File.ReadAllBytes(file);
-        BitConverter.GetBytes(BitConverter.ToInt32(b, 0) + 1).CopyTo(b, 0);   // one pooled position matched elsewhere
-        File.WriteAllBytes(file, b);
-        var (code, stdout, _) = Run("parity", dir);
+        var (code, stdout) = ParityOfChanged("tiny-refqsr-ddtb-8-4", dir => Path.Combine(dir, "query_argmax_refer.2.i32"),
+            b => BitConverter.GetBytes(BitConverter.ToInt32(b, 0) + 1).CopyTo(b, 0));   // one pooled position matched elsewhere
         Assert.Equal(1, code);
         Assert.Contains("query refer.2 argmax 15/16 positions identical", stdout);
     }
@@ -73,13 +65,9 @@ public sealed class ParityCommandTests : CliTestBase
     [Fact]
     public void ChangedCodesFailNamingTheLayer()
     {
-        string dir = Copy("tiny-ddtb-w4a4");
         // 1% of the first traced quantizer's codes changed: 99.9% must match
-        string file = Directory.GetFiles(dir, "codes_q*.u8").Order().First();
-        var b = File.ReadAllBytes(file);
-        for (int i = 0; i < b.Length; i += 100) b[i] ^= 1;
-        File.WriteAllBytes(file, b);
-        var (code, stdout, _) = Run("parity", dir);
+        var (code, stdout) = ParityOfChanged("tiny-ddtb-w4a4", dir => Directory.GetFiles(dir, "codes_q*.u8").Order().First(),
+            b => { for (int i = 0; i < b.Length; i += 100) b[i] ^= 1; });
         Assert.Equal(1, code);
         Assert.Contains("FAILS: needs 99.9%", stdout);
         Assert.EndsWith("parity   FAILS", stdout.Trim());
@@ -88,14 +76,21 @@ public sealed class ParityCommandTests : CliTestBase
     [Fact]
     public void ChangedHrFails()
     {
-        string dir = Copy("tiny-fp32");
-        string file = Path.Combine(dir, "hr.f32");
-        var b = File.ReadAllBytes(file);
-        BitConverter.GetBytes(BitConverter.ToSingle(b, 400) + 1f).CopyTo(b, 400);   // one value one grey level off
-        File.WriteAllBytes(file, b);
-        var (code, stdout, _) = Run("parity", dir);
+        var (code, stdout) = ParityOfChanged("tiny-fp32", dir => Path.Combine(dir, "hr.f32"),
+            b => BitConverter.GetBytes(BitConverter.ToSingle(b, 400) + 1f).CopyTo(b, 400));   // one value one grey level off
         Assert.Equal(1, code);
         Assert.Contains("FAILS: needs <= 0.5", stdout);
+    }
+
+    /// <summary>`refqsr parity` on a copy of a fixture with one of its files changed.</summary>
+    private (int Code, string Stdout) ParityOfChanged(string fixture, Func<string, string> file, Action<byte[]> change)
+    {
+        string path = file(Copy(fixture));
+        var b = File.ReadAllBytes(path);
+        change(b);
+        File.WriteAllBytes(path, b);
+        var (code, stdout, _) = Run("parity", Path.GetDirectoryName(path)!);
+        return (code, stdout);
     }
 
     [Fact]
