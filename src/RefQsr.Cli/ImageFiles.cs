@@ -9,8 +9,11 @@ using SixLabors.ImageSharp.Processing;
 namespace RefQsr.Cli;
 
 /// <summary>An image as read: RGB, the alpha plane (H x W) when some pixel is not opaque, and
-/// the embedded ICC colour profile when there is one.</summary>
-public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha, byte[]? IccProfile = null);
+/// what the file says about its colours (ICC profile, PNG's sRGB, gAMA, cHRM).</summary>
+public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha, ColourInfo Colour)
+{
+    public byte[]? IccProfile => Colour.IccProfile;
+}
 
 /// <summary>Image files in and out. Sizes are checked from the header before any pixel is
 /// decoded: crafted images are an attack surface.</summary>
@@ -34,7 +37,7 @@ public static class ImageFiles
     public static RgbImage Load(string path, long maxPixels) => Read(path, maxPixels).Rgb;
 
     /// <summary>The image turned upright by its EXIF orientation: its RGB, its alpha plane
-    /// (H x W) where the file has one with a pixel that is not opaque, and its ICC profile.
+    /// (H x W) where the file has one with a pixel that is not opaque, and its colour information.
     /// The network sees RGB only, so the caller carries the rest across rather than lose it.</summary>
     public static LoadedImage Read(string path, long maxPixels)
     {
@@ -95,15 +98,15 @@ public static class ImageFiles
             // a camera's EXIF orientation: upscale the picture as viewers show it (the PNG out
             // carries no orientation), as OpenCV's imread and browsers do
             img.Mutate(x => x.AutoOrient());
-            byte[]? icc = IccProfiles.Read(stream, format.Name, img);
+            var colour = ColourInfo.Read(stream, format.Name, img);
             if (img is Image<Rgb24> rgb24)
             {
                 var rgb = new byte[img.Width * img.Height * 3];
                 rgb24.CopyPixelDataTo(rgb);
-                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null, icc);
+                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null, colour);
             }
-            var (colour, alpha) = SplitAlpha((Image<Rgba32>)img);
-            return new LoadedImage(colour, alpha, icc);
+            var (rgbPixels, alpha) = SplitAlpha((Image<Rgba32>)img);
+            return new LoadedImage(rgbPixels, alpha, colour);
         }
         catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: image is corrupt or truncated ({e.Message})"); }
     }
@@ -134,8 +137,8 @@ public static class ImageFiles
         => e is not (OutOfMemoryException or CliException) && (e is not IOException || e is EndOfStreamException);
 
     /// <summary>Writes an RGB PNG, or an RGBA one when <paramref name="alpha"/> (H x W) is given,
-    /// with <paramref name="iccProfile"/> embedded when given.</summary>
-    public static void SavePng(RgbImage image, string path, byte[]? alpha = null, byte[]? iccProfile = null)
+    /// with <paramref name="colour"/> (an input's colour information) embedded when given.</summary>
+    public static void SavePng(RgbImage image, string path, byte[]? alpha = null, ColourInfo? colour = null)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CliException($"output folder does not exist: {dir}");
@@ -143,7 +146,7 @@ public static class ImageFiles
         string tmp = path + ".tmp";
         try
         {
-            using (var file = File.Create(tmp)) WritePng(image, file, alpha, iccProfile);
+            using (var file = File.Create(tmp)) WritePng(image, file, alpha, colour);
             File.Move(tmp, path, overwrite: true);
         }
         catch
@@ -155,19 +158,19 @@ public static class ImageFiles
     }
 
     /// <summary>The PNG of <see cref="SavePng"/> written to a stream (`refqsr upscale IN -`: standard output).</summary>
-    public static void WritePng(RgbImage image, Stream output, byte[]? alpha = null, byte[]? iccProfile = null)
+    public static void WritePng(RgbImage image, Stream output, byte[]? alpha = null, ColourInfo? colour = null)
     {
         if (alpha is not null && alpha.Length != image.Width * image.Height)
             throw new ArgumentException($"alpha plane has {alpha.Length} values, expected {image.Width}x{image.Height}");
         using Image img = alpha is null ? Image.LoadPixelData<Rgb24>(image.Pixels, image.Width, image.Height) : Rgba(image, alpha);
-        if (iccProfile is null)
+        if (colour is null || colour == ColourInfo.None)
         {
             img.Save(output, new PngEncoder());
             return;
         }
         var png = new MemoryStream();
         img.Save(png, new PngEncoder());
-        output.Write(IccProfiles.Embed(png.ToArray(), iccProfile));
+        output.Write(colour.EmbedIn(png.ToArray()));
     }
 
     /// <summary>Filled row by row: a whole-image RGBA array would pass 2 GiB for the largest

@@ -46,7 +46,7 @@ internal static class UpscaleCommand
         if (!json) stderr.WriteLine($"upscaling {image.Rgb.Width}x{image.Rgb.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
         Common.WarnIfSlowPaths(stderr);   // after every check, so that an error stays one line
         var result = UpscaleAndSave(model, image, toStdout ? null : output, options, stderr, progress: !json, toStdout ? stdoutBytes() : null);
-        if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(image.Rgb, result.Grid, result.Clusters!), clusterMap);
+        if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(image.Rgb, result.Grid, result.Clusters!), clusterMap, colour: image.Colour);
         if (json)
             Common.WriteJson(stdout, Report(input, output, model, image, result, options) with { Clusters = clusterMap }, CliJson.Default.ImageReport);
         else
@@ -117,7 +117,7 @@ internal static class UpscaleCommand
     }
 
     /// <summary>Runs the model with Ctrl+C and terminal progress, then writes the PNG (alpha
-    /// scaled by bicubic, ICC profile carried over) to the file <paramref name="output"/>, or
+    /// scaled by bicubic, colour information carried over) to the file <paramref name="output"/>, or
     /// with it null to <paramref name="stream"/>; a cancelled run writes nothing.</summary>
     static UpscaleResult UpscaleAndSave(Common.Model model, LoadedImage image, string? output, UpscaleOptions options, TextWriter stderr,
         bool progress, Stream? stream = null, string? label = null)
@@ -131,10 +131,10 @@ internal static class UpscaleCommand
         }
         // the network sees RGB; a transparent input keeps its alpha, scaled by bicubic
         var alpha = image.Alpha is null ? null : ImageFiles.UpscaleAlpha(image.Alpha, image.Rgb.Width, image.Rgb.Height, model.Net.Config.Scale);
-        if (output is not null) ImageFiles.SavePng(result.Image, output, alpha, image.IccProfile);
+        if (output is not null) ImageFiles.SavePng(result.Image, output, alpha, image.Colour);
         else
         {
-            ImageFiles.WritePng(result.Image, stream!, alpha, image.IccProfile);
+            ImageFiles.WritePng(result.Image, stream!, alpha, image.Colour);
             stream!.Flush();
         }
         return result;

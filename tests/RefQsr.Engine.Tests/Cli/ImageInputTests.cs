@@ -145,12 +145,77 @@ public sealed class ImageInputTests : CliTestBase
         Assert.Null(ImageFiles.Read(Jpeg(), long.MaxValue).IccProfile);
     }
 
+    /// <summary>The types of a PNG file's chunks in order (a walk of its own, not the CLI's).</summary>
+    static List<string> ChunkTypes(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var types = new List<string>();
+        for (int at = 8; at + 8 <= bytes.Length;)
+        {
+            types.Add(System.Text.Encoding.ASCII.GetString(bytes, at + 4, 4));
+            at += 12 + (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(at));
+        }
+        return types;
+    }
+
+    [Fact]
+    public void PngGammaIsCarriedToThePng()
+    {
+        // an input made for gamma 1.0 (linear light), written and read back by ImageSharp itself
+        var scene = SyntheticScene.Create(40, 30);
+        using (var img = Image.LoadPixelData<Rgb24>(scene.Pixels, 40, 30))
+            img.SaveAsPng(Path.Combine(Dir, "linear.png"), new SixLabors.ImageSharp.Formats.Png.PngEncoder { Gamma = 1.0f });
+        Assert.Equal(100000u, ImageFiles.Read(Path.Combine(Dir, "linear.png"), long.MaxValue).Colour.Gamma);
+        Upscale(Path.Combine(Dir, "linear.png"), 0);
+        string output = Path.Combine(Dir, "out.png");
+        Assert.Equal(1.0f, Image.Identify(output).Metadata.GetPngMetadata().Gamma);
+        Assert.Single(ChunkTypes(output), "gAMA");
+        // and an input without one gets none
+        Upscale(Jpeg(), 0);
+        Assert.DoesNotContain("gAMA", ChunkTypes(output));
+    }
+
+    [Fact]
+    public void PngSrgbAndChromaticitiesAreCarriedBeforeTheImageData()
+    {
+        var chrm = Enumerable.Range(0, 32).Select(i => (byte)(i * 5 + 1)).ToArray();
+        string p = Path.Combine(Dir, "srgb.png");
+        ImageFiles.SavePng(SyntheticScene.Create(24, 16), p, colour: new ColourInfo(SrgbIntent: 1, Gamma: 45455, Chromaticities: chrm));
+        var types = ChunkTypes(p);
+        Assert.Equal(["IHDR", "cHRM", "gAMA", "sRGB"], types.Take(4));
+        Assert.Equal("IEND", types[^1]);
+        Upscale(p, 0);
+        var carried = ImageFiles.Read(Path.Combine(Dir, "out.png"), long.MaxValue).Colour;
+        Assert.Equal(((byte?)1, (uint?)45455u), (carried.SrgbIntent, carried.Gamma));
+        Assert.Equal(chrm, carried.Chromaticities);
+        Assert.Null(carried.IccProfile);
+        Assert.Equal(0.45455f, Image.Identify(Path.Combine(Dir, "out.png")).Metadata.GetPngMetadata().Gamma);
+    }
+
+    [Fact]
+    public void ProfileWinsOverSrgbAndDamagedChunksAreDropped()
+    {
+        string p = Path.Combine(Dir, "both.png");
+        ImageFiles.SavePng(SyntheticScene.Create(24, 16), p, colour: new ColourInfo(IccProfile: Profile(), SrgbIntent: 0, Gamma: 45455));
+        Assert.DoesNotContain("sRGB", ChunkTypes(p));   // PNG 1.2: not both
+        Assert.Equal(Profile(), ImageFiles.Read(p, long.MaxValue).IccProfile);
+        // flip a byte of gAMA's value: its CRC no longer holds, so it is ignored; the rest reads
+        var bytes = File.ReadAllBytes(p);
+        int at = System.Text.Encoding.ASCII.GetString(bytes).IndexOf("gAMA", StringComparison.Ordinal);
+        bytes[at + 5] ^= 0x40;
+        File.WriteAllBytes(p, bytes);
+        var read = ImageFiles.Read(p, long.MaxValue);
+        Assert.Null(read.Colour.Gamma);
+        Assert.Equal(Profile(), read.IccProfile);
+        Assert.Equal((24, 16), (read.Rgb.Width, read.Rgb.Height));
+    }
+
     [Fact]
     public void IccChunkThatInflatesPastTheCapIsDropped()
     {
         // 20 MiB of zeros deflate to about 20 KiB: a PNG carrying them still reads, without its profile
         string p = Path.Combine(Dir, "bomb.png");
-        ImageFiles.SavePng(SyntheticScene.Create(20, 16), p, iccProfile: new byte[IccProfiles.MaxProfileBytes + (4 << 20)]);
+        ImageFiles.SavePng(SyntheticScene.Create(20, 16), p, colour: new ColourInfo(IccProfile: new byte[ColourInfo.MaxProfileBytes + (4 << 20)]));
         Assert.True(new FileInfo(p).Length < 200_000);
         var image = ImageFiles.Read(p, long.MaxValue);
         Assert.Null(image.IccProfile);
