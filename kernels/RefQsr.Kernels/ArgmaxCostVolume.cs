@@ -36,7 +36,7 @@ public static class ArgmaxCostVolume
     /// (<see cref="RunVnni"/>); else codes widened to int16 once and vpmaddwd dot products
     /// (exact: a product of two int8 values and the sum of two fit in int32). Query rows split
     /// over threads. Without AVX2, the same with Vector128 int16 products where Vector128 is
-    /// hardware (<see cref="VectorRows128"/>), else <see cref="Reference"/>.</summary>
+    /// hardware (<see cref="Vector128Dot"/>), else <see cref="Reference"/>.</summary>
     public static void Run(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int[] argmax, int threads = 1)
     {
         var (nq, nr) = Validate(query.Length, reference.Length, channels, argmax.Length);
@@ -58,7 +58,7 @@ public static class ArgmaxCostVolume
         // pad every row to a multiple of 16 channels with zeros: they add nothing to a dot product
         int padded = (channels + 15) & ~15;
         short[] q16 = Widen(query, nq, channels, padded), r16 = Widen(reference, nr, channels, padded);
-        RowParallel.For(nq, threads, (i0, i1) => VectorRows(q16, r16, nr, padded, argmax, i0, i1));
+        RowParallel.For(nq, threads, (i0, i1) => Int16Rows<Avx2Dot>(q16, r16, nr, padded, argmax, i0, i1));
     }
 
     /// <summary>The Vector128 path on any CPU (what CPUs without AVX2 take; tests run it everywhere).</summary>
@@ -67,7 +67,7 @@ public static class ArgmaxCostVolume
         var (nq, nr) = Validate(query.Length, reference.Length, channels, argmax.Length);
         int p8 = (channels + 7) & ~7;
         short[] a16 = Widen(query, nq, channels, p8), b16 = Widen(reference, nr, channels, p8);
-        RowParallel.For(nq, threads, (i0, i1) => VectorRows128(a16, b16, nr, p8, argmax, i0, i1));
+        RowParallel.For(nq, threads, (i0, i1) => Int16Rows<Vector128Dot>(a16, b16, nr, p8, argmax, i0, i1));
     }
 
     static short[] Widen(ReadOnlySpan<sbyte> codes, int rows, int channels, int padded)
@@ -78,56 +78,86 @@ public static class ArgmaxCostVolume
         return w;
     }
 
-    // Four reference rows per pass share each query load; the comparison order is still
-    // j ascending, so ties resolve exactly as in the reference loop.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void VectorRows(short[] q16, short[] r16, int nr, int padded, int[] argmax, int i0, int i1)
+    /// <summary>Dot products of int16-widened code rows whose length is a multiple of the
+    /// lane count, for <see cref="Int16Rows{TDot}"/>: one instruction set per implementation.</summary>
+    interface IInt16Dot
     {
-        fixed (short* pq = q16, pr = r16)
+        /// <summary>q against four consecutive rows from <paramref name="r0"/>, sharing each load
+        /// of q: the four dot products in lanes 0 to 3.</summary>
+        static abstract unsafe Vector128<int> Dot4(short* q, short* r0, int padded);
+        static abstract unsafe int Dot(short* q, short* r, int padded);
+    }
+
+    /// <summary>AVX2 vpmaddwd: 16 products per instruction, pairs summed in int32 (exact:
+    /// |q·r| ≤ 2¹⁴).</summary>
+    readonly struct Avx2Dot : IInt16Dot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector128<int> Dot4(short* q, short* r0, int padded)
         {
-            for (int i = i0; i < i1; i++)
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (int c = 0; c < padded; c += 16)
             {
-                short* q = pq + i * padded;
-                int best = 0, bestCost = int.MinValue;
-                int j = 0;
-                for (; j + 3 < nr; j += 4)
-                {
-                    short* r0 = pr + j * padded;
-                    Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                    for (int c = 0; c < padded; c += 16)
-                    {
-                        var a = Vector256.Load(q + c);
-                        s0 = Avx2.Add(s0, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + c)));
-                        s1 = Avx2.Add(s1, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + padded + c)));
-                        s2 = Avx2.Add(s2, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + 2 * padded + c)));
-                        s3 = Avx2.Add(s3, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + 3 * padded + c)));
-                    }
-                    int c0 = Vector256.Sum(s0), c1 = Vector256.Sum(s1), c2 = Vector256.Sum(s2), c3 = Vector256.Sum(s3);
-                    if (c0 > bestCost) { bestCost = c0; best = j; }
-                    if (c1 > bestCost) { bestCost = c1; best = j + 1; }
-                    if (c2 > bestCost) { bestCost = c2; best = j + 2; }
-                    if (c3 > bestCost) { bestCost = c3; best = j + 3; }
-                }
-                for (; j < nr; j++)
-                {
-                    short* r = pr + j * padded;
-                    Vector256<int> s = default;
-                    for (int c = 0; c < padded; c += 16)
-                        s = Avx2.Add(s, Avx2.MultiplyAddAdjacent(Vector256.Load(q + c), Vector256.Load(r + c)));
-                    int cost = Vector256.Sum(s);
-                    if (cost > bestCost) { bestCost = cost; best = j; }
-                }
-                argmax[i] = best;
+                var a = Vector256.Load(q + c);
+                s0 = Avx2.Add(s0, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + c)));
+                s1 = Avx2.Add(s1, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + padded + c)));
+                s2 = Avx2.Add(s2, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + 2 * padded + c)));
+                s3 = Avx2.Add(s3, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + 3 * padded + c)));
             }
+            // one reduction for all four: pairwise horizontal adds, then the two 128-bit halves
+            var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
+            return h.GetLower() + h.GetUpper();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe int Dot(short* q, short* r, int padded)
+        {
+            Vector256<int> s = default;
+            for (int c = 0; c < padded; c += 16)
+                s = Avx2.Add(s, Avx2.MultiplyAddAdjacent(Vector256.Load(q + c), Vector256.Load(r + c)));
+            return Vector256.Sum(s);
         }
     }
 
-    /// <summary><see cref="VectorRows"/> with the cross-platform Vector128 API (CPUs without
-    /// AVX2: ARM64, older x64): a product of two int8 codes fits int16 (|q·r| ≤ 2¹⁴), so 8 are
-    /// multiplied in int16 lanes, widened to int32 and summed; four references per pass, j
-    /// ascending with a strict comparison, as there.</summary>
+    /// <summary>The cross-platform Vector128 API (CPUs without AVX2: ARM64, older x64): a
+    /// product of two int8 codes fits int16 (|q·r| ≤ 2¹⁴), so 8 are multiplied in int16
+    /// lanes, widened to int32 and summed.</summary>
+    readonly struct Vector128Dot : IInt16Dot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector128<int> Dot4(short* q, short* r0, int padded)
+        {
+            Vector128<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (int c = 0; c < padded; c += 8)
+            {
+                var a = Vector128.Load(q + c);
+                var (l, u) = Vector128.Widen(a * Vector128.Load(r0 + c)); s0 += l + u;
+                (l, u) = Vector128.Widen(a * Vector128.Load(r0 + padded + c)); s1 += l + u;
+                (l, u) = Vector128.Widen(a * Vector128.Load(r0 + 2 * padded + c)); s2 += l + u;
+                (l, u) = Vector128.Widen(a * Vector128.Load(r0 + 3 * padded + c)); s3 += l + u;
+            }
+            return Vector128.Create(Vector128.Sum(s0), Vector128.Sum(s1), Vector128.Sum(s2), Vector128.Sum(s3));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe int Dot(short* q, short* r, int padded)
+        {
+            Vector128<int> acc = default;
+            for (int c = 0; c < padded; c += 8)
+            {
+                var (l, u) = Vector128.Widen(Vector128.Load(q + c) * Vector128.Load(r + c));
+                acc += l + u;
+            }
+            return Vector128.Sum(acc);
+        }
+    }
+
+    /// <summary>The running argmax over int16-widened rows, for query rows [i0, i1). Four
+    /// reference rows per pass share each query load; the comparison order is still j
+    /// ascending with a strict comparison, so ties resolve exactly as in the reference loop,
+    /// whatever <typeparamref name="TDot"/> computes the dot products with.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void VectorRows128(short[] q16, short[] r16, int nr, int padded, int[] argmax, int i0, int i1)
+    static unsafe void Int16Rows<TDot>(short[] q16, short[] r16, int nr, int padded, int[] argmax, int i0, int i1) where TDot : struct, IInt16Dot
     {
         fixed (short* pq = q16, pr = r16)
         {
@@ -138,17 +168,8 @@ public static class ArgmaxCostVolume
                 int j = 0;
                 for (; j + 3 < nr; j += 4)
                 {
-                    short* r0 = pr + j * padded;
-                    Vector128<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                    for (int c = 0; c < padded; c += 8)
-                    {
-                        var a = Vector128.Load(q + c);
-                        var (l, u) = Vector128.Widen(a * Vector128.Load(r0 + c)); s0 += l + u;
-                        (l, u) = Vector128.Widen(a * Vector128.Load(r0 + padded + c)); s1 += l + u;
-                        (l, u) = Vector128.Widen(a * Vector128.Load(r0 + 2 * padded + c)); s2 += l + u;
-                        (l, u) = Vector128.Widen(a * Vector128.Load(r0 + 3 * padded + c)); s3 += l + u;
-                    }
-                    int c0 = Vector128.Sum(s0), c1 = Vector128.Sum(s1), c2 = Vector128.Sum(s2), c3 = Vector128.Sum(s3);
+                    var costs = TDot.Dot4(q, pr + j * padded, padded);
+                    int c0 = costs.GetElement(0), c1 = costs.GetElement(1), c2 = costs.GetElement(2), c3 = costs.GetElement(3);
                     if (c0 > bestCost) { bestCost = c0; best = j; }
                     if (c1 > bestCost) { bestCost = c1; best = j + 1; }
                     if (c2 > bestCost) { bestCost = c2; best = j + 2; }
@@ -156,14 +177,7 @@ public static class ArgmaxCostVolume
                 }
                 for (; j < nr; j++)
                 {
-                    short* r = pr + j * padded;
-                    Vector128<int> acc = default;
-                    for (int c = 0; c < padded; c += 8)
-                    {
-                        var (l, u) = Vector128.Widen(Vector128.Load(q + c) * Vector128.Load(r + c));
-                        acc += l + u;
-                    }
-                    int cost = Vector128.Sum(acc);
+                    int cost = TDot.Dot(q, pr + j * padded, padded);
                     if (cost > bestCost) { bestCost = cost; best = j; }
                 }
                 argmax[i] = best;
