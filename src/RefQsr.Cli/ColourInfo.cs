@@ -25,12 +25,23 @@ public sealed record ColourInfo(byte[]? IccProfile = null, byte? SrgbIntent = nu
 
     /// <summary>The colour information of a decoded JPEG, or of a PNG file's chunks; a broken
     /// chunk or profile is dropped, not fatal.</summary>
-    public static ColourInfo Read(Stream file, string formatName, Image decoded) => formatName switch
+    public static ColourInfo Read(Stream file, string formatName, Image decoded)
     {
-        "JPEG" => new ColourInfo(IccProfile: decoded.Metadata.IccProfile?.ToByteArray()),
-        "PNG" => FromPng(file),
-        _ => None,
-    };
+        try
+        {
+            return formatName switch
+            {
+                "JPEG" => new ColourInfo(IccProfile: decoded.Metadata.IccProfile?.ToByteArray()),
+                "PNG" => FromPng(file),
+                _ => None,
+            };
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            // crafted bytes a check below missed: the pixels still read, without their colour notes
+            return None;
+        }
+    }
 
     static ColourInfo FromPng(Stream s)
     {

@@ -9,7 +9,7 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace RefQsr.Engine.Tests.Cli;
 
-/// <summary>The project's own encoded scenes (PNG, palette and interlaced PNG, JPEG, BMP)
+/// <summary>The project's own encoded scenes (PNG, palette and interlaced PNG, PNG with colour chunks, JPEG, BMP)
 /// mutated at random (seeded): reading each gives an image or a <see cref="CliException"/>
 /// (a one-line error, exit code 1), never another exception; and a file cut short is never
 /// read as a whole image.</summary>
@@ -35,6 +35,12 @@ public sealed class ImageFuzzTests : IDisposable
             img.Save(ms, encoder);
             seeds.Add((ext, ms.ToArray()));
         }
+        // a PNG whose first 200 bytes are mostly colour chunks (cHRM, gAMA, iCCP), where the
+        // mutations below aim: their lengths, CRCs and the zlib stream get hit
+        var colour = new MemoryStream();
+        var profile = Enumerable.Range(0, 132).Select(i => (byte)i).ToArray();
+        ImageFiles.WritePng(scene, colour, colour: new ColourInfo(profile, 0, 45455, new byte[32]));
+        seeds.Add((".png", colour.ToArray()));
         return seeds;
     }
 
