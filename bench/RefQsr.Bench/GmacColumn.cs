@@ -6,9 +6,12 @@ using BenchmarkDotNet.Running;
 namespace RefQsr.Bench;
 
 /// <summary>A summary column with each benchmark's multiply-accumulates per second, from its
-/// mean time and the fixed MAC count of one operation.</summary>
-internal sealed class GmacColumn(long macsPerOperation) : IColumn
+/// mean time and the MAC count of one operation (fixed, or per case where the cases' sizes differ).</summary>
+internal sealed class GmacColumn(Func<BenchmarkCase, long> macsPerOperation, string macsLegend) : IColumn
 {
+    public GmacColumn(long macsPerOperation) : this(_ => macsPerOperation, $"{macsPerOperation / 1e6:F1} M per operation") { }
+    public GmacColumn(Func<BenchmarkCase, long> macsPerOperation) : this(macsPerOperation, "per case") { }
+
     public string Id => nameof(GmacColumn);
     public string ColumnName => "GMAC/s";
     public bool AlwaysShow => true;
@@ -16,7 +19,7 @@ internal sealed class GmacColumn(long macsPerOperation) : IColumn
     public int PriorityInCategory => 0;
     public bool IsNumeric => true;
     public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => $"Billions of multiply-accumulates per second ({macsPerOperation / 1e6:F1} M per operation, mean time)";
+    public string Legend => $"Billions of multiply-accumulates per second ({macsLegend}, mean time)";
     public bool IsAvailable(Summary summary) => true;
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
@@ -24,7 +27,8 @@ internal sealed class GmacColumn(long macsPerOperation) : IColumn
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         double? meanNs = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        return meanNs is > 0 ? (macsPerOperation / meanNs.Value).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "-";
+        long macs = macsPerOperation(benchmarkCase);
+        return meanNs is > 0 && macs > 0 ? (macs / meanNs.Value).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "-";
     }
 
     public override string ToString() => ColumnName;

@@ -32,42 +32,62 @@ public static class ArgmaxCostVolume
         }
     }
 
-    /// <summary>Fast path: with AVX-VNNI, vpdpbusd of blocks of 6 queries x 16 references
-    /// (<see cref="RunVnni"/>); else codes widened to int16 once and vpmaddwd dot products
-    /// (exact: a product of two int8 values and the sum of two fit in int32). Query rows split
-    /// over threads. Without AVX2, the same with Vector128 int16 products where Vector128 is
-    /// hardware (<see cref="Vector128Dot"/>), else <see cref="Reference"/>.</summary>
-    public static void Run(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int[] argmax, int threads = 1)
+    /// <summary>The fastest path on this CPU (<see cref="Run(ReadOnlySpan{sbyte}, ReadOnlySpan{sbyte}, int, int[], int)"/>
+    /// takes it): with AVX-VNNI, vpdpbusd; with AVX2, int16 vpmaddwd; without AVX2, Vector128
+    /// int16 products where Vector128 is hardware; else, and for rows too short to fill a
+    /// vector (under 16 channels with AVX2, under 8 without), the scalar loop.</summary>
+    public static ArgmaxPath BestPath(int channels)
     {
-        var (nq, nr) = Validate(query.Length, reference.Length, channels, argmax.Length);
-        if (!Avx2.IsSupported && Vector128.IsHardwareAccelerated && channels >= 8)
-        {
-            RunVector128(query, reference, channels, argmax, threads);
-            return;
-        }
-        if (!Avx2.IsSupported || channels < 16)
-        {
-            Reference(query, reference, channels, argmax);
-            return;
-        }
-        if (AvxVnni.IsSupported)
-        {
-            RunVnni(query, reference, channels, nq, nr, argmax, threads);
-            return;
-        }
-        // pad every row to a multiple of 16 channels with zeros: they add nothing to a dot product
-        int padded = (channels + 15) & ~15;
-        short[] q16 = Widen(query, nq, channels, padded), r16 = Widen(reference, nr, channels, padded);
-        RowParallel.For(nq, threads, (i0, i1) => Int16Rows<Avx2Dot>(q16, r16, nr, padded, argmax, i0, i1));
+        if (!Avx2.IsSupported)
+            return Vector128.IsHardwareAccelerated && channels >= 8 ? ArgmaxPath.Vector128 : ArgmaxPath.Scalar;
+        if (channels < 16) return ArgmaxPath.Scalar;
+        return AvxVnni.IsSupported ? ArgmaxPath.AvxVnni : ArgmaxPath.Avx2;
     }
 
-    /// <summary>The Vector128 path on any CPU (what CPUs without AVX2 take; tests run it everywhere).</summary>
-    internal static void RunVector128(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int[] argmax, int threads = 1)
+    /// <summary>Whether <paramref name="path"/> runs on this CPU (any channel count: rows are
+    /// padded with zeros, which add nothing to a dot product).</summary>
+    public static bool IsSupported(ArgmaxPath path) => path switch
+    {
+        ArgmaxPath.Scalar or ArgmaxPath.Vector128 => true,
+        ArgmaxPath.Avx2 => Avx2.IsSupported,
+        ArgmaxPath.AvxVnni => Avx2.IsSupported && AvxVnni.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>The argmax on the fastest path here (<see cref="BestPath"/>), query rows split
+    /// over <paramref name="threads"/>: the same indices as <see cref="Reference"/>.</summary>
+    public static void Run(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int[] argmax, int threads = 1)
+        => Run(query, reference, channels, argmax, threads, BestPath(channels));
+
+    /// <summary>The argmax on a chosen path (tests and benchmarks compare them);
+    /// <see cref="NotSupportedException"/> where this CPU cannot run it.</summary>
+    public static void Run(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int[] argmax, int threads, ArgmaxPath path)
     {
         var (nq, nr) = Validate(query.Length, reference.Length, channels, argmax.Length);
-        int p8 = (channels + 7) & ~7;
-        short[] a16 = Widen(query, nq, channels, p8), b16 = Widen(reference, nr, channels, p8);
-        RowParallel.For(nq, threads, (i0, i1) => Int16Rows<Vector128Dot>(a16, b16, nr, p8, argmax, i0, i1));
+        if (!IsSupported(path)) throw new NotSupportedException($"cost volume path {path} is not available on this CPU");
+        switch (path)
+        {
+            case ArgmaxPath.Scalar:
+                Reference(query, reference, channels, argmax);
+                break;
+            case ArgmaxPath.Vector128:
+            {
+                int p8 = (channels + 7) & ~7;
+                short[] q16 = Widen(query, nq, channels, p8), r16 = Widen(reference, nr, channels, p8);
+                RowParallel.For(nq, threads, (i0, i1) => Int16Rows<Vector128Dot>(q16, r16, nr, p8, argmax, i0, i1));
+                break;
+            }
+            case ArgmaxPath.Avx2:
+            {
+                int p16 = (channels + 15) & ~15;
+                short[] q16 = Widen(query, nq, channels, p16), r16 = Widen(reference, nr, channels, p16);
+                RowParallel.For(nq, threads, (i0, i1) => Int16Rows<Avx2Dot>(q16, r16, nr, p16, argmax, i0, i1));
+                break;
+            }
+            case ArgmaxPath.AvxVnni:
+                RunVnni(query, reference, channels, nq, nr, argmax, threads);
+                break;
+        }
     }
 
     static short[] Widen(ReadOnlySpan<sbyte> codes, int rows, int channels, int padded)

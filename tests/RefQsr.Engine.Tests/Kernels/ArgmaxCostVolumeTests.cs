@@ -4,6 +4,9 @@ namespace RefQsr.Engine.Tests.Kernels;
 
 public class ArgmaxCostVolumeTests
 {
+    /// <summary>Every path this CPU runs (the scalar one is the truth they are compared with).</summary>
+    static IEnumerable<ArgmaxPath> FastPaths() => Enum.GetValues<ArgmaxPath>().Where(p => p != ArgmaxPath.Scalar && ArgmaxCostVolume.IsSupported(p));
+
     static sbyte[] Codes(Random rng, int n, int bits)
     {
         int qmax = (1 << (bits - 1)) - 1;
@@ -33,10 +36,13 @@ public class ArgmaxCostVolumeTests
             var got = new int[nq];
             ArgmaxCostVolume.Run(q, r, channels, got, threads);
             Assert.Equal(expected, got);
-            // the Vector128 path CPUs without AVX2 take, here too
-            var portable = new int[nq];
-            ArgmaxCostVolume.RunVector128(q, r, channels, portable, threads);
-            Assert.Equal(expected, portable);
+            // every path, whichever Run chose (the Vector128 one CPUs without AVX2 take runs here too)
+            foreach (var path in FastPaths())
+            {
+                var onPath = new int[nq];
+                ArgmaxCostVolume.Run(q, r, channels, onPath, threads, path);
+                Assert.Equal(expected, onPath);
+            }
         }
         // the reference itself: brute force over the full cost matrix
         for (int i = 0; i < nq; i++)
@@ -64,11 +70,12 @@ public class ArgmaxCostVolumeTests
         ArgmaxCostVolume.Reference(q, r, c, expected);
         Assert.Equal(9, expected[2]);
         foreach (int threads in new[] { 1, 2, 3 })
-        {
-            var fast = new int[nq];
-            ArgmaxCostVolume.Run(q, r, c, fast, threads);
-            Assert.Equal(expected, fast);
-        }
+            foreach (var path in FastPaths())
+            {
+                var fast = new int[nq];
+                ArgmaxCostVolume.Run(q, r, c, fast, threads, path);
+                Assert.Equal(expected, fast);
+            }
     }
 
     [Fact]
@@ -87,9 +94,27 @@ public class ArgmaxCostVolumeTests
         foreach (int j in new[] { 9, 6, 2 }) best.CopyTo(r.AsSpan(j * c));
         var reference = new int[3];
         ArgmaxCostVolume.Reference(q, r, c, reference);
-        ArgmaxCostVolume.Run(q, r, c, fast);
         Assert.Equal(2, reference[0]);
-        Assert.Equal(reference, fast);
+        foreach (var path in FastPaths())
+        {
+            ArgmaxCostVolume.Run(q, r, c, fast, 1, path);
+            Assert.Equal(reference, fast);
+        }
+    }
+
+    [Fact]
+    public void BestPathRunsHereAndTheScalarAndVector128PathsRunEverywhere()
+    {
+        foreach (int channels in new[] { 1, 8, 16, 64 })
+            Assert.True(ArgmaxCostVolume.IsSupported(ArgmaxCostVolume.BestPath(channels)));
+        Assert.True(ArgmaxCostVolume.IsSupported(ArgmaxPath.Scalar));
+        Assert.True(ArgmaxCostVolume.IsSupported(ArgmaxPath.Vector128));
+        // a path this CPU lacks is refused by name, not run
+        foreach (var path in Enum.GetValues<ArgmaxPath>().Where(p => !ArgmaxCostVolume.IsSupported(p)))
+        {
+            var e = Assert.Throws<NotSupportedException>(() => ArgmaxCostVolume.Run(new sbyte[64], new sbyte[64], 64, new int[1], 1, path));
+            Assert.Contains(path.ToString(), e.Message);
+        }
     }
 
     [Fact]
