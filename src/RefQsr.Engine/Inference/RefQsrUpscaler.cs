@@ -69,6 +69,8 @@ public sealed class RefQsrUpscaler
         }
         var hr = new RgbImage(checked(lr.Width * Scale), checked(lr.Height * Scale));
         for (int i = 0; i < hrPatches.Length; i++) PatchMerger.WritePatch(hr, grid.Patches[i], Scale, hrPatches[i]);
+        if (device == "cpu")
+            foreach (var patch in hrPatches) ExactLengthArrays.Return(patch);
         var (bitOps, fqr) = Cost(grid, clusters);
         return new UpscaleResult(hr, grid, bitOps, fqr, sw.Elapsed) { Clusters = clusters, Device = device };
     }
@@ -135,6 +137,7 @@ public sealed class RefQsrUpscaler
             var (output, kept) = Network.ForwardReference(Upscaler.ToFloats(lr, p.X, p.Y, p.Width, p.Height), p.Height, p.Width, t, null, times, token);
             hr[i] = output;
             if (needed[i]) features[i] = kept;
+            else kept.GiveBack();
             run?.Finished();
         }
         void Query(int i, int t)
@@ -152,6 +155,7 @@ public sealed class RefQsrUpscaler
             ForEach(refs.Count, threads, (k, t) => Reference(refs[k], t));
             ForEach(queries.Count, threads, (k, t) => Query(queries[k], t));
         }
+        foreach (var f in features) f?.GiveBack();
         return hr;
     }
 

@@ -62,6 +62,7 @@ public sealed class Upscaler(SrResNet network)
         var input = ToFloats(lr, p.X, p.Y, p.Width, p.Height);
         var output = Network.Forward(input, p.Height, p.Width, threads, null, times, run.Token);
         PatchMerger.WritePatch(hr, p, Scale, output);
+        ExactLengthArrays.Return(output);
         run.Finished();
     }
 

@@ -19,6 +19,13 @@ public sealed partial class SrResNet
         public sbyte[]? PooledCodes(int k, int channels, int bits)
             => RefErMatching.PooledSize(Height) == 0 || RefErMatching.PooledSize(Width) == 0 ? null
                : pooled[k] ??= RefErMatching.PooledCodes(RefErInputs[k], Height, Width, channels, bits);
+
+        /// <summary>Gives the kept inputs back to <see cref="ExactLengthArrays"/> once no query
+        /// will read them.</summary>
+        public void GiveBack()
+        {
+            foreach (var input in RefErInputs) ExactLengthArrays.Return(input);
+        }
     }
 
     RefQsrSettings Settings => Config.RefQsr ?? throw new InvalidOperationException($"{Config.Describe()} is not a RefQSR model");
@@ -29,17 +36,20 @@ public sealed partial class SrResNet
         CancellationToken cancellation = default)
     {
         var s = Settings;
-        var headOut = Head(lr, h, w, threads, times);
-        var x = (float[])headOut.Clone();
+        var (headOut, x) = HeadAndStream(lr, h, w, threads, times);
         var kept = new float[s.RefErBlocks.Count][];
         var prec = new BlockPrecision(s.BHigh, s.BHigh);
         using (StageTimes.Time(times, StageTimes.Body))
             RunBlocks(x, h, w, 0, Blocks.Length, _ => (prec, QuantizerSet.Standard), threads, trace, (i, input) =>
             {
                 int k = i - s.FirstRefEr;
-                if (k >= 0) kept[k] = (float[])input.Clone();
+                if (k < 0) return;
+                kept[k] = ExactLengthArrays.Rent(input.Length);
+                input.CopyTo(kept[k], 0);
             }, cancellation);
-        return (BodyEndAndTail(x, headOut, h, w, threads, times, cancellation), new ReferenceFeatures(h, w, kept));
+        var hr = BodyEndAndTail(x, headOut, h, w, threads, times, cancellation);
+        ReturnFeatures(headOut, x);
+        return (hr, new ReferenceFeatures(h, w, kept));
     }
 
     /// <summary>Query path: block 0 at b_high (standard quantizers), blocks 1 .. FirstRefEr−1
@@ -49,8 +59,7 @@ public sealed partial class SrResNet
         CancellationToken cancellation = default)
     {
         var s = Settings;
-        var headOut = Head(lr, h, w, threads, times);
-        var x = (float[])headOut.Clone();
+        var (headOut, x) = HeadAndStream(lr, h, w, threads, times);
         var high = new BlockPrecision(s.BHigh, s.BHigh);
         var low = new BlockPrecision(s.BMedium, s.BLow);
         using (StageTimes.Time(times, StageTimes.Body))
@@ -62,6 +71,8 @@ public sealed partial class SrResNet
                 RefEr[k].Forward(x, h, w, reference.RefErInputs[k], reference.Height, reference.Width, s.BHigh, s.BLow, threads, trace,
                     reference.PooledCodes(k, Config.Channels, s.BLow));
             }
-        return BodyEndAndTail(x, headOut, h, w, threads, times, cancellation);
+        var hr = BodyEndAndTail(x, headOut, h, w, threads, times, cancellation);
+        ReturnFeatures(headOut, x);
+        return hr;
     }
 }

@@ -162,19 +162,38 @@ public sealed partial class SrResNet
     public BlockPrecision DefaultPrecision => Config.IsQuantized
         ? new BlockPrecision(Config.WeightBits, Config.ActivationBits) : BlockPrecision.Float;
 
-    /// <summary>Head: conv 9x9 3→C, PReLU.</summary>
+    /// <summary>Head: conv 9x9 3→C, PReLU. The array is from <see cref="ExactLengthArrays"/>:
+    /// give it back when done.</summary>
     internal float[] Head(ReadOnlySpan<float> lr, int h, int w, int threads, StageTimes? times = null)
     {
         using var _ = StageTimes.Time(times, StageTimes.Head);
-        var f = new float[h * w * Config.Channels];
+        var f = ExactLengthArrays.Rent(checked(h * w * Config.Channels));
         FloatConv2d.Run(lr, head, f, h, w, threads);
         Elementwise.PRelu(f, headSlope);
         return f;
     }
 
+    /// <summary>The head's output and a copy of it, the residual stream the blocks update in
+    /// place; both from <see cref="ExactLengthArrays"/> (<see cref="ReturnFeatures"/>).</summary>
+    (float[] HeadOut, float[] X) HeadAndStream(ReadOnlySpan<float> lr, int h, int w, int threads, StageTimes? times)
+    {
+        var headOut = Head(lr, h, w, threads, times);
+        var x = ExactLengthArrays.Rent(headOut.Length);
+        headOut.CopyTo(x, 0);
+        return (headOut, x);
+    }
+
+    static void ReturnFeatures(float[] headOut, float[] x)
+    {
+        ExactLengthArrays.Return(headOut);
+        ExactLengthArrays.Return(x);
+    }
+
     /// <summary>Body end conv + BN, global skip from the head, then the x4 upsampler and tail.
     /// The intermediates (tens of MB at HR for a patch) come from the shared array pool and
-    /// go back to it: fresh arrays this size cost page faults and zeroing on every patch.</summary>
+    /// go back to it: fresh arrays this size cost page faults and zeroing on every patch. The
+    /// HR output is from <see cref="ExactLengthArrays"/>: a caller that is done with it may
+    /// give it back.</summary>
     internal float[] BodyEndAndTail(float[] body, float[] headOut, int h, int w, int threads, StageTimes? times = null,
         CancellationToken cancellation = default)
     {
@@ -216,13 +235,13 @@ public sealed partial class SrResNet
             if (fuseTail)
                 using (StageTimes.Time(times, StageTimes.UpsamplerSecondStepAndTail))
                 {
-                    var outHr = GC.AllocateUninitializedArray<float>(4 * h * w * 3);
+                    var outHr = ExactLengthArrays.Rent(checked(4 * h * w * 3));
                     FloatConv2d.RunSubPixel2ThenRgb(x.AsSpan(0, h * w * ch), up1Fused!, up1Slope, tail, outHr, h, w, threads);
                     return outHr;
                 }
             using (StageTimes.Time(times, StageTimes.Tail))
             {
-                var outHr = GC.AllocateUninitializedArray<float>(h * w * 3);
+                var outHr = ExactLengthArrays.Rent(checked(h * w * 3));
                 FloatConv2d.Run(x.AsSpan(0, h * w * ch), tail, outHr, h, w, threads);
                 return outHr;
             }
@@ -244,12 +263,13 @@ public sealed partial class SrResNet
     {
         if (height <= 0 || width <= 0) throw new ArgumentException($"image size {width}x{height} must be positive");
         if (lr.Length != height * width * 3) throw new ArgumentException($"input has {lr.Length} values, expected {height}x{width}x3");
-        var headOut = Head(lr, height, width, threads, times);
+        var (headOut, x) = HeadAndStream(lr, height, width, threads, times);
         trace?.RecordHead(headOut);
-        var x = (float[])headOut.Clone();
         using (StageTimes.Time(times, StageTimes.Body))
             RunBlocks(x, height, width, 0, Blocks.Length, _ => (DefaultPrecision, QuantizerSet.Standard), threads, trace, cancellation: cancellation);
-        return BodyEndAndTail(x, headOut, height, width, threads, times, cancellation);
+        var hr = BodyEndAndTail(x, headOut, height, width, threads, times, cancellation);
+        ReturnFeatures(headOut, x);
+        return hr;
     }
 
     /// <summary>Runs ResBlocks [<paramref name="from"/>, <paramref name="to"/>) on x in place,
