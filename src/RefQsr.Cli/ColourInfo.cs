@@ -81,22 +81,19 @@ public sealed record ColourInfo(byte[]? IccProfile = null, byte? SrgbIntent = nu
         catch (InvalidDataException) { return null; }
     }
 
-    /// <summary>The PNG (as ImageSharp writes it: none of these chunks of its own) with this
-    /// information in chunks after IHDR. A profile wins over sRGB: PNG 1.2 says a file should
-    /// not hold both.</summary>
-    public byte[] EmbedIn(byte[] png)
+    /// <summary>This information as PNG chunks, to go after IHDR (ImageSharp writes none of
+    /// its own). A profile wins over sRGB: PNG 1.2 says a file should not hold both.</summary>
+    public IEnumerable<(string Type, byte[] Data)> ToPngChunks()
     {
-        var chunks = new List<(string, byte[])>();
-        if (Chromaticities is not null) chunks.Add(("cHRM", Chromaticities));
+        if (Chromaticities is not null) yield return ("cHRM", Chromaticities);
         if (Gamma is { } gamma)
         {
             var g = new byte[4];
             BinaryPrimitives.WriteUInt32BigEndian(g, gamma);
-            chunks.Add(("gAMA", g));
+            yield return ("gAMA", g);
         }
-        if (IccProfile is not null) chunks.Add(("iCCP", Deflated(IccProfile)));
-        else if (SrgbIntent is { } intent) chunks.Add(("sRGB", [intent]));
-        return chunks.Count == 0 ? png : PngChunks.InsertAfterHeader(png, chunks);
+        if (IccProfile is not null) yield return ("iCCP", Deflated(IccProfile));
+        else if (SrgbIntent is { } intent) yield return ("sRGB", [intent]);
     }
 
     static byte[] Deflated(byte[] profile)

@@ -8,9 +8,10 @@ using SixLabors.ImageSharp.Processing;
 
 namespace RefQsr.Cli;
 
-/// <summary>An image as read: RGB, the alpha plane (H x W) when some pixel is not opaque, and
-/// what the file says about its colours (ICC profile, PNG's sRGB, gAMA, cHRM).</summary>
-public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha, ColourInfo Colour)
+/// <summary>An image as read: RGB, the alpha plane (H x W) when some pixel is not opaque, what
+/// the file says about its colours (ICC profile, PNG's sRGB, gAMA, cHRM) and a PNG's pixel
+/// density (pHYs).</summary>
+public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha, ColourInfo Colour, PixelDensity? Density = null)
 {
     public byte[]? IccProfile => Colour.IccProfile;
 }
@@ -99,14 +100,15 @@ public static class ImageFiles
             // carries no orientation), as OpenCV's imread and browsers do
             img.Mutate(x => x.AutoOrient());
             var colour = ColourInfo.Read(stream, format.Name, img);
+            var density = PixelDensity.Read(stream, format.Name);
             if (img is Image<Rgb24> rgb24)
             {
                 var rgb = new byte[img.Width * img.Height * 3];
                 rgb24.CopyPixelDataTo(rgb);
-                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null, colour);
+                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null, colour, density);
             }
             var (rgbPixels, alpha) = SplitAlpha((Image<Rgba32>)img);
-            return new LoadedImage(rgbPixels, alpha, colour);
+            return new LoadedImage(rgbPixels, alpha, colour, density);
         }
         catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: image is corrupt or truncated ({e.Message})"); }
     }
@@ -137,8 +139,9 @@ public static class ImageFiles
         => e is not (OutOfMemoryException or CliException) && (e is not IOException || e is EndOfStreamException);
 
     /// <summary>Writes an RGB PNG, or an RGBA one when <paramref name="alpha"/> (H x W) is given,
-    /// with <paramref name="colour"/> (an input's colour information) embedded when given.</summary>
-    public static void SavePng(RgbImage image, string path, byte[]? alpha = null, ColourInfo? colour = null)
+    /// with <paramref name="colour"/> (an input's colour information) and <paramref name="density"/>
+    /// embedded when given.</summary>
+    public static void SavePng(RgbImage image, string path, byte[]? alpha = null, ColourInfo? colour = null, PixelDensity? density = null)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CliException($"output folder does not exist: {dir}");
@@ -146,7 +149,7 @@ public static class ImageFiles
         string tmp = path + ".tmp";
         try
         {
-            using (var file = File.Create(tmp)) WritePng(image, file, alpha, colour);
+            using (var file = File.Create(tmp)) WritePng(image, file, alpha, colour, density);
             File.Move(tmp, path, overwrite: true);
         }
         catch
@@ -158,19 +161,23 @@ public static class ImageFiles
     }
 
     /// <summary>The PNG of <see cref="SavePng"/> written to a stream (`refqsr upscale IN -`: standard output).</summary>
-    public static void WritePng(RgbImage image, Stream output, byte[]? alpha = null, ColourInfo? colour = null)
+    public static void WritePng(RgbImage image, Stream output, byte[]? alpha = null, ColourInfo? colour = null, PixelDensity? density = null)
     {
         if (alpha is not null && alpha.Length != image.Width * image.Height)
             throw new ArgumentException($"alpha plane has {alpha.Length} values, expected {image.Width}x{image.Height}");
         using Image img = alpha is null ? Image.LoadPixelData<Rgb24>(image.Pixels, image.Width, image.Height) : Rgba(image, alpha);
-        if (colour is null || colour == ColourInfo.None)
+        // no pHYs of ImageSharp's own: it would state 96 DPI whatever the input said
+        var encoder = new PngEncoder { ChunkFilter = PngChunkFilter.ExcludePhysicalChunk };
+        var chunks = (colour ?? ColourInfo.None).ToPngChunks().ToList();
+        if (density is not null) chunks.Add(("pHYs", density.ChunkData()));
+        if (chunks.Count == 0)
         {
-            img.Save(output, new PngEncoder());
+            img.Save(output, encoder);
             return;
         }
         var png = new MemoryStream();
-        img.Save(png, new PngEncoder());
-        output.Write(colour.EmbedIn(png.ToArray()));
+        img.Save(png, encoder);
+        output.Write(PngChunks.InsertAfterHeader(png.ToArray(), chunks));
     }
 
     /// <summary>Filled row by row: a whole-image RGBA array would pass 2 GiB for the largest

@@ -32,7 +32,7 @@ internal static class PngChunks
         }
     }
 
-    /// <summary>The PNG with <paramref name="chunks"/> right after IHDR, where the colour chunks
+    /// <summary>The PNG with <paramref name="chunks"/> right after IHDR, where the colour and density chunks
     /// must come (before PLTE and IDAT).</summary>
     public static byte[] InsertAfterHeader(byte[] png, IReadOnlyList<(string Type, byte[] Data)> chunks)
     {

@@ -46,7 +46,7 @@ internal static class UpscaleCommand
         if (!json) stderr.WriteLine($"upscaling {image.Rgb.Width}x{image.Rgb.Height} with {Path.GetFileName(model.Path)} ({model.Net.Config.Describe()})");
         Common.WarnIfSlowPaths(stderr);   // after every check, so that an error stays one line
         var result = UpscaleAndSave(model, image, toStdout ? null : output, options, stderr, progress: !json, toStdout ? stdoutBytes() : null);
-        if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(image.Rgb, result.Grid, result.Clusters!), clusterMap, colour: image.Colour);
+        if (clusterMap is not null) ImageFiles.SavePng(ClusterMapImage.Draw(image.Rgb, result.Grid, result.Clusters!), clusterMap, colour: image.Colour, density: image.Density);
         if (json)
             Common.WriteJson(stdout, Report(input, output, model, image, result, options) with { Clusters = clusterMap }, CliJson.Default.ImageReport);
         else
@@ -131,10 +131,10 @@ internal static class UpscaleCommand
         }
         // the network sees RGB; a transparent input keeps its alpha, scaled by bicubic
         var alpha = image.Alpha is null ? null : ImageFiles.UpscaleAlpha(image.Alpha, image.Rgb.Width, image.Rgb.Height, model.Net.Config.Scale);
-        if (output is not null) ImageFiles.SavePng(result.Image, output, alpha, image.Colour);
+        if (output is not null) ImageFiles.SavePng(result.Image, output, alpha, image.Colour, image.Density);
         else
         {
-            ImageFiles.WritePng(result.Image, stream!, alpha, image.Colour);
+            ImageFiles.WritePng(result.Image, stream!, alpha, image.Colour, image.Density);
             stream!.Flush();
         }
         return result;

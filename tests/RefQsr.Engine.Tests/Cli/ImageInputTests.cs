@@ -193,6 +193,29 @@ public sealed class ImageInputTests : CliTestBase
     }
 
     [Fact]
+    public void PngDensityIsCarriedAndNoneIsMadeUp()
+    {
+        // 300 DPI (11811 pixels per metre) on x, 150 on y, read back by ImageSharp's own decoder
+        string p = Path.Combine(Dir, "dense.png");
+        ImageFiles.SavePng(SyntheticScene.Create(24, 16), p, density: new PixelDensity(11811, 5906, PerMetre: true));
+        Assert.Equal(new PixelDensity(11811, 5906, true), ImageFiles.Read(p, long.MaxValue).Density);
+        Upscale(p, 0);
+        string output = Path.Combine(Dir, "out.png");
+        var meta = Image.Identify(output).Metadata;
+        Assert.Equal(SixLabors.ImageSharp.Metadata.PixelResolutionUnit.PixelsPerMeter, meta.ResolutionUnits);
+        Assert.Equal((11811.0, 5906.0), (meta.HorizontalResolution, meta.VerticalResolution));
+        Assert.Single(ChunkTypes(output), "pHYs");
+        // an aspect ratio without a unit is carried as such
+        ImageFiles.SavePng(SyntheticScene.Create(24, 16), p, density: new PixelDensity(2, 1, PerMetre: false));
+        Upscale(p, 0);
+        Assert.Equal(new PixelDensity(2, 1, false), ImageFiles.Read(output, long.MaxValue).Density);
+        // an input without one (a JPEG here) gets none, not ImageSharp's 96 DPI
+        Upscale(Jpeg(), 0);
+        Assert.DoesNotContain("pHYs", ChunkTypes(output));
+        Assert.Null(ImageFiles.Read(output, long.MaxValue).Density);
+    }
+
+    [Fact]
     public void ProfileWinsOverSrgbAndDamagedChunksAreDropped()
     {
         string p = Path.Combine(Dir, "both.png");
