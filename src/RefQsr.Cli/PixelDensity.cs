@@ -3,35 +3,74 @@ using System.Buffers.Binary;
 namespace RefQsr.Cli;
 
 /// <summary>A PNG's pHYs: pixels per unit along x and y, the unit a metre, or unknown where only
-/// the aspect ratio is meant (PNG 1.2, §4.2.4.2). Carried unchanged from a PNG input to the
-/// PNGs written from it, as ImageMagick's resize keeps a density: the x4 output then prints at
-/// four times the input's size. ImageSharp 2.1 writes 96 DPI into every PNG whatever the input
-/// said, so it is told not to write its own, and an input without pHYs gives an output without.</summary>
+/// the aspect ratio is meant (PNG 1.2, §4.2.4.2); a JPEG's JFIF density is read into the same
+/// form. Carried unchanged from the input to the PNGs written from it, as ImageMagick's resize
+/// keeps a density: the x4 output then prints at four times the input's size. ImageSharp 2.1
+/// writes 96 DPI into every PNG whatever the input said, so it is told not to write its own,
+/// and an input without a density gives an output without.</summary>
 public sealed record PixelDensity(uint X, uint Y, bool PerMetre)
 {
     static readonly HashSet<string> PngTypes = ["pHYs"];
 
-    /// <summary>A PNG file's pHYs (null for other formats, or where it is missing, damaged or
-    /// has a zero or unknown-unit value).</summary>
+    /// <summary>A PNG file's pHYs or a JPEG's JFIF density (null for BMP, or where it is missing,
+    /// damaged or has a zero or unknown-unit value).</summary>
     public static PixelDensity? Read(Stream file, string formatName)
     {
-        if (formatName != "PNG") return null;
         try
         {
-            PixelDensity? density = null;
-            foreach (var (_, data) in PngChunks.BeforeImageData(file, PngTypes, 9))
+            return formatName switch
             {
-                if (data.Length != 9 || data[8] > 1) continue;
-                uint x = BinaryPrimitives.ReadUInt32BigEndian(data), y = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(4));
-                if (x != 0 && y != 0) density = new PixelDensity(x, y, data[8] == 1);
-            }
-            return density;
+                "PNG" => FromPng(file),
+                "JPEG" => FromJfif(file),
+                _ => null,
+            };
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException or InvalidOperationException or IOException)
         {
             // crafted bytes a check missed: the pixels still read, without a density
             return null;
         }
+    }
+
+    static PixelDensity? FromPng(Stream file)
+    {
+        PixelDensity? density = null;
+        foreach (var (_, data) in PngChunks.BeforeImageData(file, PngTypes, 9))
+        {
+            if (data.Length != 9 || data[8] > 1) continue;
+            uint x = BinaryPrimitives.ReadUInt32BigEndian(data), y = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(4));
+            if (x != 0 && y != 0) density = new PixelDensity(x, y, data[8] == 1);
+        }
+        return density;
+    }
+
+    /// <summary>The JFIF APP0 segment's density (JFIF 1.02: units 0 = aspect ratio only, 1 = dots
+    /// per inch, 2 = per centimetre), per metre as pHYs states it (300 DPI: 11811), found among
+    /// the segments before the first scan. A unitless 1:1, what most encoders write when they
+    /// know nothing, is no density.</summary>
+    static PixelDensity? FromJfif(Stream file)
+    {
+        file.Position = 0;
+        var marker = new byte[4];
+        if (file.ReadAtLeast(marker.AsSpan(0, 2), 2, throwOnEndOfStream: false) < 2 || marker[0] != 0xFF || marker[1] != 0xD8) return null;
+        while (file.ReadAtLeast(marker, 4, throwOnEndOfStream: false) == 4 && marker[0] == 0xFF)
+        {
+            int type = marker[1], length = BinaryPrimitives.ReadUInt16BigEndian(marker.AsSpan(2));
+            if (type == 0xDA || length < 2 || file.Position + length - 2 > file.Length) return null;   // the scan: no APP0 before it
+            if (type != 0xE0 || length < 16)
+            {
+                file.Seek(length - 2, SeekOrigin.Current);
+                continue;
+            }
+            var app0 = new byte[14];
+            file.ReadExactly(app0);
+            if (!app0.AsSpan(0, 5).SequenceEqual("JFIF\0"u8)) { file.Seek(length - 16, SeekOrigin.Current); continue; }
+            int units = app0[7], x = BinaryPrimitives.ReadUInt16BigEndian(app0.AsSpan(8)), y = BinaryPrimitives.ReadUInt16BigEndian(app0.AsSpan(10));
+            if (x == 0 || y == 0 || units > 2 || (units == 0 && x == y)) return null;
+            double perMetre = units switch { 1 => 1 / 0.0254, 2 => 100, _ => 1 };
+            return new PixelDensity((uint)Math.Round(x * perMetre), (uint)Math.Round(y * perMetre), units != 0);
+        }
+        return null;
     }
 
     /// <summary>The pHYs chunk's 9 bytes.</summary>

@@ -28,7 +28,8 @@ public static class Program
         every PNG, JPEG and BMP in it is written to the folder
         OUT as NAME.png, the model loaded once; an image that fails is named and skipped, the
         exit code is then 1. A transparent PNG keeps its alpha (scaled by bicubic), and an
-        ICC colour profile (and a PNG's sRGB, gAMA, cHRM, pHYs) is carried to the output.
+        ICC colour profile (and a PNG's sRGB, gAMA, cHRM) and the pixel density (PNG pHYs,
+        JPEG JFIF) are carried to the output.
         parity DIR checks the engine against a reference forward written by
         train/make_fixtures.py (codes >= 99.9% identical, HR within 0.5 grey levels and
         >= 60 dB); exit code 1 when it fails.

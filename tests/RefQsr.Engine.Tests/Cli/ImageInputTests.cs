@@ -2,6 +2,7 @@ using RefQsr.Cli;
 using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Weights;
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.Formats.Bmp;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.PixelFormats;
@@ -202,17 +203,59 @@ public sealed class ImageInputTests : CliTestBase
         Upscale(p, 0);
         string output = Path.Combine(Dir, "out.png");
         var meta = Image.Identify(output).Metadata;
-        Assert.Equal(SixLabors.ImageSharp.Metadata.PixelResolutionUnit.PixelsPerMeter, meta.ResolutionUnits);
+        Assert.Equal(PixelResolutionUnit.PixelsPerMeter, meta.ResolutionUnits);
         Assert.Equal((11811.0, 5906.0), (meta.HorizontalResolution, meta.VerticalResolution));
         Assert.Single(ChunkTypes(output), "pHYs");
         // an aspect ratio without a unit is carried as such
         ImageFiles.SavePng(SyntheticScene.Create(24, 16), p, density: new PixelDensity(2, 1, PerMetre: false));
         Upscale(p, 0);
         Assert.Equal(new PixelDensity(2, 1, false), ImageFiles.Read(output, long.MaxValue).Density);
-        // an input without one (a JPEG here) gets none, not ImageSharp's 96 DPI
-        Upscale(Jpeg(), 0);
+        // an input without one gets none, not ImageSharp's 96 DPI
+        ImageFiles.SavePng(SyntheticScene.Create(24, 16), p);
+        Assert.DoesNotContain("pHYs", ChunkTypes(p));
+        Upscale(p, 0);
         Assert.DoesNotContain("pHYs", ChunkTypes(output));
         Assert.Null(ImageFiles.Read(output, long.MaxValue).Density);
+    }
+
+    [Theory]
+    [InlineData(300, 150, PixelResolutionUnit.PixelsPerInch, 11811u, 5906u, true)]
+    [InlineData(40, 20, PixelResolutionUnit.PixelsPerCentimeter, 4000u, 2000u, true)]
+    [InlineData(3, 2, PixelResolutionUnit.AspectRatio, 3u, 2u, false)]
+    public void JpegDensityIsCarriedAsPerMetre(double x, double y, PixelResolutionUnit unit, uint ppmX, uint ppmY, bool perMetre)
+    {
+        // written by ImageSharp's JPEG encoder into its JFIF segment
+        string p = Encoded("dense.jpg", (img, s) =>
+        {
+            img.Metadata.ResolutionUnits = unit;
+            img.Metadata.HorizontalResolution = x;
+            img.Metadata.VerticalResolution = y;
+            img.SaveAsJpeg(s, new JpegEncoder { Quality = 90 });
+        });
+        Assert.Equal(new PixelDensity(ppmX, ppmY, perMetre), ImageFiles.Read(p, long.MaxValue).Density);
+        Upscale(p, 0);
+        Assert.Equal(new PixelDensity(ppmX, ppmY, perMetre), ImageFiles.Read(Path.Combine(Dir, "out.png"), long.MaxValue).Density);
+    }
+
+    [Fact]
+    public void JpegWithoutJfifOrWithAUnitlessSquareHasNoDensity()
+    {
+        string square = Encoded("square.jpg", (img, s) =>
+        {
+            img.Metadata.ResolutionUnits = PixelResolutionUnit.AspectRatio;
+            img.Metadata.HorizontalResolution = img.Metadata.VerticalResolution = 1;
+            img.SaveAsJpeg(s, new JpegEncoder { Quality = 90 });
+        });
+        Assert.Null(ImageFiles.Read(square, long.MaxValue).Density);
+        // the APP0 segment renamed to APP1 ("JFIF" is then no JFIF segment): still reads, no density
+        var bytes = File.ReadAllBytes(Jpeg());
+        int app0 = 2;
+        Assert.Equal((0xFF, 0xE0), (bytes[app0], bytes[app0 + 1]));
+        bytes[app0 + 1] = 0xE1;
+        File.WriteAllBytes(Path.Combine(Dir, "nojfif.jpg"), bytes);
+        var read = ImageFiles.Read(Path.Combine(Dir, "nojfif.jpg"), long.MaxValue);
+        Assert.Null(read.Density);
+        Assert.Equal((64, 48), (read.Rgb.Width, read.Rgb.Height));
     }
 
     [Fact]
