@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Runtime.InteropServices;
 
 namespace RefQsr.Kernels;
 
@@ -74,16 +75,12 @@ public static class ArgmaxCostVolume
             {
                 int p8 = (channels + 7) & ~7;
                 short[] q16 = Widen(query, nq, channels, p8), r16 = Widen(reference, nr, channels, p8);
-                RowParallel.For(nq, threads, (i0, i1) => Int16Rows<Vector128Dot>(q16, r16, nr, p8, argmax, i0, i1));
+                RowParallel.For(nq, threads, (i0, i1) => Vector128Rows(q16, r16, nr, p8, argmax, i0, i1));
                 break;
             }
             case ArgmaxPath.Avx2:
-            {
-                int p16 = (channels + 15) & ~15;
-                short[] q16 = Widen(query, nq, channels, p16), r16 = Widen(reference, nr, channels, p16);
-                RowParallel.For(nq, threads, (i0, i1) => Int16Rows<Avx2Dot>(q16, r16, nr, p16, argmax, i0, i1));
+                RunAvx2(query, reference, channels, nq, nr, argmax, threads);
                 break;
-            }
             case ArgmaxPath.AvxVnni:
                 RunVnni(query, reference, channels, nq, nr, argmax, threads);
                 break;
@@ -98,52 +95,13 @@ public static class ArgmaxCostVolume
         return w;
     }
 
-    /// <summary>Dot products of int16-widened code rows whose length is a multiple of the
-    /// lane count, for <see cref="Int16Rows{TDot}"/>: one instruction set per implementation.</summary>
-    interface IInt16Dot
+    /// <summary>The cross-platform Vector128 API (CPUs without AVX2: ARM64, older x64): a
+    /// product of two int8 codes fits int16 (|q·r| ≤ 2¹⁴), so 8 are multiplied in int16
+    /// lanes, widened to int32 and summed; rows padded to a multiple of 8.</summary>
+    static class Vector128Dot
     {
         /// <summary>q against four consecutive rows from <paramref name="r0"/>, sharing each load
         /// of q: the four dot products in lanes 0 to 3.</summary>
-        static abstract unsafe Vector128<int> Dot4(short* q, short* r0, int padded);
-        static abstract unsafe int Dot(short* q, short* r, int padded);
-    }
-
-    /// <summary>AVX2 vpmaddwd: 16 products per instruction, pairs summed in int32 (exact:
-    /// |q·r| ≤ 2¹⁴).</summary>
-    readonly struct Avx2Dot : IInt16Dot
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe Vector128<int> Dot4(short* q, short* r0, int padded)
-        {
-            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-            for (int c = 0; c < padded; c += 16)
-            {
-                var a = Vector256.Load(q + c);
-                s0 = Avx2.Add(s0, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + c)));
-                s1 = Avx2.Add(s1, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + padded + c)));
-                s2 = Avx2.Add(s2, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + 2 * padded + c)));
-                s3 = Avx2.Add(s3, Avx2.MultiplyAddAdjacent(a, Vector256.Load(r0 + 3 * padded + c)));
-            }
-            // one reduction for all four: pairwise horizontal adds, then the two 128-bit halves
-            var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));
-            return h.GetLower() + h.GetUpper();
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe int Dot(short* q, short* r, int padded)
-        {
-            Vector256<int> s = default;
-            for (int c = 0; c < padded; c += 16)
-                s = Avx2.Add(s, Avx2.MultiplyAddAdjacent(Vector256.Load(q + c), Vector256.Load(r + c)));
-            return Vector256.Sum(s);
-        }
-    }
-
-    /// <summary>The cross-platform Vector128 API (CPUs without AVX2: ARM64, older x64): a
-    /// product of two int8 codes fits int16 (|q·r| ≤ 2¹⁴), so 8 are multiplied in int16
-    /// lanes, widened to int32 and summed.</summary>
-    readonly struct Vector128Dot : IInt16Dot
-    {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static unsafe Vector128<int> Dot4(short* q, short* r0, int padded)
         {
@@ -172,12 +130,12 @@ public static class ArgmaxCostVolume
         }
     }
 
-    /// <summary>The running argmax over int16-widened rows, for query rows [i0, i1). Four
-    /// reference rows per pass share each query load; the comparison order is still j
-    /// ascending with a strict comparison, so ties resolve exactly as in the reference loop,
-    /// whatever <typeparamref name="TDot"/> computes the dot products with.</summary>
+    /// <summary>The Vector128 path's running argmax over int16-widened rows, for query rows
+    /// [i0, i1). Four reference rows per pass share each query load; the comparison order is
+    /// still j ascending with a strict comparison, so ties resolve exactly as in the reference
+    /// loop.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void Int16Rows<TDot>(short[] q16, short[] r16, int nr, int padded, int[] argmax, int i0, int i1) where TDot : struct, IInt16Dot
+    static unsafe void Vector128Rows(short[] q16, short[] r16, int nr, int padded, int[] argmax, int i0, int i1)
     {
         fixed (short* pq = q16, pr = r16)
         {
@@ -188,7 +146,7 @@ public static class ArgmaxCostVolume
                 int j = 0;
                 for (; j + 3 < nr; j += 4)
                 {
-                    var costs = TDot.Dot4(q, pr + j * padded, padded);
+                    var costs = Vector128Dot.Dot4(q, pr + j * padded, padded);
                     int c0 = costs.GetElement(0), c1 = costs.GetElement(1), c2 = costs.GetElement(2), c3 = costs.GetElement(3);
                     if (c0 > bestCost) { bestCost = c0; best = j; }
                     if (c1 > bestCost) { bestCost = c1; best = j + 1; }
@@ -197,7 +155,7 @@ public static class ArgmaxCostVolume
                 }
                 for (; j < nr; j++)
                 {
-                    int cost = TDot.Dot(q, pr + j * padded, padded);
+                    int cost = Vector128Dot.Dot(q, pr + j * padded, padded);
                     if (cost > bestCost) { bestCost = cost; best = j; }
                 }
                 argmax[i] = best;
@@ -205,78 +163,130 @@ public static class ArgmaxCostVolume
         }
     }
 
-    /// <summary>Query positions per register block of the VNNI path; reference positions per block.</summary>
-    const int VnniQueries = 6, VnniRefs = 16;
+    /// <summary>Query positions per register block of the blocked paths; reference positions per block.</summary>
+    const int BlockQueries = 6, BlockRefs = 16;
 
-    /// <summary>vpdpbusd needs one unsigned operand: the query codes are shifted to q + 128, so
-    /// each dot product comes out as E + 128·Σ_c r(j, c), and that sum is subtracted per
-    /// reference (exact integers throughout: |E| ≤ 64·128·128 per 64 channels). References are
-    /// laid out in groups of 8 by channel quad ([group][quad][8][4]), so one load is eight
-    /// references' quads against a broadcast query quad; 6 queries x 16 references stay in
-    /// the 16 VEX registers. Each lane keeps its own running best over increasing j with a
-    /// strict comparison, and the lanes are reduced with ties to the lowest j, which is the
-    /// reference loop's order.</summary>
-    static void RunVnni(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int nq, int nr, int[] argmax, int threads)
+    /// <summary>The AVX2 path: codes widened to int16 pairs, so one 4-byte group is two channels,
+    /// and vpmaddwd of a broadcast query pair against eight references' pairs gives their eight
+    /// partial sums without horizontal adds (exact: |q·r| ≤ 2¹⁴, a pair's sum fits int32).
+    /// The reference codes are signed as the query's: no correction.</summary>
+    static void RunAvx2(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int nq, int nr, int[] argmax, int threads)
     {
-        int quads = (channels + 3) / 4, cp = 4 * quads;
-        int nqPad = (nq + VnniQueries - 1) / VnniQueries * VnniQueries, nrPad = (nr + VnniRefs - 1) / VnniRefs * VnniRefs;
-        var qu = new byte[nqPad * cp];
+        int groups = (channels + 1) / 2;
+        var (nqPad, nrPad) = Padded(nq, nr);
+        var qb = new byte[nqPad * 4 * groups];
+        var q = MemoryMarshal.Cast<byte, short>(qb.AsSpan());
         for (int i = 0; i < nq; i++)
-            for (int c = 0; c < cp; c++) qu[i * cp + c] = (byte)((c < channels ? query[i * channels + c] : 0) + 128);
-        var rg = new sbyte[nrPad * cp];
-        // padding references get a correction no real cost can lose to
+            for (int c = 0; c < channels; c++) q[i * 2 * groups + c] = query[i * channels + c];
+        var rb = new byte[nrPad * 4 * groups];
+        var r = MemoryMarshal.Cast<byte, short>(rb.AsSpan());
         var corr = new int[nrPad];
         for (int j = 0; j < nrPad; j++)
         {
-            if (j >= nr) { corr[j] = int.MaxValue / 2; continue; }
+            if (j >= nr) { corr[j] = PaddingCorrection; continue; }
+            for (int c = 0; c < channels; c++) r[((j / 8 * groups + c / 2) * 8 + j % 8) * 2 + c % 2] = reference[j * channels + c];
+        }
+        RowParallel.For(nqPad / BlockQueries, threads, (b0, b1) => Blocks<Avx2PairMultiply>(qb, rb, corr, groups, nq, nrPad, argmax, b0, b1));
+    }
+
+    /// <summary>The AVX-VNNI path: vpdpbusd needs one unsigned operand, so the query codes are
+    /// shifted to q + 128 and each dot product comes out as E + 128·Σ_c r(j, c), that sum
+    /// subtracted per reference (exact integers throughout: |E| ≤ 64·128·128 per 64 channels).
+    /// One 4-byte group is four channels.</summary>
+    static void RunVnni(ReadOnlySpan<sbyte> query, ReadOnlySpan<sbyte> reference, int channels, int nq, int nr, int[] argmax, int threads)
+    {
+        int groups = (channels + 3) / 4, cp = 4 * groups;
+        var (nqPad, nrPad) = Padded(nq, nr);
+        var qu = new byte[nqPad * cp];
+        for (int i = 0; i < nq; i++)
+            for (int c = 0; c < cp; c++) qu[i * cp + c] = (byte)((c < channels ? query[i * channels + c] : 0) + 128);
+        var rg = new byte[nrPad * cp];
+        var corr = new int[nrPad];
+        for (int j = 0; j < nrPad; j++)
+        {
+            if (j >= nr) { corr[j] = PaddingCorrection; continue; }
             int sum = 0;
             for (int c = 0; c < channels; c++)
             {
                 sbyte v = reference[j * channels + c];
-                rg[((j / 8 * quads + c / 4) * 8 + j % 8) * 4 + c % 4] = v;
+                rg[((j / 8 * groups + c / 4) * 8 + j % 8) * 4 + c % 4] = (byte)v;
                 sum += v;
             }
             corr[j] = 128 * sum;
         }
-        int blocks = nqPad / VnniQueries;
-        RowParallel.For(blocks, threads, (b0, b1) => VnniBlocks(qu, rg, corr, quads, nq, nrPad, argmax, b0, b1));
+        RowParallel.For(nqPad / BlockQueries, threads, (b0, b1) => Blocks<VnniQuadMultiply>(qu, rg, corr, groups, nq, nrPad, argmax, b0, b1));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void VnniBlocks(byte[] qu, sbyte[] rg, int[] corr, int quads, int nq, int nrPad, int[] argmax, int b0, int b1)
+    /// <summary>Padding references get a correction no real cost can lose to.</summary>
+    const int PaddingCorrection = int.MaxValue / 2;
+
+    static (int NqPad, int NrPad) Padded(int nq, int nr)
+        => ((nq + BlockQueries - 1) / BlockQueries * BlockQueries, (nr + BlockRefs - 1) / BlockRefs * BlockRefs);
+
+    /// <summary>One 4-byte group of a query (broadcast to every lane) times the same group of
+    /// eight references, added to their eight running dot products.</summary>
+    interface IGroupMultiply
     {
-        int cp = 4 * quads;
-        var bestCost = stackalloc int[VnniQueries * VnniRefs];
-        var bestIdx = stackalloc int[VnniQueries * VnniRefs];
+        static abstract Vector256<int> Accumulate(Vector256<int> sums, Vector256<int> queryGroup, Vector256<int> referenceGroups);
+    }
+
+    /// <summary>Two int16 channels per group: vpmaddwd, then vpaddd.</summary>
+    readonly struct Avx2PairMultiply : IGroupMultiply
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Accumulate(Vector256<int> sums, Vector256<int> queryGroup, Vector256<int> referenceGroups)
+            => Avx2.Add(sums, Avx2.MultiplyAddAdjacent(queryGroup.AsInt16(), referenceGroups.AsInt16()));
+    }
+
+    /// <summary>Four byte channels per group (query unsigned, reference signed): one vpdpbusd.</summary>
+    readonly struct VnniQuadMultiply : IGroupMultiply
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Accumulate(Vector256<int> sums, Vector256<int> queryGroup, Vector256<int> referenceGroups)
+            => AvxVnni.MultiplyWideningAndAdd(sums, queryGroup.AsByte(), referenceGroups.AsSByte());
+    }
+
+    /// <summary>Register blocks of 6 queries x 16 references over 4-byte channel groups: the
+    /// references laid out in groups of 8 by channel group ([8 refs][group][8][4 bytes]), so one
+    /// load is eight references' groups against a broadcast query group; the 12 sums stay in
+    /// the 16 VEX registers. The cost is the sum minus the reference's correction. Each lane
+    /// keeps its own running best over increasing j with a strict comparison, and the lanes are
+    /// reduced with ties to the lowest j, which is the reference loop's order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void Blocks<TMul>(byte[] queries, byte[] references, int[] corr, int groups, int nq, int nrPad, int[] argmax, int b0, int b1)
+        where TMul : struct, IGroupMultiply
+    {
+        int cp = 4 * groups;
+        var bestCost = stackalloc int[BlockQueries * BlockRefs];
+        var bestIdx = stackalloc int[BlockQueries * BlockRefs];
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-        fixed (byte* pq = qu)
-        fixed (sbyte* pr = rg)
+        fixed (byte* pq = queries, pr = references)
         fixed (int* pc = corr)
             for (int blk = b0; blk < b1; blk++)
             {
-                byte* q = pq + (long)blk * VnniQueries * cp;
-                for (int k = 0; k < VnniQueries * VnniRefs; k++) { bestCost[k] = int.MinValue; bestIdx[k] = 0; }
-                for (int jb = 0; jb < nrPad; jb += VnniRefs)
+                byte* q = pq + (long)blk * BlockQueries * cp;
+                for (int k = 0; k < BlockQueries * BlockRefs; k++) { bestCost[k] = int.MinValue; bestIdx[k] = 0; }
+                for (int jb = 0; jb < nrPad; jb += BlockRefs)
                 {
                     Vector256<int> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default;
                     Vector256<int> s30 = default, s31 = default, s40 = default, s41 = default, s50 = default, s51 = default;
-                    sbyte* r0 = pr + (long)(jb / 8) * quads * 32, r1 = r0 + quads * 32;
-                    for (int c = 0; c < quads; c++)
+                    byte* r0 = pr + (long)(jb / 8) * groups * 32, r1 = r0 + groups * 32;
+                    for (int c = 0; c < groups; c++)
                     {
-                        var w0 = Vector256.Load(r0 + c * 32); var w1 = Vector256.Load(r1 + c * 32);
+                        var w0 = Vector256.Load((int*)(r0 + c * 32)); var w1 = Vector256.Load((int*)(r1 + c * 32));
                         byte* a = q + c * 4;
-                        var b = Vector256.Create(*(int*)a).AsByte();
-                        s00 = AvxVnni.MultiplyWideningAndAdd(s00, b, w0); s01 = AvxVnni.MultiplyWideningAndAdd(s01, b, w1);
-                        b = Vector256.Create(*(int*)(a + cp)).AsByte();
-                        s10 = AvxVnni.MultiplyWideningAndAdd(s10, b, w0); s11 = AvxVnni.MultiplyWideningAndAdd(s11, b, w1);
-                        b = Vector256.Create(*(int*)(a + 2 * cp)).AsByte();
-                        s20 = AvxVnni.MultiplyWideningAndAdd(s20, b, w0); s21 = AvxVnni.MultiplyWideningAndAdd(s21, b, w1);
-                        b = Vector256.Create(*(int*)(a + 3 * cp)).AsByte();
-                        s30 = AvxVnni.MultiplyWideningAndAdd(s30, b, w0); s31 = AvxVnni.MultiplyWideningAndAdd(s31, b, w1);
-                        b = Vector256.Create(*(int*)(a + 4 * cp)).AsByte();
-                        s40 = AvxVnni.MultiplyWideningAndAdd(s40, b, w0); s41 = AvxVnni.MultiplyWideningAndAdd(s41, b, w1);
-                        b = Vector256.Create(*(int*)(a + 5 * cp)).AsByte();
-                        s50 = AvxVnni.MultiplyWideningAndAdd(s50, b, w0); s51 = AvxVnni.MultiplyWideningAndAdd(s51, b, w1);
+                        var b = Vector256.Create(*(int*)a);
+                        s00 = TMul.Accumulate(s00, b, w0); s01 = TMul.Accumulate(s01, b, w1);
+                        b = Vector256.Create(*(int*)(a + cp));
+                        s10 = TMul.Accumulate(s10, b, w0); s11 = TMul.Accumulate(s11, b, w1);
+                        b = Vector256.Create(*(int*)(a + 2 * cp));
+                        s20 = TMul.Accumulate(s20, b, w0); s21 = TMul.Accumulate(s21, b, w1);
+                        b = Vector256.Create(*(int*)(a + 3 * cp));
+                        s30 = TMul.Accumulate(s30, b, w0); s31 = TMul.Accumulate(s31, b, w1);
+                        b = Vector256.Create(*(int*)(a + 4 * cp));
+                        s40 = TMul.Accumulate(s40, b, w0); s41 = TMul.Accumulate(s41, b, w1);
+                        b = Vector256.Create(*(int*)(a + 5 * cp));
+                        s50 = TMul.Accumulate(s50, b, w0); s51 = TMul.Accumulate(s51, b, w1);
                     }
                     var c0 = Vector256.Load(pc + jb); var c1 = Vector256.Load(pc + jb + 8);
                     var j0 = lane + Vector256.Create(jb); var j1 = j0 + Vector256.Create(8);
@@ -287,14 +297,14 @@ public static class ArgmaxCostVolume
                     Keep(bestCost, bestIdx, 4, s40 - c0, s41 - c1, j0, j1);
                     Keep(bestCost, bestIdx, 5, s50 - c0, s51 - c1, j0, j1);
                 }
-                for (int k = 0; k < VnniQueries; k++)
+                for (int k = 0; k < BlockQueries; k++)
                 {
-                    int i = blk * VnniQueries + k;
+                    int i = blk * BlockQueries + k;
                     if (i >= nq) break;
                     int best = int.MaxValue, cost = int.MinValue;
-                    for (int l = 0; l < VnniRefs; l++)
+                    for (int l = 0; l < BlockRefs; l++)
                     {
-                        int c = bestCost[k * VnniRefs + l], j = bestIdx[k * VnniRefs + l];
+                        int c = bestCost[k * BlockRefs + l], j = bestIdx[k * BlockRefs + l];
                         if (c > cost || (c == cost && j < best)) { cost = c; best = j; }
                     }
                     argmax[i] = best;
@@ -306,7 +316,7 @@ public static class ArgmaxCostVolume
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static unsafe void Keep(int* bestCost, int* bestIdx, int k, Vector256<int> cost0, Vector256<int> cost1, Vector256<int> j0, Vector256<int> j1)
     {
-        int* bc = bestCost + k * VnniRefs, bi = bestIdx + k * VnniRefs;
+        int* bc = bestCost + k * BlockRefs, bi = bestIdx + k * BlockRefs;
         var b0 = Vector256.Load(bc); var b1 = Vector256.Load(bc + 8);
         var g0 = Vector256.GreaterThan(cost0, b0); var g1 = Vector256.GreaterThan(cost1, b1);
         Vector256.ConditionalSelect(g0, cost0, b0).Store(bc); Vector256.ConditionalSelect(g1, cost1, b1).Store(bc + 8);
