@@ -8,27 +8,14 @@ namespace RefQsr.Bench;
 /// baseline is another parameter value of the same method (BenchmarkDotNet's own Ratio column
 /// compares methods, not parameter values). <paramref name="isBaselineOf"/>(candidate, case)
 /// says whether candidate is case's baseline.</summary>
-internal sealed class RatioToCaseColumn(string name, Func<BenchmarkCase, BenchmarkCase, bool> isBaselineOf) : IColumn
+internal sealed class RatioToCaseColumn(string name, Func<BenchmarkCase, BenchmarkCase, bool> isBaselineOf) : NumericColumn(name, 1)
 {
-    public string Id => nameof(RatioToCaseColumn) + name;
-    public string ColumnName => name;
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 1;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => $"{name}: the baseline case's mean time over this case's, measured in the same run (2.00 = twice as fast)";
-    public bool IsAvailable(Summary summary) => true;
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+    public override string Legend => $"{ColumnName}: the baseline case's mean time over this case's, measured in the same run (2.00 = twice as fast)";
 
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    protected override string? Value(Summary summary, BenchmarkCase benchmarkCase)
     {
         var baseline = summary.BenchmarksCases.FirstOrDefault(c => isBaselineOf(c, benchmarkCase));
-        double? mine = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        double? theirs = baseline is null ? null : summary[baseline]?.ResultStatistics?.Mean;
-        return mine is > 0 && theirs is > 0 ? (theirs.Value / mine.Value).ToString("F2", System.Globalization.CultureInfo.InvariantCulture) : "-";
+        return MeanNs(summary, benchmarkCase) is > 0 and var mine && baseline is not null && MeanNs(summary, baseline) is > 0 and var theirs
+            ? (theirs / mine).ToString("F2", System.Globalization.CultureInfo.InvariantCulture) : null;
     }
-
-    public override string ToString() => ColumnName;
 }
