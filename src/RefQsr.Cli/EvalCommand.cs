@@ -30,6 +30,13 @@ internal static class EvalCommand
         var (net, modelPath) = (model.Net, model.Path);
         bool refqsr = model.RefQsr is not null;
         int scale = net.Config.Scale;
+        // every image checked before the first is evaluated: a bad one named now, not after an hour
+        foreach (var f in files)
+        {
+            var (w, h) = ImageFiles.Check(f, maxPixels);
+            if (w < scale || h < scale)
+                throw new CliException($"{f}: {w}x{h} is smaller than the scale {scale}: an HR image needs at least {scale}x{scale} pixels");
+        }
         bool json = a.Has("json");
         var rows = new List<Row>();
         var total = Stopwatch.StartNew();

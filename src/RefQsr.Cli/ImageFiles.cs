@@ -73,9 +73,21 @@ public static class ImageFiles
         return Decode(buffer, "standard input", maxPixels);
     }
 
-    /// <summary>The checks and the decode of <see cref="Read(string, long)"/> on a seekable stream,
-    /// <paramref name="path"/> naming it in messages.</summary>
-    static LoadedImage Decode(Stream stream, string path, long maxPixels)
+    /// <summary>The size of the image in <paramref name="path"/> after every check <see cref="Read(string, long)"/>
+    /// makes before it decodes pixels (type, header, size limit, truncation): a command that
+    /// works through many files checks them all first, so a bad one stops it before the work.</summary>
+    public static (int Width, int Height) Check(string path, long maxPixels)
+    {
+        if (!File.Exists(path)) throw new CliException($"input image not found: {path}");
+        string ext = Path.GetExtension(path).ToLowerInvariant();
+        if (!Readable.Contains(ext)) throw new CliException($"{path}: unsupported image type '{ext}' (PNG, JPEG and BMP are read)");
+        using var stream = File.OpenRead(path);
+        var (info, _) = CheckHeader(stream, path, maxPixels);
+        return (info.Width, info.Height);
+    }
+
+    /// <summary>The header and structure checks of <see cref="Decode"/>; the stream is left at its start.</summary>
+    static (IImageInfo Info, IImageFormat Format) CheckHeader(Stream stream, string path, long maxPixels)
     {
         IImageInfo? info;
         IImageFormat? format;
@@ -90,6 +102,14 @@ public static class ImageFiles
         stream.Position = 0;
         if (TruncatedImages.Problem(stream, format.Name) is { } missing) throw new CliException($"{path}: image is truncated ({missing})");
         stream.Position = 0;
+        return (info, format);
+    }
+
+    /// <summary>The checks and the decode of <see cref="Read(string, long)"/> on a seekable stream,
+    /// <paramref name="path"/> naming it in messages.</summary>
+    static LoadedImage Decode(Stream stream, string path, long maxPixels)
+    {
+        var (info, format) = CheckHeader(stream, path, maxPixels);
         try
         {
             // JPEG has no alpha; PNG (alpha channel or tRNS) and BMP may
@@ -143,8 +163,7 @@ public static class ImageFiles
     /// embedded when given.</summary>
     public static void SavePng(RgbImage image, string path, byte[]? alpha = null, ColourInfo? colour = null, PixelDensity? density = null)
     {
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null && !Directory.Exists(dir)) throw new CliException($"output folder does not exist: {dir}");
+        CheckOutputFolder(path);
         // write to a temp file first so a failed write never leaves half an image
         string tmp = path + ".tmp";
         try
@@ -158,6 +177,14 @@ public static class ImageFiles
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    /// <summary>Throws where the folder <paramref name="path"/> would be written into does not
+    /// exist: checked before the work too, so a typo costs no upscale.</summary>
+    public static void CheckOutputFolder(string path)
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir)) throw new CliException($"output folder does not exist: {dir}");
     }
 
     /// <summary>The PNG of <see cref="SavePng"/> written to a stream (`refqsr upscale IN -`: standard output).</summary>

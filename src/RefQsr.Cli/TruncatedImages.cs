@@ -2,18 +2,37 @@ namespace RefQsr.Cli;
 
 /// <summary>Finds JPEG and BMP files that end before their image data does. ImageSharp 2.1
 /// decodes such files without an error (the missing rows come out grey or black), and an
-/// engine that upscales half an image as if it were whole has lost data silently. A PNG
-/// needs no check here: its decoder already fails when image data is missing.</summary>
+/// engine that upscales half an image as if it were whole has lost data silently. A PNG's
+/// decoder already fails when image data is missing, but only once it decodes: its chunk
+/// walk here lets a command that checks many files first (`eval`) name a cut one before
+/// any work.</summary>
 internal static class TruncatedImages
 {
-    /// <summary>What is missing, or null when the file is whole (or not a JPEG or BMP,
-    /// which the decoder judges). Reads from the stream's current position.</summary>
+    /// <summary>What is missing, or null when the file is whole (or of another format, which
+    /// the decoder judges). Reads from the stream's current position.</summary>
     public static string? Problem(Stream stream, string formatName) => formatName.ToUpperInvariant() switch
     {
         "JPEG" => Jpeg(new BufferedStream(stream, 1 << 16)),
         "BMP" => Bmp(stream),
+        "PNG" => Png(stream),
         _ => null,
     };
+
+    /// <summary>Walks the chunks (length, type, data, CRC) from after the signature to IEND,
+    /// by their lengths alone (the decoder checks their contents).</summary>
+    static string? Png(Stream s)
+    {
+        Span<byte> head = stackalloc byte[8];
+        if (!Skip(s, 8)) return "the PNG data stops inside its signature";
+        while (true)
+        {
+            if (s.ReadAtLeast(head, 8, throwOnEndOfStream: false) < 8) return "the PNG data stops before its IEND chunk";
+            long length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(head);
+            string type = System.Text.Encoding.ASCII.GetString(head[4..]);
+            if (type == "IEND") return null;
+            if (!Skip(s, length + 4)) return $"the PNG data stops inside its {type} chunk";
+        }
+    }
 
     /// <summary>Walks the marker segments to the end-of-image marker; inside a scan's
     /// entropy-coded data an 0xFF byte is followed by 0x00 (stuffing) or a restart marker,

@@ -35,6 +35,8 @@ internal static class UpscaleCommand
             if ((!fromStdin && ImageFiles.SameFile(input, clusterMap)) || (!toStdout && ImageFiles.SameFile(output, clusterMap)))
                 throw CliException.Usage($"--clusters {clusterMap} would overwrite the input or the output image");
         }
+        if (!toStdout) ImageFiles.CheckOutputFolder(output);
+        if (clusterMap is not null) ImageFiles.CheckOutputFolder(clusterMap);
         var options = Common.Options(a) with { Profile = a.Has("profile") ? new StageTimes() : null };
         long maxPixels = a.GetLong("max-pixels", ImageFiles.DefaultMaxPixels, 1, long.MaxValue);
         var image = fromStdin ? ImageFiles.Read(stdinBytes(), maxPixels) : ImageFiles.Read(input, maxPixels);

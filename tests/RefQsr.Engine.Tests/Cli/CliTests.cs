@@ -164,6 +164,36 @@ public sealed class CliTests : CliTestBase
     }
 
     [Fact]
+    public void EvalNamesAnImageItCannotUseBeforeEvaluatingAny()
+    {
+        // the bad image sorts last: it is named before the first row, not after the others ran
+        string data = Directory.CreateDirectory(Path.Combine(Dir, "Bad", "HR")).FullName;
+        ImageFiles.SavePng(SyntheticScene.Create(50, 42, seed: 1), Path.Combine(data, "a.png"));
+        ImageFiles.SavePng(SyntheticScene.Create(40, 40, seed: 2).Crop(0, 0, 3, 40), Path.Combine(data, "z.png"));
+        var (code, stdout, err) = Run("eval", "--data", Path.Combine(Dir, "Bad"), "--model", Model(), "--patch", "12");
+        Assert.Equal(1, code);
+        Assert.Contains("z.png: 3x40 is smaller than the scale 4", err);
+        Assert.DoesNotContain("a.png", stdout);
+        // and a truncated one the same way
+        var bytes = File.ReadAllBytes(Path.Combine(data, "a.png"));
+        File.Delete(Path.Combine(data, "z.png"));
+        File.WriteAllBytes(Path.Combine(data, "y.png"), bytes[..(bytes.Length / 2)]);
+        (code, stdout, err) = Run("eval", "--data", Path.Combine(Dir, "Bad"), "--model", Model(), "--patch", "12");
+        Assert.Equal(1, code);
+        Assert.Contains("y.png", err);
+        Assert.DoesNotContain("a.png", stdout);
+    }
+
+    [Fact]
+    public void UpscaleChecksTheOutputFoldersBeforeItWorks()
+    {
+        string missing = Path.Combine(Dir, "no-such-folder");
+        var (code, _, err) = Run("upscale", Png(20, 16), Path.Combine(missing, "out.png"), "--model", Model());
+        Assert.Equal(1, code);
+        Assert.Equal($"refqsr: output folder does not exist: {missing}", err.Trim());   // one line: nothing was upscaled
+    }
+
+    [Fact]
     public void DemoWritesSideBySide()
     {
         string outDir = Path.Combine(Dir, "demo");
