@@ -9,8 +9,8 @@ using SixLabors.ImageSharp.Processing;
 namespace RefQsr.Cli;
 
 /// <summary>An image as read: RGB, the alpha plane (H x W) when some pixel is not opaque, what
-/// the file says about its colours (ICC profile, PNG's sRGB, gAMA, cHRM) and a PNG's pixel
-/// density (pHYs).</summary>
+/// the file says about its colours (ICC profile, PNG's sRGB, gAMA, cHRM) and its pixel
+/// density (PNG's pHYs, JPEG's JFIF density).</summary>
 public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha, ColourInfo Colour, PixelDensity? Density = null)
 {
     public byte[]? IccProfile => Colour.IccProfile;
@@ -42,13 +42,19 @@ public static class ImageFiles
     /// The network sees RGB only, so the caller carries the rest across rather than lose it.</summary>
     public static LoadedImage Read(string path, long maxPixels)
     {
+        // one open file for the header, the truncation check and the decode: the bytes
+        // checked are the bytes decoded
+        using var stream = OpenImageFile(path);
+        return Decode(stream, path, maxPixels);
+    }
+
+    /// <summary>The file, opened for reading once it exists and has an extension <see cref="Read(string, long)"/> takes.</summary>
+    static FileStream OpenImageFile(string path)
+    {
         if (!File.Exists(path)) throw new CliException($"input image not found: {path}");
         string ext = Path.GetExtension(path).ToLowerInvariant();
         if (!Readable.Contains(ext)) throw new CliException($"{path}: unsupported image type '{ext}' (PNG, JPEG and BMP are read)");
-        // one open file for the header, the truncation check and the decode: the bytes
-        // checked are the bytes decoded
-        using var stream = File.OpenRead(path);
-        return Decode(stream, path, maxPixels);
+        return File.OpenRead(path);
     }
 
     /// <summary>At most this many bytes are read from standard input (a PNG of the largest
@@ -78,10 +84,7 @@ public static class ImageFiles
     /// works through many files checks them all first, so a bad one stops it before the work.</summary>
     public static (int Width, int Height) Check(string path, long maxPixels)
     {
-        if (!File.Exists(path)) throw new CliException($"input image not found: {path}");
-        string ext = Path.GetExtension(path).ToLowerInvariant();
-        if (!Readable.Contains(ext)) throw new CliException($"{path}: unsupported image type '{ext}' (PNG, JPEG and BMP are read)");
-        using var stream = File.OpenRead(path);
+        using var stream = OpenImageFile(path);
         var (info, _) = CheckHeader(stream, path, maxPixels);
         return (info.Width, info.Height);
     }
