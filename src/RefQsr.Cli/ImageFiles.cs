@@ -121,9 +121,12 @@ public static class ImageFiles
                 throw new CliException($"{path}: image is corrupt (its header says {info.Width}x{info.Height}, its data {img.Width}x{img.Height})");
             // a camera's EXIF orientation: upscale the picture as viewers show it (the PNG out
             // carries no orientation), as OpenCV's imread and browsers do
+            var exif = img.Metadata.ExifProfile;
+            bool quarterTurn = exif?.GetValue(ExifTag.Orientation)?.Value is >= 5 and <= 8;
+            var density = PixelDensity.Read(stream, format.Name, exif);
             img.Mutate(x => x.AutoOrient());
+            if (quarterTurn) density = density?.Transposed();
             var colour = ColourInfo.Read(stream, format.Name, img);
-            var density = PixelDensity.Read(stream, format.Name);
             if (img is Image<Rgb24> rgb24)
             {
                 var rgb = new byte[img.Width * img.Height * 3];

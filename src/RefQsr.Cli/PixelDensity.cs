@@ -1,10 +1,11 @@
 using System.Buffers.Binary;
+using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 
 namespace RefQsr.Cli;
 
 /// <summary>A PNG's pHYs: pixels per unit along x and y, the unit a metre, or unknown where only
-/// the aspect ratio is meant (PNG 1.2, §4.2.4.2); a JPEG's JFIF density is read into the same
-/// form. Carried unchanged from the input to the PNGs written from it, as ImageMagick's resize
+/// the aspect ratio is meant (PNG 1.2, §4.2.4.2); a JPEG's JFIF density, or its EXIF resolution
+/// where JFIF states none (camera files), is read into the same form. Carried unchanged from the input to the PNGs written from it, as ImageMagick's resize
 /// keeps a density: the x4 output then prints at four times the input's size. ImageSharp 2.1
 /// writes 96 DPI into every PNG whatever the input said, so it is told not to write its own,
 /// and an input without a density gives an output without.</summary>
@@ -12,16 +13,17 @@ public sealed record PixelDensity(uint X, uint Y, bool PerMetre)
 {
     static readonly HashSet<string> PngTypes = ["pHYs"];
 
-    /// <summary>A PNG file's pHYs or a JPEG's JFIF density (null for BMP, or where it is missing,
-    /// damaged or has a zero or unknown-unit value).</summary>
-    public static PixelDensity? Read(Stream file, string formatName)
+    /// <summary>A PNG file's pHYs, or a JPEG's JFIF density or else its EXIF resolution
+    /// (<paramref name="exif"/>: the decoded image's profile), as PIL reads a JPEG's dpi. Null for
+    /// BMP, or where it is missing, damaged or has a zero or unknown-unit value.</summary>
+    public static PixelDensity? Read(Stream file, string formatName, ExifProfile? exif = null)
     {
         try
         {
             return formatName switch
             {
                 "PNG" => FromPng(file),
-                "JPEG" => FromJfif(file),
+                "JPEG" => FromJfif(file) ?? FromExif(exif),
                 _ => null,
             };
         }
@@ -72,6 +74,21 @@ public sealed record PixelDensity(uint X, uint Y, bool PerMetre)
         }
         return null;
     }
+
+    /// <summary>EXIF's XResolution and YResolution in its ResolutionUnit (2, inches, where the
+    /// tag is missing, as EXIF 2.3 defaults it; 3, centimetres; 1, none: an aspect ratio).</summary>
+    static PixelDensity? FromExif(ExifProfile? exif)
+    {
+        if (exif?.GetValue(ExifTag.XResolution)?.Value is not { } xr || exif.GetValue(ExifTag.YResolution)?.Value is not { } yr) return null;
+        ushort unit = exif.GetValue(ExifTag.ResolutionUnit)?.Value ?? 2;
+        double perMetre = unit switch { 2 => 1 / 0.0254, 3 => 100, 1 => 1, _ => 0 };
+        double x = Math.Round(xr.ToDouble() * perMetre), y = Math.Round(yr.ToDouble() * perMetre);
+        if (perMetre == 0 || !(x >= 1 && y >= 1 && x <= uint.MaxValue && y <= uint.MaxValue) || (unit == 1 && x == y)) return null;
+        return new PixelDensity((uint)x, (uint)y, unit != 1);
+    }
+
+    /// <summary>The density of the picture turned by a quarter (EXIF orientations 5–8): x and y swap.</summary>
+    public PixelDensity Transposed() => new(Y, X, PerMetre);
 
     /// <summary>The pHYs chunk's 9 bytes.</summary>
     public byte[] ChunkData()

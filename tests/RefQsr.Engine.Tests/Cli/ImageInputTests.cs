@@ -3,6 +3,7 @@ using RefQsr.Engine.Imaging;
 using RefQsr.Engine.Weights;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Metadata;
+using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.Formats.Bmp;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.PixelFormats;
@@ -256,6 +257,84 @@ public sealed class ImageInputTests : CliTestBase
         var read = ImageFiles.Read(Path.Combine(Dir, "nojfif.jpg"), long.MaxValue);
         Assert.Null(read.Density);
         Assert.Equal((64, 48), (read.Rgb.Width, read.Rgb.Height));
+    }
+
+    /// <summary>A JPEG with an EXIF profile (<paramref name="setExif"/>) and ImageSharp's JFIF
+    /// segment cut out, as camera files come: density only in EXIF.</summary>
+    string ExifOnlyJpeg(string name, Action<ExifProfile> setExif, PixelResolutionUnit unit, double x, double y)
+    {
+        string p = Encoded(name, (img, s) =>
+        {
+            img.Metadata.ExifProfile = new ExifProfile();
+            setExif(img.Metadata.ExifProfile);
+            // the encoder writes the metadata's resolution into EXIF's tags where they exist
+            (img.Metadata.ResolutionUnits, img.Metadata.HorizontalResolution, img.Metadata.VerticalResolution) = (unit, x, y);
+            img.SaveAsJpeg(s, new JpegEncoder { Quality = 90 });
+        });
+        var bytes = File.ReadAllBytes(p);
+        Assert.Equal((0xFF, 0xE0), (bytes[2], bytes[3]));
+        int app0 = 2 + (bytes[4] << 8 | bytes[5]);
+        File.WriteAllBytes(p, [.. bytes[..2], .. bytes[(2 + app0)..]]);
+        return p;
+    }
+
+    [Fact]
+    public void ExifResolutionIsTheDensityOfAJpegWithoutJfif()
+    {
+        string p = ExifOnlyJpeg("camera.jpg", exif =>
+        {
+            exif.SetValue(ExifTag.XResolution, new Rational(300));
+            exif.SetValue(ExifTag.YResolution, new Rational(150));
+            exif.SetValue(ExifTag.ResolutionUnit, (ushort)2);
+        }, PixelResolutionUnit.PixelsPerInch, 300, 150);
+        Assert.Null(FindJfif(p));   // no JFIF segment left
+        Assert.Equal(new PixelDensity(11811, 5906, true), ImageFiles.Read(p, long.MaxValue).Density);
+        Upscale(p, 0);
+        Assert.Equal(new PixelDensity(11811, 5906, true), ImageFiles.Read(Path.Combine(Dir, "out.png"), long.MaxValue).Density);
+        // per centimetre
+        p = ExifOnlyJpeg("camera-cm.jpg", exif =>
+        {
+            exif.SetValue(ExifTag.XResolution, new Rational(40));
+            exif.SetValue(ExifTag.YResolution, new Rational(40));
+            exif.SetValue(ExifTag.ResolutionUnit, (ushort)3);
+        }, PixelResolutionUnit.PixelsPerCentimeter, 40, 40);
+        Assert.Equal(new PixelDensity(4000, 4000, true), ImageFiles.Read(p, long.MaxValue).Density);
+        // an EXIF without resolution tags: none
+        p = ExifOnlyJpeg("camera-none.jpg", exif => exif.SetValue(ExifTag.Software, "test"), PixelResolutionUnit.PixelsPerInch, 72, 72);
+        Assert.Null(ImageFiles.Read(p, long.MaxValue).Density);
+    }
+
+    static int? FindJfif(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        for (int i = 0; i + 4 < bytes.Length; i++)
+            if (bytes.AsSpan(i, 5).SequenceEqual("JFIF\0"u8)) return i;
+        return null;
+    }
+
+    [Fact]
+    public void DensityTurnsWithTheExifOrientation()
+    {
+        // orientation 6 (a quarter turn): the picture shown is 48x64, its x density the stored y
+        string p = Encoded("turned.jpg", (img, s) =>
+        {
+            img.Metadata.ExifProfile = new ExifProfile();
+            img.Metadata.ExifProfile.SetValue(ExifTag.Orientation, (ushort)6);
+            (img.Metadata.ResolutionUnits, img.Metadata.HorizontalResolution, img.Metadata.VerticalResolution) = (PixelResolutionUnit.PixelsPerInch, 300, 150);
+            img.SaveAsJpeg(s, new JpegEncoder { Quality = 90 });
+        });
+        var read = ImageFiles.Read(p, long.MaxValue);
+        Assert.Equal((48, 64), (read.Rgb.Width, read.Rgb.Height));
+        Assert.Equal(new PixelDensity(5906, 11811, true), read.Density);
+        // orientation 3 (a half turn) keeps x and y
+        p = Encoded("upside-down.jpg", (img, s) =>
+        {
+            img.Metadata.ExifProfile = new ExifProfile();
+            img.Metadata.ExifProfile.SetValue(ExifTag.Orientation, (ushort)3);
+            (img.Metadata.ResolutionUnits, img.Metadata.HorizontalResolution, img.Metadata.VerticalResolution) = (PixelResolutionUnit.PixelsPerInch, 300, 150);
+            img.SaveAsJpeg(s, new JpegEncoder { Quality = 90 });
+        });
+        Assert.Equal(new PixelDensity(11811, 5906, true), ImageFiles.Read(p, long.MaxValue).Density);
     }
 
     [Fact]
