@@ -10,20 +10,28 @@
 # INSTRUCTION_SET is IlcInstructionSet (default native: this machine's; x86-64-v3 for any CPU
 # with AVX2 and FMA). Needs the Release build (dotnet build -c Release) and /usr/bin/python3
 # with PIL (to write the image formats). Prints the publish time and the native binary's size.
+#
+#   bash scripts/check-native.sh - linux-arm64
+#
+# builds for ARM64 on an x86-64 machine and runs that build under qemu-aarch64 against this
+# machine's JIT build: the same bytes from the ARM64 (AdvSimd) kernels as from the x86 ones
+# (scripts/cross-arm64.sh says what it needs and checks that it is there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 isa=${1:-native}
-case "$(uname -m)" in x86_64) rid=linux-x64 ;; aarch64) rid=linux-arm64 ;; *) echo "no NativeAOT RID for $(uname -m)"; exit 1 ;; esac
+source scripts/cross-arm64.sh
+rid=${2:-$host_rid}
+cross_setup "$rid" "$isa"
 jit=(dotnet "$PWD/src/RefQsr.Cli/bin/Release/net10.0/refqsr.dll")
 [ -f "${jit[1]}" ] || { echo "build first: dotnet build RefQsr.Engine.sln -c Release"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 start=$(date +%s)
-dotnet publish src/RefQsr.Cli/RefQsr.Cli.csproj -c Release -r "$rid" -p:PublishAot=true -p:IlcInstructionSet="$isa" \
+dotnet publish src/RefQsr.Cli/RefQsr.Cli.csproj -c Release -r "$rid" -p:PublishAot=true "${publish_args[@]}" \
   -o "$work/native" > "$work/publish.log" 2>&1 || { tail -30 "$work/publish.log"; exit 1; }
-native=("$work/native/refqsr")
-echo "native build ($rid, instruction set $isa): $(( $(date +%s) - start )) s, $(( $(stat -c %s "${native[0]}") / 1048576 )) MiB"
+native=("${runner[@]}" "$work/native/refqsr")
+echo "native build ($rid, $build_note): $(( $(date +%s) - start )) s, $(( $(stat -c %s "$work/native/refqsr") / 1048576 )) MiB"
 "${native[@]}" info | grep -E '^(cpu|unused) '
 
 fails=0
@@ -42,8 +50,11 @@ same() {
   cmp -s "$work/rc-jit.txt" "$work/rc-native.txt" || why="exit code $(cat "$work/rc-jit.txt") vs $(cat "$work/rc-native.txt")"
   diff -q <(grep '^refqsr:' "$work/err-jit.txt") <(grep '^refqsr:' "$work/err-native.txt") > /dev/null || why="$why; stderr differs"
   diff -rq "$work/run-jit" "$work/run-native" > /dev/null || why="$why; files differ: $(diff -rq "$work/run-jit" "$work/run-native" | head -3 | tr "\n" " " || true)"
-  /usr/bin/python3 - "$work/out-jit.txt" "$work/out-native.txt" <<'EOF' || why="$why; stdout differs"
+  /usr/bin/python3 - "$work/out-jit.txt" "$work/out-native.txt" "${#runner[@]}" <<'EOF' || why="$why; stdout differs"
 import json, sys
+# another architecture's build (under an emulator) differs in what describes the machine:
+# its instruction sets and the conv paths they give
+machine = ("cpu", "cpu_unused", "conv_paths") if sys.argv[3] != "0" else ()
 def load(p):
     t = open(p).read()
     try:
@@ -52,7 +63,7 @@ def load(p):
         return t
     def strip(v):
         if isinstance(v, dict):
-            return {k: strip(x) for k, x in v.items() if k not in ("seconds", "stage_seconds", "file")}
+            return {k: strip(x) for k, x in v.items() if k not in ("seconds", "stage_seconds", "file") + machine}
         if isinstance(v, list):
             return [strip(x) for x in v]
         return v
@@ -60,7 +71,8 @@ def load(p):
 a, b = load(sys.argv[1]), load(sys.argv[2])
 if isinstance(a, str) or isinstance(b, str):
     # plain text (or JSON on one side only): the lines without timings
-    keep = lambda p: [l for l in open(p).read().splitlines() if " s on " not in l and " total" not in l]
+    keep = lambda p: [l for l in open(p).read().splitlines() if " s on " not in l and " total" not in l
+                      and not (machine and l.split(" ", 1)[0] in ("cpu", "unused", "kernels"))]
     sys.exit(0 if keep(sys.argv[1]) == keep(sys.argv[2]) else 1)
 sys.exit(0 if a == b else 1)
 EOF
