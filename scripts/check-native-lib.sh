@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the C library (src/RefQsr.Native as NativeAOT: librefqsr.so and refqsr.h,
 # docs/c-api.md), compiles tests/native/refqsr_c_test.c against it with warnings as errors,
-# and runs it with a plain and a RefQSR shipped model on the demo's 320x240 SR image as input (its 80x60 LR image for another architecture under an emulator)
-# (six 96-px patches, so RefQSR pairs some as queries): its checks must hold
-# and its output must be the refqsr command's (JIT build) byte for byte. Run by .ci/run; by hand:
+# and runs it with a plain and a RefQSR shipped model on the demo's 320x240 SR image as input
+# (six 96-px patches, so RefQSR pairs some as queries; for another architecture, under an
+# emulator, its 80x60 LR image): its checks must hold and its output must be the refqsr
+# command's (JIT build) byte for byte. Run by .ci/run; by hand:
 #
 #   bash scripts/check-native-lib.sh [INSTRUCTION_SET]     (default native; needs the Release build)
 #   bash scripts/check-native-lib.sh - linux-arm64         (an ARM64 library and C program under
