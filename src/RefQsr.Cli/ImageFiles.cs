@@ -9,9 +9,10 @@ using SixLabors.ImageSharp.Processing;
 namespace RefQsr.Cli;
 
 /// <summary>An image as read: RGB, the alpha plane (H x W) when some pixel is not opaque, what
-/// the file says about its colours (ICC profile, PNG's sRGB, gAMA, cHRM) and its pixel
-/// density (PNG's pHYs, JPEG's JFIF density).</summary>
-public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha, ColourInfo Colour, PixelDensity? Density = null)
+/// the file says about its colours (ICC profile, PNG's sRGB, gAMA, cHRM), its pixel density
+/// (PNG's pHYs, JPEG's JFIF density or EXIF resolution) and the bits per channel the file
+/// stored (16 for a 16-bit PNG, which <see cref="Rgb"/> and <see cref="Alpha"/> hold rounded to 8).</summary>
+public sealed record LoadedImage(RgbImage Rgb, byte[]? Alpha, ColourInfo Colour, PixelDensity? Density = null, int SourceBits = 8)
 {
     public byte[]? IccProfile => Colour.IccProfile;
 }
@@ -127,14 +128,16 @@ public static class ImageFiles
             img.Mutate(x => x.AutoOrient());
             if (quarterTurn) density = density?.Transposed();
             var colour = ColourInfo.Read(stream, format.Name, img);
+            // the engine reads and writes 8 bits per channel: a 16-bit PNG is rounded, and said to be
+            int bits = format.Name == "PNG" && img.Metadata.GetPngMetadata().BitDepth == PngBitDepth.Bit16 ? 16 : 8;
             if (img is Image<Rgb24> rgb24)
             {
                 var rgb = new byte[img.Width * img.Height * 3];
                 rgb24.CopyPixelDataTo(rgb);
-                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null, colour, density);
+                return new LoadedImage(new RgbImage(img.Width, img.Height, rgb), null, colour, density, bits);
             }
             var (rgbPixels, alpha) = SplitAlpha((Image<Rgba32>)img);
-            return new LoadedImage(rgbPixels, alpha, colour, density);
+            return new LoadedImage(rgbPixels, alpha, colour, density, bits);
         }
         catch (Exception e) when (IsDecoderFailure(e)) { throw new CliException($"{path}: image is corrupt or truncated ({e.Message})"); }
     }

@@ -10,8 +10,8 @@ namespace RefQsr.Cli;
 
 /// <summary>`refqsr upscale --json`: one image.</summary>
 internal sealed record ImageReport(string Input, string Output, string Model, int LrWidth, int LrHeight, int HrWidth, int HrHeight, int Patches,
-    double BitopsG, double Fqr, double? ReferenceRatio, int? References, string? Clusters, string? Alpha, double Seconds, string Device,
-    Dictionary<string, double>? StageSeconds);
+    double BitopsG, double Fqr, double? ReferenceRatio, int? References, string? Clusters, string? Alpha, int InputBitsPerChannel,
+    double Seconds, string Device, Dictionary<string, double>? StageSeconds);
 
 /// <summary>`refqsr upscale DIR OUTDIR --json`: the images written and the ones skipped.</summary>
 internal sealed record FolderReport(IReadOnlyList<ImageReport> Images, IReadOnlyList<FailedImage> Failed);

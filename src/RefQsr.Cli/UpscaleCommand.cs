@@ -147,12 +147,13 @@ internal static class UpscaleCommand
            $"{result.GigaBitOps:F2} G BitOPs, FQR {result.Fqr:F2}, " +
            (result.Clusters is { } c ? $"{c.ReferenceCount} reference(s) ({c.ReferenceRatio:P1}), " : "") +
            $"{result.Elapsed.TotalSeconds:F2} s on {result.Device}" +
-           (image.Alpha is not null ? "; alpha channel scaled by bicubic (the network sees RGB)" : "");
+           (image.Alpha is not null ? "; alpha channel scaled by bicubic (the network sees RGB)" : "") +
+           (image.SourceBits > 8 ? $"; the input's {image.SourceBits} bits per channel were read and written as 8" : "");
 
     static ImageReport Report(string input, string output, Common.Model model, LoadedImage image, UpscaleResult result, UpscaleOptions options)
         => new(input, output, Path.GetFileNameWithoutExtension(model.Path), image.Rgb.Width, image.Rgb.Height, result.Image.Width, result.Image.Height,
             result.Grid.Patches.Count, Common.Round(result.GigaBitOps, 4), Common.Round(result.Fqr, 4), Ratio(result), result.Clusters?.ReferenceCount,
-            null, image.Alpha is null ? null : "bicubic", Common.Round(result.Elapsed.TotalSeconds, 3), result.Device,
+            null, image.Alpha is null ? null : "bicubic", image.SourceBits, Common.Round(result.Elapsed.TotalSeconds, 3), result.Device,
             options.Profile?.Totals.ToDictionary(t => t.Stage, t => Common.Round(t.Seconds, 4)));
 
     internal static double? Ratio(UpscaleResult r) => r.ReferenceRatio is { } v ? Common.Round(v, 4) : null;

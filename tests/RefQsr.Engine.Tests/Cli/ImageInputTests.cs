@@ -259,6 +259,41 @@ public sealed class ImageInputTests : CliTestBase
         Assert.Equal((64, 48), (read.Rgb.Width, read.Rgb.Height));
     }
 
+    [Fact]
+    public void SixteenBitPngIsSaidToBeReadAtEightBits()
+    {
+        // 16-bit RGB: each sample the 8-bit one times 257 plus 100, which rounds back to it
+        var scene = SyntheticScene.Create(24, 16);
+        using (var img = new Image<Rgb48>(24, 16))
+        {
+            for (int y = 0; y < 16; y++)
+                for (int x = 0; x < 24; x++)
+                {
+                    int i = (y * 24 + x) * 3;
+                    img[x, y] = new Rgb48((ushort)Math.Min(65535, scene.Pixels[i] * 257 + 100), (ushort)Math.Min(65535, scene.Pixels[i + 1] * 257 + 100),
+                        (ushort)Math.Min(65535, scene.Pixels[i + 2] * 257 + 100));
+                }
+            img.SaveAsPng(Path.Combine(Dir, "deep.png"), new SixLabors.ImageSharp.Formats.Png.PngEncoder { BitDepth = SixLabors.ImageSharp.Formats.Png.PngBitDepth.Bit16 });
+        }
+        var read = ImageFiles.Read(Path.Combine(Dir, "deep.png"), long.MaxValue);
+        Assert.Equal(16, read.SourceBits);
+        Assert.Equal(scene.Pixels, read.Rgb.Pixels);
+        string model = Path.Combine(Dir, "m.safetensors");
+        File.WriteAllBytes(model, TestModels.Bytes(TestModels.Config(QuantizerKind.Ddtb, 4, blocks: 1)));
+        var (code, stdout, err) = Run("upscale", Path.Combine(Dir, "deep.png"), Path.Combine(Dir, "out.png"), "--model", model);
+        Assert.True(code == 0, err);
+        Assert.Contains("the input's 16 bits per channel were read and written as 8", stdout);
+        (code, stdout, err) = Run("upscale", Path.Combine(Dir, "deep.png"), Path.Combine(Dir, "out.png"), "--model", model, "--json");
+        Assert.True(code == 0, err);
+        Assert.Contains("\"input_bits_per_channel\": 16", stdout);
+        // an 8-bit input: 8, and no such words
+        ImageFiles.SavePng(scene, Path.Combine(Dir, "flat.png"));
+        (code, stdout, err) = Run("upscale", Path.Combine(Dir, "flat.png"), Path.Combine(Dir, "out.png"), "--model", model, "--json");
+        Assert.Contains("\"input_bits_per_channel\": 8", stdout);
+        (code, stdout, err) = Run("upscale", Path.Combine(Dir, "flat.png"), Path.Combine(Dir, "out.png"), "--model", model);
+        Assert.DoesNotContain("bits per channel", stdout);
+    }
+
     /// <summary>A JPEG with an EXIF profile (<paramref name="setExif"/>) and ImageSharp's JFIF
     /// segment cut out, as camera files come: density only in EXIF.</summary>
     string ExifOnlyJpeg(string name, Action<ExifProfile> setExif, PixelResolutionUnit unit, double x, double y)
