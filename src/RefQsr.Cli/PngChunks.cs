@@ -10,25 +10,46 @@ internal static class PngChunks
     const int SignatureBytes = 8;
     const int HeaderEnd = SignatureBytes + 4 + 4 + 13 + 4;   // signature, then IHDR's length, type, data, CRC
 
+    /// <summary>A chunk's header as <see cref="Walk"/> finds it: its type, the length of its
+    /// data, where the data starts, and whether the data and CRC are all in the stream.</summary>
+    public readonly record struct Chunk(string Type, long Length, long DataStart, bool Whole);
+
+    /// <summary>The chunk headers from the signature's end, in file order, by their lengths alone,
+    /// up to and including the first chunk that is not <see cref="Chunk.Whole"/> (the one a cut
+    /// file stops inside). Each header is read where the one before it says its chunk ends, so a
+    /// caller may read a chunk's data before taking the next.</summary>
+    public static IEnumerable<Chunk> Walk(Stream s)
+    {
+        long at = SignatureBytes;
+        var head = new byte[8];
+        while (true)
+        {
+            s.Position = at;
+            if (s.ReadAtLeast(head, 8, throwOnEndOfStream: false) < 8) yield break;
+            long length = BinaryPrimitives.ReadUInt32BigEndian(head), end = at + 8 + length + 4;
+            var chunk = new Chunk(Encoding.ASCII.GetString(head, 4, 4), length, at + 8, end <= s.Length);
+            yield return chunk;
+            if (!chunk.Whole) yield break;
+            at = end;
+        }
+    }
+
     /// <summary>The chunks of <paramref name="types"/> that come before the image data, with
     /// an intact CRC and at most <paramref name="maxLength"/> bytes of data, in file order.
     /// Other chunks are skipped unread; a chunk cut short ends the walk.</summary>
     public static IEnumerable<(string Type, byte[] Data)> BeforeImageData(Stream s, IReadOnlySet<string> types, int maxLength)
     {
-        s.Position = SignatureBytes;
-        var head = new byte[8];
         var crc = new byte[4];
-        while (s.ReadAtLeast(head, 8, throwOnEndOfStream: false) == 8)
+        foreach (var chunk in Walk(s))
         {
-            uint length = BinaryPrimitives.ReadUInt32BigEndian(head);
-            string type = Encoding.ASCII.GetString(head, 4, 4);
-            if (type is "IDAT" or "IEND" || length > int.MaxValue || s.Position + length + 4 > s.Length) yield break;
-            if (!types.Contains(type) || length > maxLength) { s.Seek(length + 4, SeekOrigin.Current); continue; }
-            var data = new byte[length];
+            if (chunk.Type is "IDAT" or "IEND" || !chunk.Whole) yield break;
+            if (!types.Contains(chunk.Type) || chunk.Length > maxLength) continue;
+            var data = new byte[chunk.Length];
+            s.Position = chunk.DataStart;
             s.ReadExactly(data);
             s.ReadExactly(crc);
             // a damaged ancillary chunk is ignored (PNG 1.2, §12.13), not fatal
-            if (BinaryPrimitives.ReadUInt32BigEndian(crc) == Crc32(head.AsSpan(4), data)) yield return (type, data);
+            if (BinaryPrimitives.ReadUInt32BigEndian(crc) == Crc32(Encoding.ASCII.GetBytes(chunk.Type), data)) yield return (chunk.Type, data);
         }
     }
 

@@ -22,16 +22,13 @@ internal static class TruncatedImages
     /// by their lengths alone (the decoder checks their contents).</summary>
     static string? Png(Stream s)
     {
-        Span<byte> head = stackalloc byte[8];
-        if (!Skip(s, 8)) return "the PNG data stops inside its signature";
-        while (true)
+        if (s.Length < 8) return "the PNG data stops inside its signature";
+        foreach (var chunk in PngChunks.Walk(s))
         {
-            if (s.ReadAtLeast(head, 8, throwOnEndOfStream: false) < 8) return "the PNG data stops before its IEND chunk";
-            long length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(head);
-            string type = System.Text.Encoding.ASCII.GetString(head[4..]);
-            if (type == "IEND") return null;
-            if (!Skip(s, length + 4)) return $"the PNG data stops inside its {type} chunk";
+            if (chunk.Type == "IEND") return null;
+            if (!chunk.Whole) return $"the PNG data stops inside its {chunk.Type} chunk";
         }
+        return "the PNG data stops before its IEND chunk";
     }
 
     /// <summary>Walks the marker segments to the end-of-image marker; inside a scan's

@@ -64,6 +64,20 @@ public sealed class ImageInputTests : CliTestBase
     }
 
     [Fact]
+    public void TruncatedPngIsRefusedNamingWhereItStops()
+    {
+        string p = Path.Combine(Dir, "cut.png");
+        ImageFiles.SavePng(SyntheticScene.Create(64, 48), p);
+        var whole = File.ReadAllBytes(p);
+        // the last chunk is IEND: 12 bytes, no data
+        Assert.Equal("IEND"u8.ToArray(), whole[^8..^4]);
+        File.WriteAllBytes(p, whole[..^12]);
+        Assert.Contains("image is truncated (the PNG data stops before its IEND chunk)", Upscale(p, 1));
+        File.WriteAllBytes(p, whole[..(whole.Length / 2)]);
+        Assert.Contains("image is truncated (the PNG data stops inside its IDAT chunk)", Upscale(p, 1));
+    }
+
+    [Fact]
     public void TruncatedBmpIsRefused()
     {
         string p = Bmp();
