@@ -53,20 +53,14 @@ public sealed record PixelDensity(uint X, uint Y, bool PerMetre)
     static PixelDensity? FromJfif(Stream file)
     {
         file.Position = 0;
-        var marker = new byte[4];
-        if (file.ReadAtLeast(marker.AsSpan(0, 2), 2, throwOnEndOfStream: false) < 2 || marker[0] != 0xFF || marker[1] != 0xD8) return null;
-        while (file.ReadAtLeast(marker, 4, throwOnEndOfStream: false) == 4 && marker[0] == 0xFF)
+        var app0 = new byte[14];
+        foreach (var segment in JpegSegments.Walk(file))
         {
-            int type = marker[1], length = BinaryPrimitives.ReadUInt16BigEndian(marker.AsSpan(2));
-            if (type == 0xDA || length < 2 || file.Position + length - 2 > file.Length) return null;   // the scan: no APP0 before it
-            if (type != 0xE0 || length < 16)
-            {
-                file.Seek(length - 2, SeekOrigin.Current);
-                continue;
-            }
-            var app0 = new byte[14];
+            if (segment.Marker == JpegSegments.StartOfScan) return null;   // no APP0 before the first scan
+            if (segment.Marker != JpegSegments.App0 || segment.Length < app0.Length) continue;
+            file.Position = segment.DataStart;
             file.ReadExactly(app0);
-            if (!app0.AsSpan(0, 5).SequenceEqual("JFIF\0"u8)) { file.Seek(length - 16, SeekOrigin.Current); continue; }
+            if (!app0.AsSpan(0, 5).SequenceEqual("JFIF\0"u8)) continue;
             int units = app0[7], x = BinaryPrimitives.ReadUInt16BigEndian(app0.AsSpan(8)), y = BinaryPrimitives.ReadUInt16BigEndian(app0.AsSpan(10));
             if (x == 0 || y == 0 || units > 2 || (units == 0 && x == y)) return null;
             double perMetre = units switch { 1 => 1 / 0.0254, 2 => 100, _ => 1 };

@@ -31,60 +31,13 @@ internal static class TruncatedImages
         return "the PNG data stops before its IEND chunk";
     }
 
-    /// <summary>Walks the marker segments to the end-of-image marker; inside a scan's
-    /// entropy-coded data an 0xFF byte is followed by 0x00 (stuffing) or a restart marker,
-    /// so the first other marker after it ends the scan.</summary>
+    /// <summary>Walks the markers to the end-of-image one (<see cref="JpegSegments.Walk"/>).</summary>
     static string? Jpeg(Stream s)
     {
-        const string noEnd = "the JPEG data stops before its end-of-image marker";
+        long start = s.Position;
         if (s.ReadByte() != 0xFF || s.ReadByte() != 0xD8) return null;
-        int marker = NextMarker(s);
-        while (true)
-        {
-            if (marker < 0) return noEnd;
-            if (marker == 0xD9) return null;
-            if (marker is (>= 0xD0 and <= 0xD7) or 0x01) { marker = NextMarker(s); continue; }
-            int hi = s.ReadByte(), lo = s.ReadByte();
-            if (lo < 0) return noEnd;
-            int length = (hi << 8) | lo;
-            if (length < 2 || !Skip(s, length - 2)) return noEnd;
-            marker = marker == 0xDA ? EndOfScan(s) : NextMarker(s);
-        }
-    }
-
-    /// <summary>The next marker code after 0xFF (and any fill 0xFF bytes); -1 at the end.</summary>
-    static int NextMarker(Stream s)
-    {
-        int b = s.ReadByte();
-        if (b != 0xFF) return -1;
-        while ((b = s.ReadByte()) == 0xFF) { }
-        return b;
-    }
-
-    /// <summary>The marker that ends the entropy-coded data of a scan; -1 at the end.</summary>
-    static int EndOfScan(Stream s)
-    {
-        int b;
-        while ((b = s.ReadByte()) >= 0)
-        {
-            if (b != 0xFF) continue;
-            while ((b = s.ReadByte()) == 0xFF) { }
-            if (b < 0) return -1;
-            if (b != 0x00 && b is not (>= 0xD0 and <= 0xD7)) return b;
-        }
-        return -1;
-    }
-
-    static bool Skip(Stream s, long count)
-    {
-        if (s.CanSeek)
-        {
-            if (s.Position + count > s.Length) return false;
-            s.Seek(count, SeekOrigin.Current);
-            return true;
-        }
-        for (long i = 0; i < count; i++) if (s.ReadByte() < 0) return false;
-        return true;
+        s.Position = start;
+        return JpegSegments.Walk(s).Any(m => m.Marker == JpegSegments.EndOfImage) ? null : "the JPEG data stops before its end-of-image marker";
     }
 
     /// <summary>An uncompressed BMP (BI_RGB or bit fields) holds |height| rows of
