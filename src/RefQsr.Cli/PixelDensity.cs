@@ -5,8 +5,10 @@ namespace RefQsr.Cli;
 
 /// <summary>A PNG's pHYs: pixels per unit along x and y, the unit a metre, or unknown where only
 /// the aspect ratio is meant (PNG 1.2, §4.2.4.2); a JPEG's JFIF density, or its EXIF resolution
-/// where JFIF states none (camera files), is read into the same form. Carried unchanged from the input to the PNGs written from it, as ImageMagick's resize
-/// keeps a density: the x4 output then prints at four times the input's size. ImageSharp 2.1
+/// where JFIF states none (camera files), is read into the same form. Carried unchanged from
+/// the input to the PNGs written from it, as ImageMagick's resize keeps a density: the x4
+/// output then prints at four times the input's size (x and y swapped where the EXIF
+/// orientation turns the picture a quarter). ImageSharp 2.1
 /// writes 96 DPI into every PNG whatever the input said, so it is told not to write its own,
 /// and an input without a density gives an output without.</summary>
 public sealed record PixelDensity(uint X, uint Y, bool PerMetre)
