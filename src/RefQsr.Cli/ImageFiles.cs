@@ -120,11 +120,12 @@ public static class ImageFiles
             using Image img = format.Name == "JPEG" ? Image.Load<Rgb24>(stream) : Image.Load<Rgba32>(stream);
             if (img.Width != info.Width || img.Height != info.Height)
                 throw new CliException($"{path}: image is corrupt (its header says {info.Width}x{info.Height}, its data {img.Width}x{img.Height})");
-            // a camera's EXIF orientation: upscale the picture as viewers show it (the PNG out
-            // carries no orientation), as OpenCV's imread and browsers do
+            // the density as stored (EXIF is one of its sources), turned with the picture below
             var exif = img.Metadata.ExifProfile;
             bool quarterTurn = exif?.GetValue(ExifTag.Orientation)?.Value is >= 5 and <= 8;
             var density = PixelDensity.Read(stream, format.Name, exif);
+            // a camera's EXIF orientation: upscale the picture as viewers show it (the PNG out
+            // carries no orientation), as OpenCV's imread and browsers do
             img.Mutate(x => x.AutoOrient());
             if (quarterTurn) density = density?.Transposed();
             var colour = ColourInfo.Read(stream, format.Name, img);
